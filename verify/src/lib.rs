@@ -1,1 +1,39 @@
 #![forbid(unsafe_code)]
+//! Fail-closed verification of git commit and tag signatures, SSH and OpenPGP, against a trust
+//! policy.
+//!
+//! Start at [`verify_commit`] and [`verify_tag`]: they take the raw object content (what
+//! `git cat-file commit <id>` prints, gix's `data`) and a [`TrustPolicy`], and return who signed
+//! ([`Verified`]) or why the object is refused ([`Rejection`]). Every path that is not a good
+//! signature by a trusted, valid key is a refusal; nothing panics on hostile input, and object
+//! and signature sizes are bounded ([`MAX_OBJECT_SIZE`], [`MAX_SIGNATURE_SIZE`]).
+//!
+//! - SSH (`gpg.format=ssh`): [`AllowedSigners`] parses git's `allowed_signers`; signatures are
+//!   OpenSSH SSHSIG in namespace `git`, ed25519, ecdsa-sha2-nistp256/384, rsa-sha2-256/512,
+//!   decoded with `ssh-key` and verified with `ring`. Entry validity (`valid-after`,
+//!   `valid-before`) is checked at the committer/tagger time, as git does with
+//!   `ssh-keygen -Overify-time`; times without `Z` are read as UTC (ssh-keygen reads them in
+//!   the machine's zone, and the agent runs in UTC). `cert-authority` lines are refused.
+//! - OpenPGP: [`OpenPgpKeyring`] parses armored public keys with `pgp` (rpgp); see its docs
+//!   for how expiry and revocation are judged.
+//!
+//! This crate does not walk history: the commit-graph modes ([`VerifyMode`]) and anti-rollback
+//! belong to the caller.
+
+mod error;
+pub mod fuzzing;
+pub mod object;
+pub mod openpgp;
+mod policy;
+pub mod ssh;
+pub mod time;
+
+pub use error::{KeyringError, ParseError, ParseErrorKind, Rejection, SignatureKind};
+pub use object::{MAX_OBJECT_SIZE, MAX_SIGNATURE_SIZE, SignedObject, parse_commit, parse_tag};
+pub use openpgp::OpenPgpKeyring;
+pub use policy::{
+    TrustPolicy, UnknownVerifyMode, Verified, VerifyMode, verify_commit, verify_commit_at,
+    verify_tag, verify_tag_at,
+};
+pub use ssh::AllowedSigners;
+pub use time::UnixTime;
