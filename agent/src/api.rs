@@ -1,0 +1,186 @@
+//! The `Application` resource (`gitops.pi-agent.io/v1alpha1`): what users write, and the status
+//! pi-agent reports. The CRD under `manifests/` is generated from these types (`pi-agent crd`).
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// API group of every pi-agent resource.
+pub const GROUP: &str = "gitops.pi-agent.io";
+/// Field manager used for every server-side apply and status write.
+pub const FIELD_MANAGER: &str = "pi-agent";
+/// Setting this annotation to a new value asks for an immediate reconcile; the value is echoed in
+/// `status.lastHandledReconcileAt` once handled (the same contract as Flux's `requestedAt`).
+pub const REQUESTED_AT_ANNOTATION: &str = "reconcile.pi-agent.io/requestedAt";
+
+/// One infrastructure repository path, reconciled into one destination.
+#[derive(CustomResource, Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+#[kube(
+    group = "gitops.pi-agent.io",
+    version = "v1alpha1",
+    kind = "Application",
+    namespaced,
+    shortname = "piapp",
+    category = "pi-agent",
+    status = "ApplicationStatus",
+    printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"Revision","type":"string","jsonPath":".status.lastAppliedRevision"}"#,
+    printcolumn = r#"{"name":"Status","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].message","priority":1}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+)]
+#[serde(rename_all = "camelCase")]
+pub struct ApplicationSpec {
+    /// Where the manifests come from.
+    pub source: Source,
+    /// Where they go.
+    #[serde(default)]
+    pub destination: Destination,
+    /// How they are kept in sync.
+    #[serde(default)]
+    pub sync: SyncPolicy,
+}
+
+/// A path in a git repository at a reference.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Source {
+    /// Repository URL: `https://…` or `file:///…`.
+    pub url: String,
+    /// Which revision to follow; defaults to the branch `main`.
+    #[serde(default, rename = "ref")]
+    pub reference: GitRef,
+    /// Directory inside the repository, `/`-separated, relative to its root (default: the root).
+    #[serde(default)]
+    pub path: Option<String>,
+    /// How often the source is fetched and the cluster re-synced, as a Go duration (`30s`, `1m`,
+    /// `1h30m`). Default `1m`.
+    #[serde(default)]
+    pub interval: Option<String>,
+}
+
+/// Exactly one of `branch`, `tag`, `semver` or `commit`.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GitRef {
+    /// Follow the tip of this branch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+    /// Use this tag.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
+    /// Use the highest tag matching this semver range (`>=1.0 <2`, `~1.2`, `^1`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub semver: Option<String>,
+    /// Use exactly this commit (full 40-hex SHA-1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+}
+
+/// The namespace objects without one are applied to.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Destination {
+    /// Namespace for namespaced objects that name none; defaults to the Application's namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+}
+
+/// How the Application is synced.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncPolicy {
+    /// Stop reconciling (nothing is fetched or applied) while true.
+    #[serde(default)]
+    pub suspend: bool,
+}
+
+/// What pi-agent observed and did, in the kstatus shape (`Ready`, `Reconciling`, `Stalled`).
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApplicationStatus {
+    /// `Ready`, `Reconciling` and `Stalled` conditions, with stage reasons.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+    /// The generation of the spec the conditions describe.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// The last revision a reconcile was attempted for: `<ref>@sha1:<commit>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_attempted_revision: Option<String>,
+    /// The last revision applied successfully: `<ref>@sha1:<commit>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_applied_revision: Option<String>,
+    /// The value of the `reconcile.pi-agent.io/requestedAt` annotation last handled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_handled_reconcile_at: Option<String>,
+    /// The objects applied from the last applied revision.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inventory: Vec<InventoryEntry>,
+}
+
+/// One applied object: `id` is `<namespace>_<name>_<group>_<kind>` (Flux's format), `v` its version.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, JsonSchema)]
+pub struct InventoryEntry {
+    /// `<namespace>_<name>_<group>_<kind>`; namespace empty for cluster-scoped objects, group
+    /// empty for the core group.
+    pub id: String,
+    /// The API version the object was applied with.
+    pub v: String,
+}
+
+impl Application {
+    /// The namespace that namespaced objects without one go to.
+    pub fn target_namespace(&self) -> String {
+        self.spec
+            .destination
+            .namespace
+            .clone()
+            .or_else(|| self.metadata.namespace.clone())
+            .unwrap_or_else(|| "default".to_owned())
+    }
+}
+
+/// The CRD, as YAML, exactly as committed under `manifests/`.
+pub fn crd_yaml() -> String {
+    use kube::CustomResourceExt;
+    let crd = Application::crd();
+    let mut out = String::from("# Generated by `pi-agent crd` from agent/src/api.rs: do not edit.\n");
+    out.push_str(&serde_saphyr::to_string(&crd).unwrap_or_else(|e| format!("# error: {e}\n")));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn committed_crd_should_match_the_types() {
+        let committed = include_str!("../../manifests/crds/applications.gitops.pi-agent.io.yaml");
+        assert!(
+            committed == crd_yaml(),
+            "manifests/crds/applications.gitops.pi-agent.io.yaml is stale: run `cargo run -p pi-agent -- crd > manifests/crds/applications.gitops.pi-agent.io.yaml`"
+        );
+    }
+
+    #[test]
+    fn target_namespace_should_default_to_the_application_namespace() {
+        let mut app = Application::new(
+            "web",
+            ApplicationSpec {
+                source: Source {
+                    url: "file:///r".into(),
+                    reference: GitRef::default(),
+                    path: None,
+                    interval: None,
+                },
+                destination: Destination::default(),
+                sync: SyncPolicy::default(),
+            },
+        );
+        app.metadata.namespace = Some("team-a".into());
+        assert_eq!(app.target_namespace(), "team-a");
+        app.spec.destination.namespace = Some("prod".into());
+        assert_eq!(app.target_namespace(), "prod");
+    }
+}

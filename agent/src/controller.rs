@@ -1,0 +1,335 @@
+//! Wires the stages to kube-runtime: one reconcile per Application, triggered by spec and
+//! annotation changes, the interval, and forced syncs from the HTTP API.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{WatchStreamExt, predicates, watcher};
+use kube::runtime::utils::Predicate;
+use kube::{Resource, ResourceExt};
+use serde_json::json;
+use tracing::{Instrument, field, info, info_span, warn};
+
+use crate::api::{Application, ApplicationStatus, FIELD_MANAGER, REQUESTED_AT_ANNOTATION};
+use crate::apply::{ApplyError, Applier};
+use crate::error::{RetryClass, parse_duration};
+use crate::render::{self, RenderError};
+use crate::report::conditions::{self, reason};
+use crate::report::metrics::{AppLabels, OutcomeLabels};
+use crate::report::Metrics;
+use crate::source::{Fetcher, Reference, SourceError};
+
+/// Default `spec.source.interval`.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Why a reconcile failed. Each variant is a stage; `reason()` is its status reason.
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    /// The Application's spec is invalid.
+    #[error("invalid spec: {0}")]
+    InvalidSpec(String),
+    /// Fetching or resolving the source failed.
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    /// The manifests do not render.
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    /// Applying failed.
+    #[error(transparent)]
+    Apply(#[from] ApplyError),
+    /// Writing status failed.
+    #[error("writing status failed: {0}")]
+    Status(#[source] kube::Error),
+}
+
+impl ReconcileError {
+    /// The status reason of the failing stage.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            ReconcileError::InvalidSpec(_) => reason::INVALID_SPEC,
+            ReconcileError::Source(SourceError::InvalidSpec(_)) => reason::INVALID_SPEC,
+            ReconcileError::Source(_) => reason::SOURCE_FAILED,
+            ReconcileError::Render(_) => reason::RENDER_FAILED,
+            ReconcileError::Apply(_) | ReconcileError::Status(_) => reason::APPLY_FAILED,
+        }
+    }
+
+    /// How the controller retries.
+    pub fn retry_class(&self) -> RetryClass {
+        match self {
+            ReconcileError::InvalidSpec(_) => RetryClass::Terminal,
+            ReconcileError::Source(e) => e.retry_class(),
+            ReconcileError::Render(e) => e.retry_class(),
+            ReconcileError::Apply(e) => e.retry_class(),
+            ReconcileError::Status(_) => RetryClass::Transient,
+        }
+    }
+}
+
+/// What every reconcile shares.
+pub struct Context {
+    /// The cluster.
+    pub client: kube::Client,
+    /// Repositories.
+    pub fetcher: Fetcher,
+    /// Server-side apply.
+    pub applier: Applier,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    failures: std::sync::Mutex<HashMap<ObjectRef<Application>, u32>>,
+}
+
+impl Context {
+    /// A context over a client.
+    pub fn new(client: kube::Client, fetcher: Fetcher, metrics: Arc<Metrics>) -> Self {
+        Context { applier: Applier::new(client.clone()), client, fetcher, metrics, failures: Default::default() }
+    }
+}
+
+fn interval_of(app: &Application) -> Result<Duration, ReconcileError> {
+    match &app.spec.source.interval {
+        None => Ok(DEFAULT_INTERVAL),
+        Some(text) => match parse_duration(text) {
+            Ok(d) if d >= Duration::from_secs(1) => Ok(d),
+            Ok(_) => Err(ReconcileError::InvalidSpec(format!("`spec.source.interval` `{text}` is under 1s"))),
+            Err(e) => Err(ReconcileError::InvalidSpec(format!("`spec.source.interval`: {e}"))),
+        },
+    }
+}
+
+fn now() -> Time {
+    Time(k8s_openapi::jiff::Timestamp::now())
+}
+
+/// Reconciles one Application: fetch, render, apply, report.
+///
+/// # Errors
+/// The failing stage's error, after it was written to status.
+///
+/// # Guarantees
+/// A failure before apply leaves the cluster untouched; the status always says what happened.
+pub async fn reconcile(app: Arc<Application>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
+    let span = info_span!("reconcile", app = %format!("{}/{}", app.namespace().unwrap_or_default(), app.name_any()), revision = field::Empty);
+    async move {
+        let start = Instant::now();
+        let labels = AppLabels { namespace: app.namespace().unwrap_or_default(), name: app.name_any() };
+        let result = reconcile_inner(&app, &ctx).await;
+        ctx.metrics.reconcile_duration.get_or_create(&labels).observe(start.elapsed().as_secs_f64());
+        let outcome = match &result {
+            Ok(_) => "success".to_owned(),
+            Err(e) => e.reason().to_owned(),
+        };
+        ctx.metrics
+            .reconciles
+            .get_or_create(&OutcomeLabels { namespace: labels.namespace, name: labels.name, result: outcome })
+            .inc();
+        let key = ObjectRef::from_obj(app.as_ref());
+        let mut failures = ctx.failures.lock().unwrap_or_else(|p| p.into_inner());
+        match &result {
+            Ok(_) => {
+                failures.remove(&key);
+            }
+            Err(e) => {
+                *failures.entry(key).or_default() += 1;
+                warn!(reason = e.reason(), error = %e, "reconcile failed");
+            }
+        }
+        result
+    }
+    .instrument(span)
+    .await
+}
+
+async fn reconcile_inner(app: &Application, ctx: &Context) -> Result<Action, ReconcileError> {
+    let api: Api<Application> = Api::namespaced(ctx.client.clone(), &app.namespace().unwrap_or_default());
+    let generation = app.meta().generation;
+    let requested_at = app.annotations().get(REQUESTED_AT_ANNOTATION).cloned();
+    let mut status = app.status.clone().unwrap_or_default();
+    // What the cluster holds now: a status write is skipped when nothing changed.
+    let mut written = status.clone();
+
+    if app.spec.sync.suspend {
+        conditions::remove_condition(&mut status.conditions, conditions::RECONCILING);
+        status.last_handled_reconcile_at = requested_at.or(status.last_handled_reconcile_at);
+        write_status(&api, app, &written, &status).await?;
+        info!("suspended");
+        return Ok(Action::await_change());
+    }
+
+    let attempt = async {
+        let interval = interval_of(app)?;
+        let reference = Reference::parse(&app.spec.source.reference).map_err(ReconcileError::InvalidSpec)?;
+        let url = app.spec.source.url.clone();
+        let ready = status.conditions.iter().any(|c| c.type_ == conditions::READY && c.status == "True");
+        if !ready || status.observed_generation != generation {
+            let mut progress = status.clone();
+            let msg = format!("Fetching {reference} from `{url}`");
+            conditions::set_condition(&mut progress.conditions, conditions::RECONCILING, true, reason::PROGRESSING, &msg, generation, &now());
+            write_status(&api, app, &written, &progress).await?;
+            written = progress.clone();
+            status = progress;
+        }
+
+        let fetch_start = Instant::now();
+        let snapshot = ctx.fetcher.fetch(&url, &reference).await?;
+        let labels = AppLabels { namespace: app.namespace().unwrap_or_default(), name: app.name_any() };
+        ctx.metrics.fetch_duration.get_or_create(&labels).observe(fetch_start.elapsed().as_secs_f64());
+        let revision = snapshot.revision.to_string();
+        tracing::Span::current().record("revision", revision.as_str());
+        status.last_attempted_revision = Some(revision.clone());
+
+        let path = app.spec.source.path.clone().unwrap_or_default();
+        let objects = tokio::task::spawn_blocking(move || -> Result<_, ReconcileError> {
+            let files = snapshot.manifest_files(&path)?;
+            Ok(render::render_plain(files.iter().map(|f| (f.path.as_str(), f.data.as_slice())))?)
+        })
+        .await
+        .map_err(|e| ReconcileError::InvalidSpec(format!("render task failed: {e}")))??;
+
+        let inventory = ctx.applier.apply(&objects, &app.target_namespace()).await?;
+        ctx.metrics.applied_objects.get_or_create(&labels).set(inventory.len() as i64);
+        Ok::<_, ReconcileError>((interval, revision, inventory))
+    };
+
+    match attempt.await {
+        Ok((interval, revision, inventory)) => {
+            let msg = format!("Applied revision: {revision}");
+            conditions::set_condition(&mut status.conditions, conditions::READY, true, reason::SUCCEEDED, &msg, generation, &now());
+            conditions::remove_condition(&mut status.conditions, conditions::RECONCILING);
+            conditions::remove_condition(&mut status.conditions, conditions::STALLED);
+            status.observed_generation = generation;
+            status.last_applied_revision = Some(revision);
+            status.last_handled_reconcile_at = requested_at.or(status.last_handled_reconcile_at);
+            status.inventory = inventory;
+            write_status(&api, app, &written, &status).await?;
+            info!(objects = status.inventory.len(), "{msg}");
+            Ok(Action::requeue(interval))
+        }
+        Err(e) => {
+            let t = now();
+            let msg = e.to_string();
+            conditions::set_condition(&mut status.conditions, conditions::READY, false, e.reason(), &msg, generation, &t);
+            if e.retry_class() == RetryClass::Terminal {
+                conditions::set_condition(&mut status.conditions, conditions::STALLED, true, e.reason(), &msg, generation, &t);
+                conditions::remove_condition(&mut status.conditions, conditions::RECONCILING);
+            } else {
+                conditions::set_condition(&mut status.conditions, conditions::RECONCILING, true, reason::PROGRESSING, &format!("Retrying: {msg}"), generation, &t);
+                conditions::remove_condition(&mut status.conditions, conditions::STALLED);
+            }
+            status.observed_generation = generation;
+            status.last_handled_reconcile_at = requested_at.or(status.last_handled_reconcile_at);
+            if let Err(write) = write_status(&api, app, &written, &status).await {
+                warn!(error = %write, "could not record the failure in status");
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Writes status with server-side apply (so fields we stop setting disappear), only if changed.
+async fn write_status(
+    api: &Api<Application>,
+    app: &Application,
+    before: &ApplicationStatus,
+    status: &ApplicationStatus,
+) -> Result<(), ReconcileError> {
+    if before == status {
+        return Ok(());
+    }
+    let body = json!({
+        "apiVersion": Application::api_version(&()),
+        "kind": Application::kind(&()),
+        "status": status,
+    });
+    api.patch_status(&app.name_any(), &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&body))
+        .await
+        .map_err(ReconcileError::Status)?;
+    Ok(())
+}
+
+/// Requeue delay after a failure, by retry class and consecutive failures.
+pub fn error_policy(app: Arc<Application>, error: &ReconcileError, ctx: Arc<Context>) -> Action {
+    let interval = interval_of(&app).unwrap_or(DEFAULT_INTERVAL);
+    let failures = ctx
+        .failures
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&ObjectRef::from_obj(app.as_ref()))
+        .copied()
+        .unwrap_or(1);
+    Action::requeue(error.retry_class().requeue_after(interval, failures))
+}
+
+/// Handles the HTTP server gets to the controller.
+#[derive(Clone)]
+pub struct Handles {
+    /// The controller's cache of Applications.
+    pub store: Store<Application>,
+    /// Sends an immediate reconcile.
+    pub trigger: futures::channel::mpsc::Sender<ObjectRef<Application>>,
+    /// True once the cache is synced.
+    pub ready: Arc<AtomicBool>,
+}
+
+/// Starts the controller over every Application the client may see (or one namespace); returns
+/// the handles for the HTTP server and the future that runs the controller until `shutdown`.
+pub fn start(
+    ctx: Arc<Context>,
+    namespace: Option<&str>,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) -> (Handles, impl std::future::Future<Output = ()>) {
+    let api: Api<Application> = match namespace {
+        Some(ns) => Api::namespaced(ctx.client.clone(), ns),
+        None => Api::all(ctx.client.clone()),
+    };
+    let (reader, writer) = reflector::store();
+    // Status writes change neither the generation nor the annotations: filtering on both keeps
+    // our own status updates from triggering reconciles, while spec edits and the
+    // `requestedAt` annotation still do.
+    let stream = watcher(api, watcher::Config::default().any_semantic())
+        .default_backoff()
+        .reflect(writer)
+        .applied_objects()
+        .predicate_filter(predicates::generation.combine(predicates::annotations), Default::default());
+    let (trigger, triggers) = futures::channel::mpsc::channel(1024);
+    let ready = Arc::new(AtomicBool::new(false));
+    let handles = Handles { store: reader.clone(), trigger, ready: ready.clone() };
+    let controller = kube::runtime::Controller::for_stream(stream, reader.clone())
+        .reconcile_on(triggers)
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile, error_policy, ctx)
+        .for_each(|_| futures::future::ready(()));
+    let run = async move {
+        let wait_ready = async move {
+            if reader.wait_until_ready().await.is_ok() {
+                ready.store(true, Ordering::SeqCst);
+                info!("cache synced; ready");
+            }
+        };
+        futures::join!(controller, wait_ready);
+    };
+    (handles, run)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stage_errors_should_map_to_reasons_and_classes() {
+        let e = ReconcileError::Render(RenderError::InvalidYaml { path: "a.yaml".into(), message: "x".into() });
+        assert_eq!(e.reason(), reason::RENDER_FAILED);
+        assert_eq!(e.retry_class(), RetryClass::Terminal);
+        let e = ReconcileError::Source(SourceError::FetchFailed { url: "u".into(), message: "m".into() });
+        assert_eq!(e.reason(), reason::SOURCE_FAILED);
+        assert_eq!(e.retry_class(), RetryClass::Transient);
+        assert_eq!(ReconcileError::InvalidSpec("x".into()).reason(), reason::INVALID_SPEC);
+    }
+}

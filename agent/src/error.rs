@@ -1,0 +1,108 @@
+//! What every stage error shares: its retry class and its status reason.
+
+use std::time::Duration;
+
+/// How the controller treats a failed reconcile. The error policy reads this, never the message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RetryClass {
+    /// Likely to pass on retry (network, API server restarting): back off and retry.
+    Transient,
+    /// Not a failure: something else must happen first (a dependency, a rollout).
+    Waiting,
+    /// Retrying the same input gives the same error (bad YAML, bad spec): `Stalled=True`, retried
+    /// only at the interval or when the spec or source changes.
+    Terminal,
+}
+
+impl RetryClass {
+    /// Delay before the next attempt, given the Application's interval and the failures so far.
+    pub fn requeue_after(self, interval: Duration, consecutive_failures: u32) -> Duration {
+        match self {
+            RetryClass::Transient => {
+                // 2s, 4s, 8s … capped at the interval (and at 5 minutes).
+                let exp = 2u64.saturating_pow(consecutive_failures.clamp(1, 16));
+                Duration::from_secs(exp).min(interval).min(Duration::from_secs(300))
+            }
+            RetryClass::Waiting => Duration::from_secs(5).min(interval),
+            RetryClass::Terminal => interval,
+        }
+    }
+}
+
+/// A Go-style duration (`300ms`, `30s`, `5m`, `1h30m`), as Kubernetes and Flux users write them.
+///
+/// # Errors
+/// Returns the offending text when it is empty, has an unknown unit or overflows.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let s = text.trim();
+    if s.is_empty() {
+        return Err("empty duration".into());
+    }
+    if s == "0" {
+        return Ok(Duration::ZERO);
+    }
+    let mut total = Duration::ZERO;
+    let mut rest = s;
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(|| format!("duration `{text}` lacks a unit (ms, s, m, h)"))?;
+        if digits == 0 {
+            return Err(format!("duration `{text}` is not of the form 1h30m, 30s, 500ms"));
+        }
+        let number: f64 = rest[..digits]
+            .parse()
+            .map_err(|_| format!("duration `{text}` has a bad number"))?;
+        rest = &rest[digits..];
+        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let seconds = match &rest[..unit_len] {
+            "ns" => 1e-9,
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            other => return Err(format!("duration `{text}` has unknown unit `{other}`")),
+        };
+        rest = &rest[unit_len..];
+        let part = number * seconds;
+        if !part.is_finite() || part > 1e9 {
+            return Err(format!("duration `{text}` is too large"));
+        }
+        total += Duration::from_secs_f64(part);
+    }
+    Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_durations_should_parse() {
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("1.5m"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
+    }
+
+    #[test]
+    fn bad_durations_should_name_the_problem() {
+        assert!(parse_duration("").unwrap_err().contains("empty"));
+        assert!(parse_duration("10").unwrap_err().contains("lacks a unit"));
+        assert!(parse_duration("10d").unwrap_err().contains("unknown unit `d`"));
+        assert!(parse_duration("m").is_err());
+        assert!(parse_duration("99999999999h").unwrap_err().contains("too large"));
+    }
+
+    #[test]
+    fn transient_backoff_should_grow_and_cap_at_interval() {
+        let i = Duration::from_secs(60);
+        assert_eq!(RetryClass::Transient.requeue_after(i, 1), Duration::from_secs(2));
+        assert_eq!(RetryClass::Transient.requeue_after(i, 3), Duration::from_secs(8));
+        assert_eq!(RetryClass::Transient.requeue_after(i, 30), i);
+        assert_eq!(RetryClass::Terminal.requeue_after(i, 1), i);
+        assert_eq!(RetryClass::Waiting.requeue_after(i, 1), Duration::from_secs(5));
+    }
+}

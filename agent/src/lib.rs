@@ -1,0 +1,26 @@
+//! pi-agent: a small rootless GitOps agent for one Kubernetes region.
+//!
+//! One reconcile of an [`api::Application`] runs the stages in order:
+//! [`source`] (fetch with gix, resolve the reference) → [`render`] (manifests to objects, pure)
+//! → [`apply`] (server-side apply, in order) → [`report`] (status conditions, metrics).
+//! [`controller`] wires them to kube-runtime; [`server`] serves health, metrics and the
+//! forced-sync API. Start reading at [`controller::reconcile`].
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod apply;
+pub mod controller;
+pub mod error;
+pub mod render;
+pub mod report;
+pub mod server;
+pub mod source;
+
+pub use controller::{Context, reconcile};
+
+/// Installs the process-wide rustls crypto provider (ring). Call once at start-up, before any
+/// TLS client (kube, gix's reqwest transport) is built.
+pub fn install_crypto_provider() {
+    // Err means a provider is already installed, which is what we want.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

@@ -1,0 +1,231 @@
+//! The `pi-agent` command line. Exit codes: 0 success, 1 checked and found a difference or a
+//! rejection, 2 error.
+#![forbid(unsafe_code)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use pi_agent::controller::{self, Context};
+use pi_agent::report::Metrics;
+use pi_agent::server::{self, TokenSource};
+use pi_agent::source::Fetcher;
+
+#[derive(Parser)]
+#[command(name = "pi-agent", version, about = "A small rootless GitOps agent for one Kubernetes region")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the controller: reconcile Applications, serve health, metrics and the sync API.
+    Run {
+        /// Kubeconfig file (default: $KUBECONFIG, ~/.kube/config, then in-cluster).
+        #[arg(long, env = "KUBECONFIG")]
+        kubeconfig: Option<PathBuf>,
+        /// Watch only this namespace (default: all namespaces the agent may read).
+        #[arg(long, env = "PI_AGENT_NAMESPACE")]
+        namespace: Option<String>,
+        /// Address of the HTTP server (health, metrics, sync API); the port must be > 1024.
+        #[arg(long, default_value = "0.0.0.0:8080", env = "PI_AGENT_LISTEN")]
+        listen: SocketAddr,
+        /// File holding the bearer token of the forced-sync API (a mounted Secret).
+        #[arg(long, env = "PI_AGENT_SYNC_TOKEN_FILE")]
+        sync_token_file: Option<PathBuf>,
+        /// Where fetched repositories are cached.
+        #[arg(long, env = "PI_AGENT_CACHE_DIR")]
+        cache_dir: Option<PathBuf>,
+        /// Longest a fetch may take, as a duration (`2m`).
+        #[arg(long, default_value = "2m")]
+        fetch_timeout: String,
+        /// Log format.
+        #[arg(long, value_enum, default_value = "human", env = "PI_AGENT_LOG_FORMAT")]
+        log_format: LogFormat,
+    },
+    /// Render a directory of manifests to stdout, as the agent would apply them.
+    Render {
+        /// The directory.
+        dir: PathBuf,
+    },
+    /// Print the Application CRD (the committed copy is under manifests/crds/).
+    Crd,
+}
+
+fn init_logs(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PI_AGENT_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,kube=warn,hyper=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Human => builder.with_target(false).init(),
+        LogFormat::Json => builder.json().with_current_span(true).init(),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Crd => {
+            print!("{}", pi_agent::api::crd_yaml());
+            ExitCode::SUCCESS
+        }
+        Command::Render { dir } => render(&dir),
+        Command::Run { kubeconfig, namespace, listen, sync_token_file, cache_dir, fetch_timeout, log_format } => {
+            // Validate all configuration before binding a port or starting the runtime.
+            if listen.port() <= 1024 {
+                eprintln!("error: `--listen {listen}`: the port must be above 1024 (rootless pods)");
+                return ExitCode::from(2);
+            }
+            let fetch_timeout = match pi_agent::error::parse_duration(&fetch_timeout) {
+                Ok(d) => d,
+                Err(e) => {
+                    eprintln!("error: `--fetch-timeout`: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let token = match sync_token_file {
+                Some(path) => {
+                    if let Err(e) = std::fs::metadata(&path) {
+                        eprintln!("error: `--sync-token-file {}`: {e}", path.display());
+                        return ExitCode::from(2);
+                    }
+                    TokenSource::File(path)
+                }
+                None => TokenSource::None,
+            };
+            let cache_dir = cache_dir.unwrap_or_else(|| {
+                std::env::var_os("XDG_CACHE_HOME")
+                    .map(PathBuf::from)
+                    .unwrap_or_else(std::env::temp_dir)
+                    .join("pi-agent/repos")
+            });
+            init_logs(log_format);
+            pi_agent::install_crypto_provider();
+            let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("error: cannot start the runtime: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let config = RunConfig { kubeconfig, namespace, listen, token, cache_dir, fetch_timeout };
+            match runtime.block_on(run(config)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+    }
+}
+
+fn render(dir: &std::path::Path) -> ExitCode {
+    let mut entries: Vec<PathBuf> = match std::fs::read_dir(dir) {
+        Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
+        Err(e) => {
+            eprintln!("error: cannot read `{}`: {e}", dir.display());
+            return ExitCode::from(2);
+        }
+    };
+    entries.retain(|p| p.is_file() && p.extension().is_some_and(|e| e == "yaml" || e == "yml" || e == "json"));
+    entries.sort();
+    let mut files = Vec::new();
+    for p in &entries {
+        match std::fs::read(p) {
+            Ok(data) => files.push((p.display().to_string(), data)),
+            Err(e) => {
+                eprintln!("error: cannot read `{}`: {e}", p.display());
+                return ExitCode::from(2);
+            }
+        }
+    }
+    match pi_agent::render::render_plain(files.iter().map(|(p, d)| (p.as_str(), d.as_slice()))) {
+        Ok(objects) => {
+            for o in objects {
+                match serde_saphyr::to_string(&o.value) {
+                    Ok(y) => print!("---\n{y}"),
+                    Err(e) => {
+                        eprintln!("error: {}: {e}", o.origin);
+                        return ExitCode::from(2);
+                    }
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+struct RunConfig {
+    kubeconfig: Option<PathBuf>,
+    namespace: Option<String>,
+    listen: SocketAddr,
+    token: TokenSource,
+    cache_dir: PathBuf,
+    fetch_timeout: Duration,
+}
+
+async fn client(kubeconfig: Option<PathBuf>) -> anyhow::Result<kube::Client> {
+    let config = match kubeconfig {
+        Some(path) => {
+            let kc = kube::config::Kubeconfig::read_from(&path)
+                .map_err(|e| anyhow::anyhow!("cannot read kubeconfig `{}`: {e}", path.display()))?;
+            kube::Config::from_custom_kubeconfig(kc, &Default::default()).await?
+        }
+        None => kube::Config::infer().await?,
+    };
+    Ok(kube::Client::try_from(config)?)
+}
+
+async fn run(config: RunConfig) -> anyhow::Result<()> {
+    let client = client(config.kubeconfig).await?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on `{}`: {e}", config.listen))?;
+    tracing::info!(listen = %config.listen, version = env!("CARGO_PKG_VERSION"), "pi-agent starting");
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let metrics = Arc::new(Metrics::default());
+    let ctx = Arc::new(Context::new(client, Fetcher::new(config.cache_dir, config.fetch_timeout), metrics.clone()));
+    let (handles, controller) = controller::start(ctx, config.namespace.as_deref(), stopped(stop_rx.clone()));
+    let state = Arc::new(server::State { metrics, handles, token: config.token });
+    let server = server::serve(listener, state, stopped(stop_rx));
+
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        let _ = stop_tx.send(true);
+    });
+    let (_, served) = tokio::join!(controller, server);
+    served?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        if let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
+            return;
+        }
+    }
+    let _ = ctrl_c.await;
+}

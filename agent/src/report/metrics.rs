@@ -1,0 +1,137 @@
+//! Prometheus metrics, exposed on `/metrics` in the text format.
+
+use std::sync::Mutex;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+/// Labels of per-Application series.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AppLabels {
+    /// Namespace of the Application.
+    pub namespace: String,
+    /// Name of the Application.
+    pub name: String,
+}
+
+/// Labels of reconcile outcomes.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    /// Namespace of the Application.
+    pub namespace: String,
+    /// Name of the Application.
+    pub name: String,
+    /// `success` or the failing stage's status reason.
+    pub result: String,
+}
+
+/// Labels of HTTP API requests.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    /// The endpoint (`sync`).
+    pub endpoint: String,
+    /// The HTTP status code returned.
+    pub code: String,
+}
+
+/// Build information.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BuildLabels {
+    /// Crate version.
+    pub version: String,
+}
+
+/// Every metric pi-agent exports.
+pub struct Metrics {
+    registry: Mutex<Registry>,
+    /// `pi_agent_reconcile_total{namespace,name,result}`.
+    pub reconciles: Family<OutcomeLabels, Counter>,
+    /// `pi_agent_reconcile_duration_seconds{namespace,name}`.
+    pub reconcile_duration: Family<AppLabels, Histogram>,
+    /// `pi_agent_fetch_duration_seconds{namespace,name}`.
+    pub fetch_duration: Family<AppLabels, Histogram>,
+    /// `pi_agent_applied_objects{namespace,name}`: inventory size after the last success.
+    pub applied_objects: Family<AppLabels, Gauge>,
+    /// `pi_agent_api_requests_total{endpoint,code}`.
+    pub api_requests: Family<RequestLabels, Counter>,
+}
+
+fn duration_histogram() -> Histogram {
+    Histogram::new([0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0])
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("pi_agent");
+        let reconciles = Family::<OutcomeLabels, Counter>::default();
+        registry.register("reconcile", "Reconciles by outcome (success or the failing stage reason)", reconciles.clone());
+        let reconcile_duration = Family::<AppLabels, Histogram>::new_with_constructor(duration_histogram as fn() -> Histogram);
+        registry.register("reconcile_duration_seconds", "Duration of reconciles", reconcile_duration.clone());
+        let fetch_duration = Family::<AppLabels, Histogram>::new_with_constructor(duration_histogram as fn() -> Histogram);
+        registry.register("fetch_duration_seconds", "Duration of source fetches", fetch_duration.clone());
+        let applied_objects = Family::<AppLabels, Gauge>::default();
+        registry.register("applied_objects", "Objects in the inventory of the last applied revision", applied_objects.clone());
+        let api_requests = Family::<RequestLabels, Counter>::default();
+        registry.register("api_requests", "Requests to the HTTP API by endpoint and status code", api_requests.clone());
+        let build = Family::<BuildLabels, Gauge>::default();
+        build.get_or_create(&BuildLabels { version: env!("CARGO_PKG_VERSION").to_owned() }).set(1);
+        registry.register("build_info", "Build information (always 1)", build);
+        Metrics {
+            registry: Mutex::new(registry),
+            reconciles,
+            reconcile_duration,
+            fetch_duration,
+            applied_objects,
+            api_requests,
+        }
+    }
+}
+
+impl Metrics {
+    /// The Prometheus text exposition of every metric.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        let registry = self.registry.lock().unwrap_or_else(|p| p.into_inner());
+        if prometheus_client::encoding::text::encode(&mut out, &registry).is_err() {
+            out.push_str("# error: metrics encoding failed\n");
+        }
+        out
+    }
+
+    /// Forget an Application's series (it was deleted).
+    pub fn forget(&self, namespace: &str, name: &str) {
+        let app = AppLabels { namespace: namespace.to_owned(), name: name.to_owned() };
+        self.reconcile_duration.remove(&app);
+        self.fetch_duration.remove(&app);
+        self.applied_objects.remove(&app);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encoding_should_expose_documented_names() {
+        let m = Metrics::default();
+        let app = AppLabels { namespace: "a".into(), name: "b".into() };
+        m.reconciles.get_or_create(&OutcomeLabels { namespace: "a".into(), name: "b".into(), result: "success".into() }).inc();
+        m.reconcile_duration.get_or_create(&app).observe(0.2);
+        m.applied_objects.get_or_create(&app).set(3);
+        let text = m.encode();
+        for name in [
+            "pi_agent_reconcile_total{namespace=\"a\",name=\"b\",result=\"success\"} 1",
+            "pi_agent_reconcile_duration_seconds_bucket",
+            "pi_agent_applied_objects{namespace=\"a\",name=\"b\"} 3",
+            "pi_agent_build_info{version=",
+        ] {
+            assert!(text.contains(name), "missing {name} in\n{text}");
+        }
+        m.forget("a", "b");
+        assert!(!m.encode().contains("pi_agent_applied_objects{"));
+    }
+}

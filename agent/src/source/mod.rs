@@ -1,0 +1,283 @@
+//! Source stage: fetch a repository with gix into a per-URL cache and resolve the Application's
+//! reference to a commit. Nothing is checked out: rendering reads the tree straight from the
+//! object database through [`Snapshot`].
+//!
+//! `file://` repositories are opened in place (no copy, and no `git-upload-pack` process);
+//! `https://` and `http://` ones are mirrored into a bare repository under the cache directory.
+
+mod reference;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+pub use reference::{Reference, Revision, highest_matching_tag, parse_semver_range};
+
+use crate::error::RetryClass;
+
+/// Largest blob the renderer reads (a manifest larger than this is refused, not truncated).
+pub const MAX_FILE_BYTES: usize = 8 << 20;
+
+/// Why the source stage failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// The spec names an impossible reference or URL.
+    #[error("invalid source: {0}")]
+    InvalidSpec(String),
+    /// Network or remote failure.
+    #[error("fetching `{url}` failed: {message}")]
+    FetchFailed { url: String, message: String },
+    /// The fetch did not finish in time.
+    #[error("fetching `{url}` timed out after {seconds}s")]
+    FetchTimedOut { url: String, seconds: u64 },
+    /// The reference does not exist in the repository.
+    #[error("{reference} not found in `{url}`")]
+    ReferenceNotFound { url: String, reference: String },
+    /// The repository is damaged or an object is missing.
+    #[error("reading `{url}` failed: {message}")]
+    RepositoryFailed { url: String, message: String },
+}
+
+impl SourceError {
+    /// How the controller retries this error.
+    pub fn retry_class(&self) -> RetryClass {
+        match self {
+            SourceError::FetchFailed { .. } | SourceError::FetchTimedOut { .. } => RetryClass::Transient,
+            SourceError::RepositoryFailed { .. } => RetryClass::Transient,
+            SourceError::InvalidSpec(_) | SourceError::ReferenceNotFound { .. } => RetryClass::Terminal,
+        }
+    }
+}
+
+/// A resolved revision and the repository whose object database holds its tree.
+#[derive(Clone)]
+pub struct Snapshot {
+    repo: gix::ThreadSafeRepository,
+    /// The commit and the ref name it was resolved from.
+    pub revision: Revision,
+    url: String,
+}
+
+/// One file read from a snapshot.
+pub struct File {
+    /// Path from the repository root, `/`-separated.
+    pub path: String,
+    /// The blob's bytes.
+    pub data: Vec<u8>,
+}
+
+impl Snapshot {
+    /// The YAML and JSON files directly inside `dir` (not recursive), sorted by name.
+    ///
+    /// # Errors
+    /// `dir` missing or not a directory, a file over [`MAX_FILE_BYTES`], or a damaged repository.
+    pub fn manifest_files(&self, dir: &str) -> Result<Vec<File>, SourceError> {
+        let repo = self.repo.to_thread_local();
+        let fail = |message: String| SourceError::RepositoryFailed { url: self.url.clone(), message };
+        let commit = repo.find_commit(self.revision.commit).map_err(|e| fail(e.to_string()))?;
+        let root = commit.tree().map_err(|e| fail(e.to_string()))?;
+        let dir = dir.trim_matches('/');
+        let tree = if dir.is_empty() || dir == "." {
+            root
+        } else {
+            let entry = root
+                .lookup_entry_by_path(dir)
+                .map_err(|e| fail(e.to_string()))?
+                .ok_or_else(|| {
+                    SourceError::InvalidSpec(format!(
+                        "path `{dir}` does not exist at {}",
+                        self.revision
+                    ))
+                })?;
+            if !entry.mode().is_tree() {
+                return Err(SourceError::InvalidSpec(format!(
+                    "path `{dir}` is not a directory at {}",
+                    self.revision
+                )));
+            }
+            repo.find_tree(entry.object_id()).map_err(|e| fail(e.to_string()))?
+        };
+        let mut files = Vec::new();
+        for entry in tree.iter() {
+            let entry = entry.map_err(|e| fail(e.to_string()))?;
+            let name = entry.filename().to_string();
+            let is_manifest = [".yaml", ".yml", ".json"].iter().any(|ext| name.ends_with(ext));
+            if !is_manifest || !entry.mode().is_blob() {
+                continue;
+            }
+            let path = if dir.is_empty() || dir == "." { name } else { format!("{dir}/{name}") };
+            let blob = repo.find_blob(entry.object_id()).map_err(|e| fail(e.to_string()))?;
+            if blob.data.len() > MAX_FILE_BYTES {
+                return Err(SourceError::InvalidSpec(format!(
+                    "`{path}` is {} bytes, over the {MAX_FILE_BYTES}-byte limit",
+                    blob.data.len()
+                )));
+            }
+            files.push(File { path, data: blob.data.clone() });
+        }
+        files.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(files)
+    }
+}
+
+/// Fetches repositories into a cache shared by every Application that uses the same URL.
+pub struct Fetcher {
+    cache_dir: PathBuf,
+    timeout: Duration,
+    // One lock per URL: two Applications on one repository share one fetch at a time.
+    locks: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl Fetcher {
+    /// A fetcher that mirrors remote repositories under `cache_dir`.
+    pub fn new(cache_dir: impl Into<PathBuf>, timeout: Duration) -> Self {
+        Fetcher { cache_dir: cache_dir.into(), timeout, locks: Default::default() }
+    }
+
+    /// Fetches `url` (when remote) and resolves `reference` to a commit.
+    ///
+    /// # Errors
+    /// See [`SourceError`]; a timeout is [`SourceError::FetchTimedOut`].
+    ///
+    /// # Guarantees
+    /// Cancellation-safe for the caller: an abandoned fetch finishes or fails in its own thread
+    /// while holding the URL's lock, so the cache is never written by two fetches at once.
+    pub async fn fetch(&self, url: &str, reference: &Reference) -> Result<Snapshot, SourceError> {
+        let lock = {
+            let mut locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
+            locks.entry(url.to_owned()).or_default().clone()
+        };
+        let guard = lock.lock_owned().await;
+        let url_owned = url.to_owned();
+        let reference = reference.clone();
+        let dir = self.cache_dir.join(cache_key(url));
+        let task = tokio::task::spawn_blocking(move || {
+            let _guard = guard;
+            fetch_blocking(&url_owned, &reference, &dir)
+        });
+        match tokio::time::timeout(self.timeout, task).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(join)) => Err(SourceError::FetchFailed { url: url.to_owned(), message: join.to_string() }),
+            Err(_) => Err(SourceError::FetchTimedOut { url: url.to_owned(), seconds: self.timeout.as_secs() }),
+        }
+    }
+}
+
+/// The cache directory name of a URL: readable host part plus a hash, so two URLs never share.
+fn cache_key(url: &str) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, url.as_bytes());
+    let hex: String = digest.as_ref()[..12].iter().map(|b| format!("{b:02x}")).collect();
+    let readable: String = url
+        .rsplit('/')
+        .next()
+        .unwrap_or("repo")
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_' || *c == '.')
+        .take(40)
+        .collect();
+    format!("{readable}-{hex}")
+}
+
+fn fetch_blocking(url: &str, reference: &Reference, cache: &Path) -> Result<Snapshot, SourceError> {
+    let repo = if let Some(path) = url.strip_prefix("file://") {
+        gix::open(path).map_err(|e| SourceError::FetchFailed {
+            url: url.to_owned(),
+            message: format!("cannot open repository at `{path}`: {e}"),
+        })?
+    } else if url.starts_with("https://") || url.starts_with("http://") {
+        mirror(url, reference, cache)?
+    } else {
+        return Err(SourceError::InvalidSpec(format!(
+            "unsupported URL `{url}`: use https://, http:// or file://"
+        )));
+    };
+    let revision = resolve(&repo, url, reference)?;
+    Ok(Snapshot { repo: repo.into_sync(), revision, url: url.to_owned() })
+}
+
+fn mirror(url: &str, reference: &Reference, dir: &Path) -> Result<gix::Repository, SourceError> {
+    let failed = |message: String| SourceError::FetchFailed { url: url.to_owned(), message };
+    let repo = if dir.join("HEAD").exists() {
+        gix::open(dir).map_err(|e| failed(e.to_string()))?
+    } else {
+        std::fs::create_dir_all(dir).map_err(|e| failed(format!("cannot create cache `{}`: {e}", dir.display())))?;
+        gix::init_bare(dir).map_err(|e| failed(e.to_string()))?
+    };
+    let specs = reference.refspecs();
+    let remote = repo
+        .remote_at(url)
+        .map_err(|e| failed(e.to_string()))?
+        .with_fetch_tags(gix::remote::fetch::Tags::None)
+        .with_refspecs(specs.iter().map(String::as_str), gix::remote::Direction::Fetch)
+        .map_err(|e| failed(e.to_string()))?;
+    let interrupt = AtomicBool::new(false);
+    remote
+        .connect(gix::remote::Direction::Fetch)
+        .map_err(|e| failed(e.to_string()))?
+        .prepare_fetch(gix::progress::Discard, Default::default())
+        .map_err(|e| failed(e.to_string()))?
+        .receive(gix::progress::Discard, &interrupt)
+        .map_err(|e| failed(e.to_string()))?;
+    Ok(repo)
+}
+
+/// Resolves the reference in a repository whose refs sit at their usual names.
+fn resolve(repo: &gix::Repository, url: &str, reference: &Reference) -> Result<Revision, SourceError> {
+    let not_found = || SourceError::ReferenceNotFound { url: url.to_owned(), reference: reference.to_string() };
+    let broken = |message: String| SourceError::RepositoryFailed { url: url.to_owned(), message };
+    let peel = |name: &str| -> Result<Option<gix::ObjectId>, SourceError> {
+        let Some(mut r) = repo.try_find_reference(name).map_err(|e| broken(e.to_string()))? else {
+            return Ok(None);
+        };
+        Ok(Some(r.peel_to_id().map_err(|e| broken(e.to_string()))?.detach()))
+    };
+    let (name, id) = match reference {
+        Reference::Branch(b) => (Some(b.clone()), peel(&format!("refs/heads/{b}"))?.ok_or_else(not_found)?),
+        Reference::Tag(t) => (Some(t.clone()), peel(&format!("refs/tags/{t}"))?.ok_or_else(not_found)?),
+        Reference::Semver { range, .. } => {
+            let refs = repo.references().map_err(|e| broken(e.to_string()))?;
+            let tags: Vec<String> = refs
+                .tags()
+                .map_err(|e| broken(e.to_string()))?
+                .filter_map(Result::ok)
+                .map(|r| r.name().shorten().to_string())
+                .collect();
+            let best = highest_matching_tag(range, tags.iter().map(String::as_str)).ok_or_else(not_found)?;
+            (Some(best.to_owned()), peel(&format!("refs/tags/{best}"))?.ok_or_else(not_found)?)
+        }
+        Reference::Commit(c) => {
+            if !repo.has_object(c) {
+                return Err(not_found());
+            }
+            (None, *c)
+        }
+    };
+    // The reference must end on a commit (a tag may point at a tree or blob).
+    let object = repo.find_object(id).map_err(|e| broken(e.to_string()))?;
+    let commit = object
+        .peel_to_commit()
+        .map_err(|_| SourceError::InvalidSpec(format!("{reference} in `{url}` does not point to a commit")))?;
+    Ok(Revision { name, commit: commit.id })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cache_keys_should_differ_per_url_and_stay_readable() {
+        let a = cache_key("https://git.example/infra/team-a.git");
+        let b = cache_key("https://git.example/infra2/team-a.git");
+        assert_ne!(a, b);
+        assert!(a.starts_with("team-a.git-"), "{a}");
+        assert!(!cache_key("https://x/../../etc").contains('/'));
+    }
+
+    #[test]
+    fn unsupported_urls_should_be_refused_before_any_io() {
+        let e = fetch_blocking("ftp://x/y", &Reference::Branch("main".into()), Path::new("/nonexistent")).err();
+        assert!(matches!(e, Some(SourceError::InvalidSpec(m)) if m.contains("ftp://x/y")));
+    }
+}

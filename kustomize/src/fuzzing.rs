@@ -1,0 +1,74 @@
+//! Fuzz target bodies, kept in the library so they compile and run in unit tests; the
+//! cargo-fuzz targets in `fuzz/` call them.
+
+use std::path::Path;
+
+use crate::{MemFs, build, kustomization, patch, yaml};
+
+/// Parses arbitrary bytes as a kustomization, then renders it over a small fixed tree.
+/// Must never panic.
+pub fn kustomization_parser(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Ok(v) = yaml::parse_one(text) {
+        let _ = kustomization::parse(&v, "kustomization.yaml");
+    }
+    let mut fs = MemFs::new();
+    fs.add("k/kustomization.yaml", data.to_vec());
+    fs.add(
+        "k/cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\ndata:\n  a: b\n",
+    );
+    fs.add("k/base/kustomization.yaml", "resources:\n- ../cm.yaml\n");
+    if let Ok(out) = build(&fs, Path::new("k")) {
+        let _ = out.to_yaml();
+    }
+}
+
+/// Splits the input at the first NUL into a target object and a patch (strategic merge or
+/// JSON 6902) and applies it. Must never panic.
+pub fn patch_engine(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let (a, b) = text.split_once('\0').unwrap_or((text, "{}"));
+    let (Ok(mut target), Ok(p)) = (yaml::parse_one(a), yaml::parse_one(b)) else {
+        return;
+    };
+    if p.is_array() {
+        let _ = patch::json6902::apply(&mut target, &p);
+    } else {
+        let _ = patch::smp::apply(&mut target, &p);
+    }
+    let _ = yaml::to_yaml_document(&target);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fuzz_bodies_survive_samples() {
+        for s in [
+            &b"resources: [cm.yaml]\nnamePrefix: p-\n"[..],
+            b"resources: [base]\n",
+            b"resources: [../../etc/passwd]\n",
+            b"patches: [{patch: '[{\"op\": \"remove\", \"path\": \"/x\"}]', target: {kind: ConfigMap}}]\nresources: [cm.yaml]\n",
+            b"{{{{",
+            b"- - - -",
+            b"\xff\xfe",
+            b"configMapGenerator: [{name: a, literals: [x=1, '=bad']}]",
+        ] {
+            kustomization_parser(s);
+        }
+        for s in [
+            &b"a: [1, 2]\0a: null"[..],
+            b"spec: {containers: [{name: a}]}\0spec: {containers: [{name: a, $patch: delete}]}",
+            b"a: 1\0[{op: add, path: /b, value: 2}, {op: remove, path: /zz}]",
+            b"[1]\0{$patch: delete}",
+        ] {
+            patch_engine(s);
+        }
+    }
+}

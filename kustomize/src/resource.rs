@@ -1,0 +1,342 @@
+//! Resources and the ordered map of them that a build produces.
+
+use serde_json::{Map, Value};
+
+use crate::yaml;
+
+/// Kinds that are never namespaced (kustomize's `NotNamespaceableKinds`).
+pub const CLUSTER_SCOPED: &[&str] = &[
+    "APIService",
+    "CSIDriver",
+    "CSINode",
+    "CertificateSigningRequest",
+    "Cluster",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "ComponentStatus",
+    "CustomResourceDefinition",
+    "MutatingWebhookConfiguration",
+    "Namespace",
+    "Node",
+    "PersistentVolume",
+    "PodSecurityPolicy",
+    "PriorityClass",
+    "RuntimeClass",
+    "SelfSubjectAccessReview",
+    "SelfSubjectRulesReview",
+    "StorageClass",
+    "SubjectAccessReview",
+    "TokenReview",
+    "ValidatingWebhookConfiguration",
+    "VolumeAttachment",
+];
+
+/// Whether objects of `kind` live in a namespace.
+pub fn is_namespaced(kind: &str) -> bool {
+    !CLUSTER_SCOPED.contains(&kind)
+}
+
+/// Group, version and kind.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Gvk {
+    pub group: String,
+    pub version: String,
+    pub kind: String,
+}
+
+impl Gvk {
+    /// Splits an `apiVersion` and pairs it with `kind`.
+    pub fn from_api_version(api_version: &str, kind: &str) -> Self {
+        let (group, version) = match api_version.split_once('/') {
+            Some((g, v)) => (g.to_string(), v.to_string()),
+            None => (String::new(), api_version.to_string()),
+        };
+        Gvk {
+            group,
+            version,
+            kind: kind.to_string(),
+        }
+    }
+
+    /// kustomize's `Gvk.String()`.
+    pub fn key(&self) -> String {
+        let or = |s: &str, d: &str| {
+            if s.is_empty() {
+                d.to_string()
+            } else {
+                s.to_string()
+            }
+        };
+        format!(
+            "{}_{}_{}",
+            or(&self.group, "~G"),
+            or(&self.version, "~V"),
+            or(&self.kind, "~K")
+        )
+    }
+}
+
+/// Where a resource came from and what it was called along the way.
+#[derive(Debug, Clone)]
+pub struct Resource {
+    pub(crate) obj: Value,
+    /// The file the resource was read from (or the kustomization that generated it).
+    pub(crate) origin: String,
+    /// Names and namespaces this resource has had, oldest first (not including the current one).
+    pub(crate) prev: Vec<(String, String)>,
+    /// Set for ConfigMaps and Secrets made by a generator.
+    pub(crate) generated: Option<Generated>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Generated {
+    pub hash: bool,
+    pub behavior: String,
+}
+
+fn str_at<'a>(v: &'a Value, path: &[&str]) -> &'a str {
+    let mut cur = v;
+    for p in path {
+        match cur.get(p) {
+            Some(n) => cur = n,
+            None => return "",
+        }
+    }
+    cur.as_str().unwrap_or("")
+}
+
+impl Resource {
+    pub(crate) fn new(obj: Value, origin: String) -> Self {
+        Resource {
+            obj,
+            origin,
+            prev: Vec::new(),
+            generated: None,
+        }
+    }
+
+    /// The object.
+    pub fn object(&self) -> &Value {
+        &self.obj
+    }
+
+    pub fn kind(&self) -> &str {
+        str_at(&self.obj, &["kind"])
+    }
+    pub fn api_version(&self) -> &str {
+        str_at(&self.obj, &["apiVersion"])
+    }
+    pub fn name(&self) -> &str {
+        str_at(&self.obj, &["metadata", "name"])
+    }
+    pub fn namespace(&self) -> &str {
+        str_at(&self.obj, &["metadata", "namespace"])
+    }
+    pub fn gvk(&self) -> Gvk {
+        Gvk::from_api_version(self.api_version(), self.kind())
+    }
+
+    /// The original name (before any transformation).
+    pub fn org_name(&self) -> &str {
+        self.prev
+            .first()
+            .map(|p| p.0.as_str())
+            .unwrap_or_else(|| self.name())
+    }
+    /// The original namespace.
+    pub fn org_namespace(&self) -> &str {
+        self.prev
+            .first()
+            .map(|p| p.1.as_str())
+            .unwrap_or_else(|| self.namespace())
+    }
+
+    /// kustomize's effective namespace: `default` for unset, a marker for cluster-scoped kinds.
+    pub fn effective_ns(kind: &str, ns: &str) -> String {
+        if !is_namespaced(kind) {
+            "_non_namespaceable_".into()
+        } else if ns.is_empty() {
+            "default".into()
+        } else {
+            ns.into()
+        }
+    }
+
+    /// `group_version_kind|namespace|name`, as kustomize prints ids.
+    pub fn id_string(&self) -> String {
+        let ns = if self.namespace().is_empty() {
+            "~X"
+        } else {
+            self.namespace()
+        };
+        let nm = if self.name().is_empty() {
+            "~N"
+        } else {
+            self.name()
+        };
+        format!("{}|{}|{}", self.gvk().key(), ns, nm)
+    }
+
+    /// Whether two resources would clash in kustomize's resource map.
+    pub(crate) fn same_id(&self, o: &Resource) -> bool {
+        self.name() == o.name()
+            && self.gvk() == o.gvk()
+            && Self::effective_ns(self.kind(), self.namespace())
+                == Self::effective_ns(o.kind(), o.namespace())
+    }
+
+    pub(crate) fn metadata_mut(&mut self) -> &mut Map<String, Value> {
+        let obj = ensure_object(&mut self.obj);
+        ensure_object(
+            obj.entry("metadata")
+                .or_insert_with(|| Value::Object(Map::new())),
+        )
+    }
+
+    /// Renames the resource, remembering its previous id.
+    pub(crate) fn set_name(&mut self, name: &str) {
+        let (n, ns) = (self.name().to_string(), self.namespace().to_string());
+        if n == name {
+            return;
+        }
+        self.prev.push((n, ns));
+        self.metadata_mut()
+            .insert("name".into(), Value::String(name.into()));
+    }
+
+    pub(crate) fn set_namespace(&mut self, namespace: &str) {
+        let (n, ns) = (self.name().to_string(), self.namespace().to_string());
+        if ns == namespace {
+            return;
+        }
+        self.prev.push((n, ns));
+        self.metadata_mut()
+            .insert("namespace".into(), Value::String(namespace.into()));
+    }
+
+    /// All (name, namespace) pairs the resource has had, including the current one.
+    pub(crate) fn all_ids(&self) -> Vec<(String, String)> {
+        let mut v = self.prev.clone();
+        v.push((self.name().to_string(), self.namespace().to_string()));
+        v
+    }
+
+    pub(crate) fn labels(&self) -> Map<String, Value> {
+        self.obj
+            .get("metadata")
+            .and_then(|m| m.get("labels"))
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default()
+    }
+    pub(crate) fn annotations(&self) -> Map<String, Value> {
+        self.obj
+            .get("metadata")
+            .and_then(|m| m.get("annotations"))
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
+pub(crate) fn ensure_object(v: &mut Value) -> &mut Map<String, Value> {
+    if !v.is_object() {
+        *v = Value::Object(Map::new());
+    }
+    match v {
+        Value::Object(m) => m,
+        _ => unreachable!("just made an object"),
+    }
+}
+
+/// The resources of a build, in kustomize's output order once the build is done.
+#[derive(Debug, Clone, Default)]
+pub struct ResMap {
+    pub(crate) list: Vec<Resource>,
+}
+
+impl ResMap {
+    /// Exactly what `kustomize build` prints.
+    pub fn to_yaml(&self) -> String {
+        let mut out = String::new();
+        for (i, r) in self.list.iter().enumerate() {
+            if i > 0 {
+                out.push_str("---\n");
+            }
+            out.push_str(&yaml::to_yaml_document(&r.obj));
+        }
+        out
+    }
+
+    /// The rendered objects, in output order.
+    pub fn objects(&self) -> impl Iterator<Item = &Value> {
+        self.list.iter().map(|r| &r.obj)
+    }
+
+    /// The resources, in output order.
+    pub fn resources(&self) -> impl Iterator<Item = &Resource> {
+        self.list.iter()
+    }
+
+    /// How many resources there are.
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    /// Whether the build produced nothing.
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    /// Sorts in kustomize's default ("legacy") order: by kind priority, then by id.
+    pub(crate) fn sort_legacy(&mut self) {
+        const FIRST: &[&str] = &[
+            "Namespace",
+            "ResourceQuota",
+            "StorageClass",
+            "CustomResourceDefinition",
+            "ServiceAccount",
+            "PodSecurityPolicy",
+            "Role",
+            "ClusterRole",
+            "RoleBinding",
+            "ClusterRoleBinding",
+            "ConfigMap",
+            "Secret",
+            "Endpoints",
+            "Service",
+            "LimitRange",
+            "PriorityClass",
+            "PersistentVolume",
+            "PersistentVolumeClaim",
+            "Deployment",
+            "StatefulSet",
+            "CronJob",
+            "PodDisruptionBudget",
+        ];
+        const LAST: &[&str] = &[
+            "MutatingWebhookConfiguration",
+            "ValidatingWebhookConfiguration",
+        ];
+        let order = |k: &str| -> i64 {
+            if let Some(i) = FIRST.iter().position(|x| *x == k) {
+                i as i64 - FIRST.len() as i64
+            } else if let Some(i) = LAST.iter().position(|x| *x == k) {
+                i as i64 + 1
+            } else {
+                0
+            }
+        };
+        self.list.sort_by(|a, b| {
+            let (ga, gb) = (a.gvk(), b.gvk());
+            if ga != gb {
+                let (oa, ob) = (order(&ga.kind), order(&gb.kind));
+                if oa != ob {
+                    return oa.cmp(&ob);
+                }
+                return ga.key().cmp(&gb.key());
+            }
+            a.id_string().cmp(&b.id_string())
+        });
+    }
+}

@@ -1,0 +1,273 @@
+//! The built-in transformers a kustomization configures, in kustomize's order.
+
+use serde_json::{Map, Value};
+
+use crate::error::Error;
+use crate::fieldspec::{self, FieldSpec, SELECTOR_LABELS, TEMPLATE_ANNOTATIONS, TEMPLATE_LABELS};
+use crate::kustomization::{Image, Replica};
+use crate::resource::{ResMap, Resource, is_namespaced};
+
+fn merge_into(m: &mut Map<String, Value>, key: &str, pairs: &Map<String, Value>, create: bool) {
+    let exists = m.get(key).is_some_and(Value::is_object);
+    if !exists {
+        if !create {
+            return;
+        }
+        m.insert(key.to_string(), Value::Object(Map::new()));
+    }
+    if let Some(Value::Object(t)) = m.get_mut(key) {
+        for (k, v) in pairs {
+            t.insert(k.clone(), v.clone());
+        }
+    }
+}
+
+fn apply_specs(r: &mut Resource, specs: &[FieldSpec], pairs: &Map<String, Value>) {
+    let gvk = r.gvk();
+    for s in specs {
+        if !s.applies(&gvk.group, &gvk.kind) {
+            continue;
+        }
+        let segs = fieldspec::segments(s.path);
+        fieldspec::visit(&mut r.obj, &segs, s.create, &mut |m, k| {
+            merge_into(m, k, pairs, s.create)
+        });
+    }
+}
+
+/// `commonLabels` / `labels`: metadata labels, and optionally selectors and templates.
+pub fn labels(rm: &mut ResMap, pairs: &Map<String, Value>, selectors: bool, templates: bool) {
+    if pairs.is_empty() {
+        return;
+    }
+    for r in &mut rm.list {
+        let md = r.metadata_mut();
+        merge_into(md, "labels", pairs, true);
+        if selectors || templates {
+            apply_specs(r, TEMPLATE_LABELS, pairs);
+        }
+        if selectors {
+            apply_specs(r, SELECTOR_LABELS, pairs);
+        }
+    }
+}
+
+/// `commonAnnotations`: metadata and pod-template annotations.
+pub fn annotations(rm: &mut ResMap, pairs: &Map<String, Value>) {
+    if pairs.is_empty() {
+        return;
+    }
+    for r in &mut rm.list {
+        let md = r.metadata_mut();
+        merge_into(md, "annotations", pairs, true);
+        apply_specs(r, TEMPLATE_ANNOTATIONS, pairs);
+    }
+}
+
+/// `namespace`: sets the namespace of namespaced objects and of the service-account subjects of
+/// role bindings and webhook service references.
+pub fn namespace(rm: &mut ResMap, ns: &str) {
+    if ns.is_empty() {
+        return;
+    }
+    for r in &mut rm.list {
+        let kind = r.kind().to_string();
+        if is_namespaced(&kind) {
+            r.set_namespace(ns);
+        }
+        if kind == "RoleBinding" || kind == "ClusterRoleBinding" {
+            if let Some(Value::Array(subjects)) = r.obj.get_mut("subjects") {
+                for s in subjects {
+                    let is_sa = s.get("kind").and_then(Value::as_str) == Some("ServiceAccount");
+                    let is_default = s.get("name").and_then(Value::as_str) == Some("default");
+                    if is_sa && is_default {
+                        if let Some(m) = s.as_object_mut() {
+                            m.insert("namespace".into(), Value::String(ns.into()));
+                        }
+                    }
+                }
+            }
+        }
+        if kind == "ValidatingWebhookConfiguration" || kind == "MutatingWebhookConfiguration" {
+            fieldspec::visit(
+                &mut r.obj,
+                &["webhooks", "clientConfig", "service", "namespace"],
+                false,
+                &mut |m, k| {
+                    if m.contains_key(k) || !m.is_empty() {
+                        m.insert(k.to_string(), Value::String(ns.into()));
+                    }
+                },
+            );
+        }
+        if kind == "APIService" {
+            fieldspec::visit(
+                &mut r.obj,
+                &["spec", "service", "namespace"],
+                false,
+                &mut |m, k| {
+                    m.insert(k.to_string(), Value::String(ns.into()));
+                },
+            );
+        }
+    }
+}
+
+/// `namePrefix` / `nameSuffix`.
+pub fn prefix_suffix(rm: &mut ResMap, prefix: &str, suffix: &str) {
+    if prefix.is_empty() && suffix.is_empty() {
+        return;
+    }
+    for r in &mut rm.list {
+        let gvk = r.gvk();
+        if gvk.kind == "CustomResourceDefinition"
+            || gvk.kind == "Namespace"
+            || (gvk.kind == "APIService" && gvk.group == "apiregistration.k8s.io")
+        {
+            continue;
+        }
+        let n = format!("{prefix}{}{suffix}", r.name());
+        r.set_name(&n);
+    }
+}
+
+/// Splits an image reference into name, tag and digest the way kustomize does.
+pub fn split_image(image: &str) -> (String, String, String) {
+    let slash = image.find('/').filter(|&i| i > 0).unwrap_or(0);
+    let search = &image[slash..];
+    let id = search.find('@');
+    let ic = search.find(':');
+    match (ic, id) {
+        (None, None) => (image.to_string(), String::new(), String::new()),
+        (ic, Some(id)) if ic.is_none_or(|c| id < c) => {
+            let id = id + slash;
+            (
+                image[..id].to_string(),
+                String::new(),
+                image[id + 1..].to_string(),
+            )
+        }
+        (Some(ic), Some(id)) => {
+            let (ic, id) = (ic + slash, id + slash);
+            (
+                image[..ic].to_string(),
+                image[ic + 1..id].to_string(),
+                image[id + 1..].to_string(),
+            )
+        }
+        (Some(ic), None) => {
+            let ic = ic + slash;
+            (
+                image[..ic].to_string(),
+                image[ic + 1..].to_string(),
+                String::new(),
+            )
+        }
+        (None, Some(_)) => (image.to_string(), String::new(), String::new()),
+    }
+}
+
+fn update_image(value: &str, im: &Image) -> Option<String> {
+    let (mut name, mut tag, mut digest) = split_image(value);
+    if name != im.name {
+        return None;
+    }
+    if !im.new_name.is_empty() {
+        name = im.new_name.clone();
+    }
+    if !im.new_tag.is_empty() && !im.digest.is_empty() {
+        tag = im.new_tag.clone();
+        digest = im.digest.clone();
+    } else if !im.new_tag.is_empty() {
+        tag = im.new_tag.clone();
+        digest.clear();
+    } else if !im.digest.is_empty() {
+        tag.clear();
+        digest = im.digest.clone();
+    }
+    if !tag.is_empty() {
+        name = format!("{name}:{tag}");
+    }
+    if !digest.is_empty() {
+        name = format!("{name}@{digest}");
+    }
+    Some(name)
+}
+
+fn walk_containers(v: &mut Value, im: &Image, depth: usize) {
+    if depth > crate::yaml::MAX_DEPTH {
+        return;
+    }
+    match v {
+        Value::Object(m) => {
+            for (k, child) in m.iter_mut() {
+                if (k == "containers" || k == "initContainers") && child.is_array() {
+                    if let Some(items) = child.as_array_mut() {
+                        for c in items {
+                            if let Some(Value::String(img)) = c.get_mut("image") {
+                                if let Some(new) = update_image(img, im) {
+                                    *img = new;
+                                }
+                            }
+                        }
+                    }
+                }
+                walk_containers(child, im, depth + 1);
+            }
+        }
+        Value::Array(a) => {
+            for it in a {
+                walk_containers(it, im, depth + 1);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// `images`: rewrites `image` fields of containers and init containers anywhere in objects.
+pub fn images(rm: &mut ResMap, images: &[Image]) {
+    for im in images {
+        for r in &mut rm.list {
+            walk_containers(&mut r.obj, im, 0);
+        }
+    }
+}
+
+/// `replicas`: sets `spec.replicas` of the named workloads.
+///
+/// # Errors
+/// [`Error::Field`] when no workload has that name.
+pub fn replicas(rm: &mut ResMap, replicas: &[Replica], file: &str) -> Result<(), Error> {
+    const KINDS: &[&str] = &[
+        "Deployment",
+        "ReplicationController",
+        "ReplicaSet",
+        "StatefulSet",
+    ];
+    for rep in replicas {
+        let mut found = false;
+        for r in &mut rm.list {
+            if !KINDS.contains(&r.kind()) || !r.all_ids().iter().any(|(n, _)| *n == rep.name) {
+                continue;
+            }
+            found = true;
+            let obj = crate::resource::ensure_object(&mut r.obj);
+            let spec = crate::resource::ensure_object(
+                obj.entry("spec")
+                    .or_insert_with(|| Value::Object(Map::new())),
+            );
+            spec.insert("replicas".into(), Value::Number(rep.count.into()));
+        }
+        if !found {
+            return Err(Error::Field {
+                file: file.into(),
+                key: "replicas".into(),
+                message: format!(
+                    "resource with name `{}` does not match a Deployment, ReplicationController, ReplicaSet or StatefulSet",
+                    rep.name
+                ),
+            });
+        }
+    }
+    Ok(())
+}
