@@ -145,6 +145,9 @@ fn specs() -> Vec<(&'static str, &'static str, String)> {
     v
 }
 
+/// Kind, every (name, namespace) held, current name, current namespace.
+type Known = (String, Vec<(String, String)>, String, String);
+
 /// (current name, current namespace) of the referral for `old`, if exactly one resource fits.
 struct Candidate {
     name: String,
@@ -152,29 +155,29 @@ struct Candidate {
 }
 
 fn find(
-    all: &[(String, Vec<(String, String)>, String, String)],
+    all: &[Known],
     kind: &str,
     old: &str,
     referrer_ns: Option<&str>,
     subject_ns: Option<&str>,
 ) -> Result<Option<Candidate>, String> {
-    let mut c: Vec<&(String, Vec<(String, String)>, String, String)> = all
+    let mut c: Vec<&Known> = all
         .iter()
         .filter(|(k, ids, _, _)| k == kind && ids.iter().any(|(n, _)| n == old))
         .collect();
     if let Some(sns) = subject_ns {
         c.retain(|(_, ids, _, _)| ids.iter().any(|(n, ns)| n == old && ns == sns));
-    } else if let Some(rns) = referrer_ns {
-        if is_namespaced(kind) {
-            let eff = |ns: &str| {
-                if ns.is_empty() {
-                    "default".to_string()
-                } else {
-                    ns.to_string()
-                }
-            };
-            c.retain(|(_, _, _, ns)| eff(ns) == eff(rns));
-        }
+    } else if let Some(rns) = referrer_ns
+        && is_namespaced(kind)
+    {
+        let eff = |ns: &str| {
+            if ns.is_empty() {
+                "default".to_string()
+            } else {
+                ns.to_string()
+            }
+        };
+        c.retain(|(_, _, _, ns)| eff(ns) == eff(rns));
     }
     match c.len() {
         0 => Ok(None),
@@ -202,7 +205,7 @@ fn find(
 /// # Errors
 /// [`Error::Reference`] when a reference is ambiguous.
 pub fn fix(rm: &mut ResMap) -> Result<(), Error> {
-    let all: Vec<(String, Vec<(String, String)>, String, String)> = rm
+    let all: Vec<Known> = rm
         .list
         .iter()
         .map(|r| {
@@ -265,7 +268,7 @@ fn rewrite(
     v: &mut Value,
     key: &str,
     kind: &str,
-    all: &[(String, Vec<(String, String)>, String, String)],
+    all: &[Known],
     rns: Option<&str>,
 ) -> Result<(), String> {
     match v {
@@ -299,10 +302,10 @@ fn rewrite(
         }
         Value::Array(items) => {
             for it in items {
-                if let Value::String(s) = it {
-                    if let Some(c) = find(all, kind, s, rns, None)? {
-                        *s = c.name;
-                    }
+                if let Value::String(s) = it
+                    && let Some(c) = find(all, kind, s, rns, None)?
+                {
+                    *s = c.name;
                 }
             }
         }

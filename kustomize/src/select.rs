@@ -135,10 +135,11 @@ impl Matcher {
                 return false;
             }
         }
-        if let Some(n) = &self.name {
-            if !n.is_match(r.org_name()) && !n.is_match(r.name()) {
-                return false;
-            }
+        if let Some(n) = &self.name
+            && !n.is_match(r.org_name())
+            && !n.is_match(r.name())
+        {
+            return false;
         }
         matches(&self.labels, &r.labels()) && matches(&self.annotations, &r.annotations())
     }

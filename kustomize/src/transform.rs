@@ -75,16 +75,17 @@ pub fn namespace(rm: &mut ResMap, ns: &str) {
         if is_namespaced(&kind) {
             r.set_namespace(ns);
         }
-        if kind == "RoleBinding" || kind == "ClusterRoleBinding" {
-            if let Some(Value::Array(subjects)) = r.obj.get_mut("subjects") {
-                for s in subjects {
-                    let is_sa = s.get("kind").and_then(Value::as_str) == Some("ServiceAccount");
-                    let is_default = s.get("name").and_then(Value::as_str) == Some("default");
-                    if is_sa && is_default {
-                        if let Some(m) = s.as_object_mut() {
-                            m.insert("namespace".into(), Value::String(ns.into()));
-                        }
-                    }
+        if (kind == "RoleBinding" || kind == "ClusterRoleBinding")
+            && let Some(Value::Array(subjects)) = r.obj.get_mut("subjects")
+        {
+            for s in subjects {
+                let is_sa = s.get("kind").and_then(Value::as_str) == Some("ServiceAccount");
+                let is_default = s.get("name").and_then(Value::as_str) == Some("default");
+                if is_sa
+                    && is_default
+                    && let Some(m) = s.as_object_mut()
+                {
+                    m.insert("namespace".into(), Value::String(ns.into()));
                 }
             }
         }
@@ -201,14 +202,15 @@ fn walk_containers(v: &mut Value, im: &Image, depth: usize) {
     match v {
         Value::Object(m) => {
             for (k, child) in m.iter_mut() {
-                if (k == "containers" || k == "initContainers") && child.is_array() {
-                    if let Some(items) = child.as_array_mut() {
-                        for c in items {
-                            if let Some(Value::String(img)) = c.get_mut("image") {
-                                if let Some(new) = update_image(img, im) {
-                                    *img = new;
-                                }
-                            }
+                if (k == "containers" || k == "initContainers")
+                    && child.is_array()
+                    && let Some(items) = child.as_array_mut()
+                {
+                    for c in items {
+                        if let Some(Value::String(img)) = c.get_mut("image")
+                            && let Some(new) = update_image(img, im)
+                        {
+                            *img = new;
                         }
                     }
                 }

@@ -66,10 +66,10 @@ pub fn apply(target: &mut Value, patch: &Value) -> Result<Outcome, String> {
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_string();
-    if let Some(p) = patch.as_object() {
-        if directive(p) == Some("delete") {
-            return Ok(Outcome::Delete);
-        }
+    if let Some(p) = patch.as_object()
+        && directive(p) == Some("delete")
+    {
+        return Ok(Outcome::Delete);
     }
     let mut path = Vec::new();
     merge_value(target, patch, &mut path, builtin, &kind)?;
@@ -92,10 +92,7 @@ fn strip(v: &Value) -> Value {
         ),
         Value::Array(a) => Value::Array(
             a.iter()
-                .filter(|e| {
-                    !e.as_object()
-                        .is_some_and(|m| directive(m) == Some("delete"))
-                })
+                .filter(|e| e.as_object().is_none_or(|m| directive(m) != Some("delete")))
                 .map(strip)
                 .collect(),
         ),
@@ -153,11 +150,11 @@ fn merge_map(
             d.remove(k);
             continue;
         }
-        if let Some(sm) = sv.as_object() {
-            if directive(sm) == Some("delete") {
-                d.remove(k);
-                continue;
-            }
+        if let Some(sm) = sv.as_object()
+            && directive(sm) == Some("delete")
+        {
+            d.remove(k);
+            continue;
         }
         path.push(k.clone());
         match d.get_mut(k) {
@@ -241,8 +238,8 @@ fn merge_list(
         *d = s
             .iter()
             .filter(|e| {
-                !e.as_object()
-                    .is_some_and(|m| directive(m) == Some("replace"))
+                e.as_object()
+                    .is_none_or(|m| directive(m) != Some("replace"))
             })
             .map(strip)
             .collect();

@@ -137,7 +137,7 @@ pub fn go_format_float_g(f: f64) -> String {
     if neg {
         out.push('-');
     }
-    if exp < -4 || exp >= 6.max(if nd > 6 { 6 } else { 6 }) {
+    if !(-4..6).contains(&exp) {
         out.push_str(&digs[..1]);
         if nd > 1 {
             out.push('.');
@@ -191,7 +191,7 @@ pub fn float_after_json_roundtrip(f: f64) -> String {
         push_fixed(&mut s, &digs, dp);
         // v2 reads it back through ParseInt/ParseUint; past 64 bits it becomes a float again.
         let fits = if f < 0.0 {
-            f >= -9.223_372_036_854_775_808e18
+            f >= -9.223_372_036_854_776e18
         } else {
             f < 1.844_674_407_370_955_2e19
         };

@@ -210,13 +210,13 @@ fn scalar_value(
     style: ScalarStyle,
     tag: Option<(&str, &str)>,
 ) -> Result<Value, String> {
-    if let Some((handle, suffix)) = tag {
-        if handle == "!!" || handle == "tag:yaml.org,2002:" {
-            match suffix {
-                "str" | "binary" => return Ok(Value::String(text.to_string())),
-                "null" => return Ok(Value::Null),
-                _ => {}
-            }
+    if let Some((handle, suffix)) = tag
+        && (handle == "!!" || handle == "tag:yaml.org,2002:")
+    {
+        match suffix {
+            "str" | "binary" => return Ok(Value::String(text.to_string())),
+            "null" => return Ok(Value::Null),
+            _ => {}
         }
     }
     if style != ScalarStyle::Plain {
@@ -251,16 +251,16 @@ pub fn resolve_plain(s: &str) -> Result<Value, String> {
                 if let Ok(i) = i64::try_from(v) {
                     return Ok(Value::Number(i.into()));
                 }
-                if let Ok(u) = u64::try_from(v) {
-                    if !plain.starts_with(['+', '-']) {
-                        return Ok(Value::Number(u.into()));
-                    }
+                if let Ok(u) = u64::try_from(v)
+                    && !plain.starts_with(['+', '-'])
+                {
+                    return Ok(Value::Number(u.into()));
                 }
             }
-            if gofmt::is_yaml_style_float(&plain) {
-                if let Some(f) = gofmt::go_parse_float(&plain) {
-                    return float_value(f, s);
-                }
+            if gofmt::is_yaml_style_float(&plain)
+                && let Some(f) = gofmt::go_parse_float(&plain)
+            {
+                return float_value(f, s);
             }
         }
         _ => {}
