@@ -78,6 +78,9 @@ struct KeyState {
     revoked: Option<String>,
     /// Why the key may not sign, if it may not.
     not_for_signing: Option<String>,
+    /// Creation time of the self-signature (or binding) that `expires` and
+    /// `not_for_signing` come from; the newest wins when a key appears twice.
+    self_sig_time: i64,
 }
 
 impl OpenPgpKeyring {
@@ -121,6 +124,7 @@ impl OpenPgpKeyring {
                 return Err(malformed("no public key in block".to_owned()));
             }
         }
+        merge_duplicates(&mut certs);
         Ok(OpenPgpKeyring { certs })
     }
 
@@ -208,6 +212,7 @@ impl Certificate {
                     s.typ() == Some(SignatureType::KeyRevocation) && s.verify_key(primary).is_ok()
                 })
                 .map(revocation_reason),
+            self_sig_time: self_sig.map_or(0, created),
             not_for_signing: self_sig.and_then(|s| {
                 let flags = s.key_flags();
                 let no_flags = !flags.sign()
@@ -266,6 +271,7 @@ impl Certificate {
                 ),
                 revoked,
                 not_for_signing,
+                self_sig_time: newest_binding.map_or(0, created),
             });
         }
 
@@ -274,6 +280,39 @@ impl Certificate {
             user_ids: user_ids.into_iter().map(|(_, _, u)| u).collect(),
             keys,
         })
+    }
+}
+
+/// Makes every copy of a key say the same thing when a keyring holds it more than once (an old
+/// export next to a newer one): revoked if any copy carries a good revocation, and expiry and
+/// usage from the newest good self-signature, as GnuPG would after importing both. Without
+/// this, the stale copy of a revoked key would still verify.
+fn merge_duplicates(certs: &mut [Certificate]) {
+    use std::collections::HashMap;
+    let mut revoked: HashMap<String, String> = HashMap::new();
+    let mut newest: HashMap<String, (i64, Option<i64>, Option<String>)> = HashMap::new();
+    for key in certs.iter().flat_map(|c| &c.keys) {
+        if let Some(reason) = &key.revoked {
+            revoked
+                .entry(key.fingerprint.clone())
+                .or_insert_with(|| reason.clone());
+        }
+        let entry = newest
+            .entry(key.fingerprint.clone())
+            .or_insert((i64::MIN, None, None));
+        if key.self_sig_time > entry.0 {
+            *entry = (key.self_sig_time, key.expires, key.not_for_signing.clone());
+        }
+    }
+    for key in certs.iter_mut().flat_map(|c| &mut c.keys) {
+        if key.revoked.is_none() {
+            key.revoked = revoked.get(&key.fingerprint).cloned();
+        }
+        if let Some((time, expires, not_for_signing)) = newest.get(&key.fingerprint) {
+            key.self_sig_time = *time;
+            key.expires = *expires;
+            key.not_for_signing.clone_from(not_for_signing);
+        }
     }
 }
 

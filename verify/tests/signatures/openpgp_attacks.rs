@@ -201,3 +201,23 @@ fn truncated_keyring_should_be_refused() {
         "{err}"
     );
 }
+
+#[test]
+fn stale_copy_of_a_revoked_key_should_not_undo_the_revocation() {
+    let stale = fixture_text("pgp/rita-before-revocation.asc");
+    let current = fixture_text("pgp/keyring.asc");
+    for text in [format!("{stale}{current}"), format!("{current}{stale}")] {
+        let policy = TrustPolicy {
+            openpgp: Some(OpenPgpKeyring::parse(&text).unwrap()),
+            ..TrustPolicy::default()
+        };
+        let r = refuse(&fixture("pgp/revoked-key.commit"), &policy);
+        assert!(matches!(r, Rejection::KeyRevoked { .. }), "{r}");
+    }
+    // Alone, the stale copy knows nothing of the revocation: that is what the operator gave.
+    let policy = TrustPolicy {
+        openpgp: Some(OpenPgpKeyring::parse(&stale).unwrap()),
+        ..TrustPolicy::default()
+    };
+    assert!(verify_commit(&fixture("pgp/revoked-key.commit"), &policy).is_ok());
+}
