@@ -262,14 +262,14 @@ fn go_json(v: &Value, out: &mut String) {
     }
 }
 
-/// kustomize's content hash of a ConfigMap or Secret (`api/hasher`).
+/// kustomize's content hash of a ConfigMap or Secret (`api/hasher`): sha256 of the JSON of
+/// kind, (empty) name, data, binaryData or type and stringData, first ten hex digits mapped
+/// through a vowel-free alphabet.
 pub fn hash(obj: &Value) -> String {
     let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
-    let name = obj
-        .get("metadata")
-        .and_then(|m| m.get("name"))
-        .cloned()
-        .unwrap_or(Value::String(String::new()));
+    // kustomize looks the name up as one key literally called "metadata/name", which never
+    // exists, so the hash always sees an empty name.
+    let name = Value::String(String::new());
     let field = |k: &str| match obj.get(k) {
         None | Some(Value::Null) => Value::String(String::new()),
         Some(v) => v.clone(),
@@ -301,4 +301,19 @@ pub fn hash(obj: &Value) -> String {
             c => c,
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn hash_matches_kustomize() {
+        assert_eq!(hash(&json!({"kind": "ConfigMap", "metadata": {"name": "p-c"}, "data": {"A": "1"}})), "89g4tffbfk");
+        assert_eq!(
+            hash(&json!({"kind": "ConfigMap", "metadata": {"name": "x"}, "data": {"MODE": "base", "REGION": "eu"}})),
+            "27bt425db6"
+        );
+    }
 }

@@ -294,7 +294,7 @@ fn rewrite(
                     .map(str::to_string);
                 if let Some(c) = find(all, kind, &name, None, Some(sns.as_deref().unwrap_or("")))? {
                     m.insert("name".into(), Value::String(c.name));
-                    if sns.is_some() && !c.namespace.is_empty() {
+                    if !c.namespace.is_empty() {
                         m.insert("namespace".into(), Value::String(c.namespace));
                     }
                 }
