@@ -160,19 +160,18 @@ pub fn generate(
         Value::String(if secret { "Secret" } else { "ConfigMap" }.into()),
     );
     obj.insert("metadata".into(), Value::Object(md));
-    let b64 = base64::engine::general_purpose::STANDARD;
     let mut text = Map::new();
     let mut binary = Map::new();
     for (k, v) in data {
         if secret {
-            text.insert(k, Value::String(b64.encode(&v)));
+            text.insert(k, Value::String(wrapped_base64(&v)));
         } else {
             match String::from_utf8(v) {
                 Ok(s) => {
                     text.insert(k, Value::String(s));
                 }
                 Err(e) => {
-                    binary.insert(k, Value::String(b64.encode(e.as_bytes())));
+                    binary.insert(k, Value::String(wrapped_base64(e.as_bytes())));
                 }
             }
         }
@@ -204,6 +203,22 @@ pub fn generate(
         },
     });
     Ok(r)
+}
+
+/// Base64 as kustomize writes generated data: lines of 70 characters, each ended by a newline
+/// once there is more than one line.
+fn wrapped_base64(v: &[u8]) -> String {
+    let enc = base64::engine::general_purpose::STANDARD.encode(v);
+    let lines = enc.len() / 70 + 1;
+    if lines == 1 {
+        return enc;
+    }
+    let mut out = String::with_capacity(enc.len() + lines);
+    for chunk in enc.as_bytes().chunks(70) {
+        out.push_str(std::str::from_utf8(chunk).unwrap_or_default());
+        out.push('\n');
+    }
+    out
 }
 
 /// Go's `json.Marshal` of a string (HTML-safe escaping included).
@@ -310,9 +325,14 @@ mod tests {
 
     #[test]
     fn hash_matches_kustomize() {
-        assert_eq!(hash(&json!({"kind": "ConfigMap", "metadata": {"name": "p-c"}, "data": {"A": "1"}})), "89g4tffbfk");
         assert_eq!(
-            hash(&json!({"kind": "ConfigMap", "metadata": {"name": "x"}, "data": {"MODE": "base", "REGION": "eu"}})),
+            hash(&json!({"kind": "ConfigMap", "metadata": {"name": "p-c"}, "data": {"A": "1"}})),
+            "89g4tffbfk"
+        );
+        assert_eq!(
+            hash(
+                &json!({"kind": "ConfigMap", "metadata": {"name": "x"}, "data": {"MODE": "base", "REGION": "eu"}})
+            ),
             "27bt425db6"
         );
     }

@@ -21,10 +21,17 @@ fn cases() -> Vec<PathBuf> {
 fn first_difference(want: &str, got: &str) -> String {
     for (i, (a, b)) in want.lines().zip(got.lines()).enumerate() {
         if a != b {
-            return format!("line {}:\n  kustomize:    {a:?}\n  kustomize-rs: {b:?}", i + 1);
+            return format!(
+                "line {}:\n  kustomize:    {a:?}\n  kustomize-rs: {b:?}",
+                i + 1
+            );
         }
     }
-    format!("lengths differ: kustomize {} lines, kustomize-rs {} lines", want.lines().count(), got.lines().count())
+    format!(
+        "lengths differ: kustomize {} lines, kustomize-rs {} lines",
+        want.lines().count(),
+        got.lines().count()
+    )
 }
 
 #[test]
@@ -33,7 +40,10 @@ fn corpus_matches_kustomize() {
     let mut failures = Vec::new();
     let mut passed = 0;
     for case in &all {
-        let name = case.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = case
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let fs = kustomize::DiskFs::new(case);
         let result = kustomize::build(&fs, Path::new("input"));
         let expected_yaml = case.join("expected.yaml");
@@ -52,7 +62,11 @@ fn corpus_matches_kustomize() {
             match result {
                 Ok(out) => {
                     let got = out.to_yaml();
-                    if got == want { Ok(()) } else { Err(first_difference(&want, &got)) }
+                    if got == want {
+                        Ok(())
+                    } else {
+                        Err(first_difference(&want, &got))
+                    }
                 }
                 Err(e) => Err(format!("failed: {e}")),
             }
@@ -66,6 +80,15 @@ fn corpus_matches_kustomize() {
         eprintln!("FAIL {f}");
     }
     println!("corpus: {passed} passed, {} failed", failures.len());
-    assert!(failures.is_empty(), "{} of {} corpus cases differ from kustomize", failures.len(), all.len());
-    assert!(all.len() >= 60, "the corpus should hold at least 60 cases, found {}", all.len());
+    assert!(
+        failures.is_empty(),
+        "{} of {} corpus cases differ from kustomize",
+        failures.len(),
+        all.len()
+    );
+    assert!(
+        all.len() >= 60,
+        "the corpus should hold at least 60 cases, found {}",
+        all.len()
+    );
 }
