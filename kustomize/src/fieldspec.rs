@@ -54,6 +54,12 @@ pub const TEMPLATE_LABELS: &[FieldSpec] = &[
         "spec/template/metadata/labels",
         true,
     ),
+    fs(
+        "StatefulSet",
+        Some("apps"),
+        "spec/volumeClaimTemplates/metadata/labels",
+        true,
+    ),
     fs("Job", Some("batch"), "spec/template/metadata/labels", true),
     fs(
         "CronJob",
@@ -110,12 +116,6 @@ pub const SELECTOR_LABELS: &[FieldSpec] = &[
         "StatefulSet",
         Some("apps"),
         "spec/selector/matchLabels",
-        true,
-    ),
-    fs(
-        "StatefulSet",
-        Some("apps"),
-        "spec/volumeClaimTemplates/metadata/labels",
         true,
     ),
     fs(
