@@ -1,0 +1,148 @@
+//! Runs the fuzz bodies (`pi_verify::fuzzing`) on the recorded fixtures and on deterministic
+//! mutations of them, on stable: no input may panic, and no change to signed bytes may pass.
+
+use pi_verify::{
+    AllowedSigners, OpenPgpKeyring, TrustPolicy, fuzzing, parse_commit, verify_commit,
+};
+use std::path::PathBuf;
+
+fn fixture(path: &str) -> Vec<u8> {
+    std::fs::read(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(path),
+    )
+    .unwrap_or_else(|e| {
+        panic!("{path}: {e} (regenerate with `bash verify/tests/fixtures/record.sh`)")
+    })
+}
+
+/// xorshift64*: deterministic, so a failure reproduces.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+fn mutate(rng: &mut Rng, input: &[u8]) -> Vec<u8> {
+    let mut out = input.to_vec();
+    if out.is_empty() {
+        return vec![rng.next() as u8];
+    }
+    match rng.below(5) {
+        0 => {
+            let i = rng.below(out.len());
+            out[i] ^= 1 << rng.below(8);
+        }
+        1 => out.truncate(rng.below(out.len())),
+        2 => {
+            let i = rng.below(out.len());
+            out[i] = b"\n =-A\0"[rng.below(6)];
+        }
+        3 => {
+            let (a, b) = (rng.below(out.len()), rng.below(out.len()));
+            let (a, b) = (a.min(b), a.max(b));
+            let chunk = out[a..b].to_vec();
+            out.splice(a..a, chunk);
+        }
+        _ => {
+            let i = rng.below(out.len());
+            out.remove(i);
+        }
+    }
+    out
+}
+
+fn signature_of(commit: &str) -> Vec<u8> {
+    parse_commit(&fixture(commit)).unwrap().signature
+}
+
+#[test]
+fn fuzz_bodies_should_not_panic_on_fixtures_and_their_mutations() {
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let ssh_sigs = [
+        "ssh/ed25519.commit",
+        "ssh/ecdsa256.commit",
+        "ssh/ecdsa384.commit",
+        "ssh/rsa.commit",
+    ]
+    .map(signature_of);
+    let signers = fixture("ssh/allowed_signers");
+    let keyring = fixture("pgp/ed25519.asc");
+    let pgp_sig = signature_of("pgp/ed25519.commit");
+    let mut pgp_input = keyring.clone();
+    pgp_input.push(0);
+    pgp_input.extend_from_slice(&pgp_sig);
+    let objects = [
+        fixture("ssh/ed25519.commit"),
+        fixture("pgp/ed25519.tag"),
+        fixture("ssh/ed25519.tag"),
+    ];
+
+    for sig in &ssh_sigs {
+        fuzzing::ssh_signature(sig);
+        for _ in 0..150 {
+            fuzzing::ssh_signature(&mutate(&mut rng, sig));
+        }
+    }
+    fuzzing::allowed_signers(&signers);
+    for _ in 0..300 {
+        fuzzing::allowed_signers(&mutate(&mut rng, &signers));
+    }
+    fuzzing::openpgp(&pgp_input);
+    // Keyring parsing checks every self-signature: keep the count modest for debug builds.
+    for _ in 0..60 {
+        fuzzing::openpgp(&mutate(&mut rng, &pgp_input));
+    }
+    for object in &objects {
+        fuzzing::git_object(object);
+        for _ in 0..150 {
+            fuzzing::git_object(&mutate(&mut rng, object));
+        }
+    }
+}
+
+#[test]
+fn any_change_to_signed_bytes_should_be_refused() {
+    let policy = TrustPolicy {
+        allowed_signers: Some(
+            AllowedSigners::parse(&String::from_utf8(fixture("ssh/allowed_signers")).unwrap())
+                .unwrap(),
+        ),
+        openpgp: Some(
+            OpenPgpKeyring::parse(&String::from_utf8(fixture("pgp/keyring.asc")).unwrap()).unwrap(),
+        ),
+        allowed_identities: Vec::new(),
+    };
+    let mut rng = Rng(42);
+    for name in [
+        "ssh/ed25519.commit",
+        "ssh/ecdsa256.commit",
+        "pgp/ed25519.commit",
+    ] {
+        let raw = fixture(name);
+        let original = parse_commit(&raw).unwrap();
+        assert!(verify_commit(&raw, &policy).is_ok(), "{name}");
+        for _ in 0..200 {
+            let mutated = mutate(&mut rng, &raw);
+            let changed_payload = match parse_commit(&mutated) {
+                Ok(obj) => obj.payload != original.payload,
+                Err(_) => true,
+            };
+            if changed_payload {
+                assert!(
+                    verify_commit(&mutated, &policy).is_err(),
+                    "{name}: a mutation of the signed bytes verified:\n{}",
+                    String::from_utf8_lossy(&mutated)
+                );
+            }
+        }
+    }
+}
