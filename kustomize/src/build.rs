@@ -110,12 +110,20 @@ impl Loader for DirLoader<'_> {
 }
 
 fn parse_yaml(text: &[u8], file: &str) -> Result<Vec<Value>, Error> {
+    parse_yaml_verbatim(text, file, &[])
+}
+
+/// kustomize reads annotations (and, in legacy strategic merge patches, labels) as strings.
+const RESOURCE_VERBATIM: &[&str] = &["annotations"];
+const LEGACY_PATCH_VERBATIM: &[&str] = &["annotations", "labels"];
+
+fn parse_yaml_verbatim(text: &[u8], file: &str, verbatim: &[&str]) -> Result<Vec<Value>, Error> {
     let text = std::str::from_utf8(text).map_err(|_| Error::Yaml {
         file: file.into(),
         line: 0,
         message: "not valid UTF-8".into(),
     })?;
-    yaml::parse_documents(text).map_err(|e| Error::Yaml {
+    yaml::parse_documents_verbatim(text, verbatim).map_err(|e| Error::Yaml {
         file: file.into(),
         line: e.line,
         message: e.message,
@@ -309,7 +317,11 @@ impl Builder<'_> {
                 let bytes = loader.load(entry)?;
                 let rfile = display(&p);
                 let mut rs = Vec::new();
-                to_resources(parse_yaml(&bytes, &rfile)?, &rfile, &mut rs)?;
+                to_resources(
+                    parse_yaml_verbatim(&bytes, &rfile, RESOURCE_VERBATIM)?,
+                    &rfile,
+                    &mut rs,
+                )?;
                 for r in rs {
                     append(&mut rm, r, &rfile)?;
                 }
@@ -408,7 +420,7 @@ impl Builder<'_> {
             } else {
                 p.clone()
             };
-            for doc in parse_yaml(&text, &pfile)? {
+            for doc in parse_yaml_verbatim(&text, &pfile, LEGACY_PATCH_VERBATIM)? {
                 if doc.is_null() {
                     continue;
                 }
@@ -574,7 +586,7 @@ fn apply_patch(
         (None, Some(inline)) => (inline.as_bytes().to_vec(), file.to_string()),
         (None, None) => return Ok(()),
     };
-    let docs: Vec<Value> = parse_yaml(&text, &pfile)?
+    let docs: Vec<Value> = parse_yaml_verbatim(&text, &pfile, RESOURCE_VERBATIM)?
         .into_iter()
         .filter(|d| !d.is_null())
         .collect();

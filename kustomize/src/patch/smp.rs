@@ -4,17 +4,6 @@
 
 use serde_json::{Map, Value};
 
-/// Keys kyaml uses to recognise an associative list when it has no schema, in priority order.
-const INFERRED_KEYS: &[&str] = &[
-    "mountPath",
-    "devicePath",
-    "ip",
-    "type",
-    "topologyKey",
-    "name",
-    "containerPort",
-];
-
 /// API groups whose kinds kustomize knows the schema of.
 const BUILTIN_GROUPS: &[&str] = &[
     "",
@@ -209,19 +198,9 @@ fn merge_key(
         };
         return Some(key.to_string());
     }
-    let elems: Vec<&Map<String, Value>> = d
-        .iter()
-        .chain(s.iter())
-        .filter_map(Value::as_object)
-        .collect();
-    let first = d.iter().chain(s.iter()).find_map(Value::as_object)?;
-    if elems.is_empty() {
-        return None;
-    }
-    INFERRED_KEYS
-        .iter()
-        .find(|k| first.contains_key(**k))
-        .map(|k| k.to_string())
+    // Without a schema (custom resources) kustomize replaces lists wholesale.
+    let _ = (d, s);
+    None
 }
 
 fn merge_list(
@@ -252,24 +231,38 @@ fn merge_list(
             .unwrap_or_default();
         return Ok(());
     };
+    // Like the API server's strategic merge: the patch's elements first, in patch order
+    // (merged into their counterparts), then the target's elements the patch did not mention.
+    let mut out = Vec::with_capacity(d.len() + s.len());
+    let mut used = vec![false; d.len()];
     for se in s {
         let Some(sm) = se.as_object() else {
-            d.push(strip(se));
+            out.push(strip(se));
             continue;
         };
         let kv = sm.get(&key);
         let pos = kv.and_then(|kv| d.iter().position(|de| de.get(&key) == Some(kv)));
+        if let Some(i) = pos {
+            used[i] = true;
+        }
         if directive(sm) == Some("delete") {
-            if let Some(i) = pos {
-                d.remove(i);
-            }
             continue;
         }
         match pos {
-            Some(i) => merge_value(&mut d[i], se, path, builtin, kind)?,
-            None => d.push(strip(se)),
+            Some(i) => {
+                let mut merged = d[i].clone();
+                merge_value(&mut merged, se, path, builtin, kind)?;
+                out.push(merged);
+            }
+            None => out.push(strip(se)),
         }
     }
+    for (i, de) in d.iter().enumerate() {
+        if !used[i] {
+            out.push(de.clone());
+        }
+    }
+    *d = out;
     Ok(())
 }
 

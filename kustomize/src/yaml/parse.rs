@@ -31,14 +31,30 @@ struct Loader<'a> {
     parser: Parser<'a, saphyr_parser::StrInput<'a>>,
     anchors: HashMap<usize, Value>,
     last_line: usize,
+    /// Keys from the document root to the node being read.
+    keys: Vec<String>,
+    /// Maps under `metadata` whose scalar values are read as strings, verbatim.
+    verbatim: &'a [&'a str],
 }
 
 /// Parses every document of a YAML stream. Empty documents come back as `Value::Null`.
 pub fn parse_documents(text: &str) -> Result<Vec<Value>, YamlError> {
+    parse_documents_verbatim(text, &[])
+}
+
+/// Like [`parse_documents`], but the scalar values of the maps `metadata.<name>` named in
+/// `verbatim` are kept as strings with their source text, as kustomize does for annotations
+/// (`1.0` stays `"1.0"`, `null` becomes `"null"`).
+pub fn parse_documents_verbatim<'a>(
+    text: &'a str,
+    verbatim: &'a [&'a str],
+) -> Result<Vec<Value>, YamlError> {
     let mut l = Loader {
         parser: Parser::new_from_str(text),
         anchors: HashMap::new(),
         last_line: 1,
+        keys: Vec::new(),
+        verbatim,
     };
     let mut docs = Vec::new();
     loop {
@@ -103,6 +119,29 @@ impl<'a> Loader<'a> {
                 .get(&id)
                 .cloned()
                 .ok_or_else(|| self.err("unknown alias".into())),
+            Event::Scalar(text, style, anchor, tag)
+                if self.keys.len() == 3
+                    && self.keys[0] == "metadata"
+                    && self.verbatim.contains(&self.keys[1].as_str()) =>
+            {
+                let _ = (style, tag);
+                let v = Value::String(text.to_string());
+                if anchor > 0 {
+                    self.anchors.insert(anchor, v.clone());
+                }
+                Ok(v)
+            }
+            Event::Scalar(text, _, anchor, _)
+                if self.keys.len() == 3
+                    && self.keys[0] == "metadata"
+                    && self.verbatim.contains(&self.keys[1].as_str()) =>
+            {
+                let v = Value::String(text.to_string());
+                if anchor > 0 {
+                    self.anchors.insert(anchor, v.clone());
+                }
+                Ok(v)
+            }
             Event::Scalar(text, style, anchor, tag) => {
                 let tag_suffix = tag.as_ref().map(|t| (t.handle.clone(), t.suffix.clone()));
                 let v = scalar_value(
@@ -144,7 +183,10 @@ impl<'a> Loader<'a> {
                     }
                     let is_merge =
                         matches!(&ev, Event::Scalar(t, ScalarStyle::Plain, _, None) if t == "<<");
-                    let key = self.node(ev, kspan, depth + 1)?;
+                    let saved = std::mem::take(&mut self.keys);
+                    let key = self.node(ev, kspan, depth + 1);
+                    self.keys = saved;
+                    let key = key?;
                     let key = match key {
                         Value::String(s) => s,
                         Value::Null => "null".to_string(),
@@ -158,7 +200,10 @@ impl<'a> Loader<'a> {
                         }
                     };
                     let (vev, vspan) = self.next()?;
-                    let value = self.node(vev, vspan, depth + 1)?;
+                    self.keys.push(key.clone());
+                    let value = self.node(vev, vspan, depth + 1);
+                    self.keys.pop();
+                    let value = value?;
                     if is_merge {
                         match value {
                             Value::Object(m) => merged.push(m),
