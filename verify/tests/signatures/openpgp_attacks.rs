@@ -221,3 +221,14 @@ fn stale_copy_of_a_revoked_key_should_not_undo_the_revocation() {
     };
     assert!(verify_commit(&fixture("pgp/revoked-key.commit"), &policy).is_ok());
 }
+
+#[test]
+fn openpgp_sha1_signature_should_be_refused() {
+    let r = refuse(&fixture("pgp/sha1-digest.commit"), &pgp_policy());
+    assert_eq!(
+        r,
+        Rejection::UnsupportedAlgorithm {
+            algorithm: "OpenPGP hash SHA1".into()
+        }
+    );
+}

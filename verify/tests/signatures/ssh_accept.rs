@@ -69,6 +69,11 @@ fn allowed_identity_should_accept_principal_or_fingerprint() {
 /// ssh-keygen always signs with rsa-sha2-512, so an rsa-sha2-256 SSHSIG is made here with ring
 /// and the recorded key (exported by record.sh as PKCS#8), following PROTOCOL.sshsig.
 pub fn sign_rsa_sha2_256(unsigned_commit: &[u8]) -> Vec<u8> {
+    sign_rsa_labelled(unsigned_commit, "rsa-sha2-256")
+}
+
+/// An SSHSIG signed with RSA PKCS#1 SHA-256 but carrying `algorithm` as its signature name.
+pub fn sign_rsa_labelled(unsigned_commit: &[u8], algorithm: &str) -> Vec<u8> {
     use base64ct::{Base64, Encoding};
     let pem = fixture_text("ssh/rsa.pkcs8.pem");
     let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
@@ -96,7 +101,7 @@ pub fn sign_rsa_sha2_256(unsigned_commit: &[u8]) -> Vec<u8> {
     )
     .unwrap();
     let mut sig_blob = Vec::new();
-    string(&mut sig_blob, b"rsa-sha2-256");
+    string(&mut sig_blob, algorithm.as_bytes());
     string(&mut sig_blob, &sig);
 
     let mut blob = b"SSHSIG".to_vec();

@@ -296,3 +296,23 @@ fn negated_principal_should_not_hide_other_entries_of_the_key() {
     let v = verify_commit(&fixture("ssh/ed25519.commit"), &policy).unwrap();
     assert_eq!(v.signer, "alice@example.org");
 }
+
+#[test]
+fn ssh_rsa_sha1_signature_algorithm_should_be_refused() {
+    let (unsigned, _) = split(&fixture("ssh/rsa.commit"));
+    for label in ["ssh-rsa", "rsa-sha2-512", "ssh-ed25519"] {
+        // `ssh-rsa` is SHA-1; the others misname the PKCS#1 SHA-256 signature inside.
+        let raw = crate::ssh_accept::sign_rsa_labelled(&unsigned, label);
+        let r = refuse(&raw, &ssh_policy("allowed_signers"));
+        eprintln!("{label}: {r:?}");
+        assert!(
+            matches!(
+                r,
+                Rejection::UnsupportedAlgorithm { .. }
+                    | Rejection::MalformedSignature { .. }
+                    | Rejection::BadSignature { .. }
+            ),
+            "{label}: {r}"
+        );
+    }
+}
