@@ -53,6 +53,12 @@ pub enum Rejection {
     /// The signature could not be decoded (armor, base64, packet or wire format).
     #[error("malformed {kind} signature: {why}")]
     MalformedSignature { kind: SignatureKind, why: String },
+    /// The SSH signature was made with an SSH certificate (`*-cert-v01@openssh.com`); trust
+    /// through `cert-authority` is not supported.
+    #[error(
+        "SSH signature by a certificate (`{algorithm}`): certificate authorities are not supported"
+    )]
+    CertificateAuthorityUnsupported { algorithm: String },
     /// A key or signature algorithm this crate refuses (SHA-1, DSA, nistp521, security keys…).
     #[error("unsupported algorithm `{algorithm}`")]
     UnsupportedAlgorithm { algorithm: String },

@@ -33,7 +33,7 @@ impl SshSignature {
                 limit: crate::MAX_SIGNATURE_SIZE,
             });
         }
-        let sig = SshSig::from_pem(armored).map_err(|e| malformed(&e.to_string()))?;
+        let sig = SshSig::from_pem(armored).map_err(|e| diagnose(armored, &e.to_string()))?;
         if sig.version() != 1 {
             return Err(malformed(&format!(
                 "version {} (expected 1)",
@@ -276,6 +276,50 @@ fn verify_raw(
     }
 }
 
+/// Names what ssh-key refused when it is an algorithm, not a broken encoding: `ssh-rsa`
+/// (SHA-1) signatures, certificates, security keys. Otherwise a malformed signature.
+fn diagnose(armored: &[u8], why: &str) -> Rejection {
+    let algorithms = || -> Option<(String, String)> {
+        use base64ct::{Base64, Encoding};
+        let text = std::str::from_utf8(armored).ok()?;
+        let body: String = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.starts_with("-----"))
+            .collect();
+        let blob = Base64::decode_vec(&body).ok()?;
+        let rest = blob.strip_prefix(b"SSHSIG")?.get(4..)?;
+        let (public_key, rest) = get_string(rest)?;
+        let (key_algorithm, _) = get_string(public_key)?;
+        let (_namespace, rest) = get_string(rest)?;
+        let (_reserved, rest) = get_string(rest)?;
+        let (_hash, rest) = get_string(rest)?;
+        let (signature, _) = get_string(rest)?;
+        let (sig_algorithm, _) = get_string(signature)?;
+        let name = |b: &[u8]| String::from_utf8_lossy(&b[..b.len().min(64)]).into_owned();
+        Some((name(key_algorithm), name(sig_algorithm)))
+    };
+    match algorithms() {
+        Some((key, _)) if key.ends_with("-cert-v01@openssh.com") => {
+            Rejection::CertificateAuthorityUnsupported { algorithm: key }
+        }
+        Some((_, sig)) if sig == "ssh-rsa" => Rejection::UnsupportedAlgorithm {
+            algorithm: "ssh-rsa (RSA with SHA-1)".to_owned(),
+        },
+        Some((key, _)) if !SUPPORTED_KEYS.contains(&key.as_str()) => {
+            Rejection::UnsupportedAlgorithm { algorithm: key }
+        }
+        _ => malformed(why),
+    }
+}
+
+const SUPPORTED_KEYS: &[&str] = &[
+    "ssh-ed25519",
+    "ecdsa-sha2-nistp256",
+    "ecdsa-sha2-nistp384",
+    "ssh-rsa",
+];
+
 /// Converts SSH's ECDSA signature blob, `mpint r || mpint s`, to ring's fixed `r || s`.
 pub(crate) fn ecdsa_fixed(blob: &[u8], size: usize) -> Option<Vec<u8>> {
     let mut rest = blob;
@@ -368,6 +412,57 @@ mod tests {
             Some((&[7u8][..], &[8u8][..]))
         );
         assert_eq!(get_string(&[0, 0]), None);
+    }
+
+    fn armor(blob: &[u8]) -> Vec<u8> {
+        use base64ct::{Base64, Encoding};
+        format!(
+            "-----BEGIN SSH SIGNATURE-----\n{}\n-----END SSH SIGNATURE-----\n",
+            Base64::encode_string(blob)
+        )
+        .into_bytes()
+    }
+
+    fn sshsig(key_alg: &str, sig_alg: &str) -> Vec<u8> {
+        let s = |v: &[u8]| {
+            let mut out = (v.len() as u32).to_be_bytes().to_vec();
+            out.extend_from_slice(v);
+            out
+        };
+        let mut blob = b"SSHSIG\0\0\0\x01".to_vec();
+        blob.extend(s(&[s(key_alg.as_bytes()), s(&[1; 32])].concat()));
+        blob.extend(s(b"git"));
+        blob.extend(s(b""));
+        blob.extend(s(b"sha512"));
+        blob.extend(s(&[s(sig_alg.as_bytes()), s(&[2; 7])].concat()));
+        blob
+    }
+
+    #[test]
+    fn certificate_signer_should_be_refused_as_unsupported_ca() {
+        let alg = "ssh-ed25519-cert-v01@openssh.com";
+        assert_eq!(
+            SshSignature::parse(&armor(&sshsig(alg, "ssh-ed25519"))).unwrap_err(),
+            Rejection::CertificateAuthorityUnsupported {
+                algorithm: alg.into()
+            }
+        );
+    }
+
+    #[test]
+    fn ssh_rsa_sha1_and_unknown_key_types_should_be_named() {
+        assert_eq!(
+            SshSignature::parse(&armor(&sshsig("ssh-rsa", "ssh-rsa"))).unwrap_err(),
+            Rejection::UnsupportedAlgorithm {
+                algorithm: "ssh-rsa (RSA with SHA-1)".into()
+            }
+        );
+        assert_eq!(
+            SshSignature::parse(&armor(&sshsig("sk-ssh-ed25519@openssh.com", "x"))).unwrap_err(),
+            Rejection::UnsupportedAlgorithm {
+                algorithm: "sk-ssh-ed25519@openssh.com".into()
+            }
+        );
     }
 
     #[test]
