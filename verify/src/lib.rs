@@ -37,3 +37,24 @@ pub use policy::{
 };
 pub use ssh::AllowedSigners;
 pub use time::UnixTime;
+
+/// Runs a third-party parser on untrusted bytes, turning a panic into `None`.
+///
+/// Why: ssh-key and rpgp are fuzzed upstream, but a panic in them on a hostile commit must
+/// become a refusal of that commit, never a crash of the agent (which would stop every other
+/// Application's reconcile). The closure only reads its inputs, so no broken state survives
+/// the unwind. (A `panic = "abort"` profile would defeat this; the workspace does not set it.)
+pub(crate) fn guard<T>(f: impl FnOnce() -> T) -> Option<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn guard_should_turn_a_panic_into_none() {
+        // Prints the panic message once; the hook is global, so it is left alone.
+        let caught = super::guard(|| -> u8 { panic!("expected panic: hostile input") });
+        assert_eq!(caught, None);
+        assert_eq!(super::guard(|| 7), Some(7));
+    }
+}

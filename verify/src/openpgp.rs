@@ -91,6 +91,15 @@ impl OpenPgpKeyring {
     /// when a block does not parse, [`KeyringError::InvalidKey`] for a certificate with no good
     /// self-signature.
     pub fn parse(armored: &str) -> Result<Self, KeyringError> {
+        crate::guard(|| Self::parse_unguarded(armored)).unwrap_or_else(|| {
+            Err(KeyringError::Malformed {
+                block: 0,
+                why: "the OpenPGP parser failed internally (panic); keyring refused".to_owned(),
+            })
+        })
+    }
+
+    fn parse_unguarded(armored: &str) -> Result<Self, KeyringError> {
         if armored.len() > MAX_KEYRING_SIZE {
             return Err(KeyringError::TooLarge {
                 limit: MAX_KEYRING_SIZE,
@@ -334,6 +343,16 @@ pub struct PgpSigner {
 /// # Errors
 /// Any OpenPGP [`Rejection`], see the module docs for the rules.
 pub fn verify(
+    armored: &[u8],
+    message: &[u8],
+    keyring: &OpenPgpKeyring,
+    now: UnixTime,
+) -> Result<PgpSigner, Rejection> {
+    crate::guard(|| verify_unguarded(armored, message, keyring, now))
+        .unwrap_or_else(|| Err(malformed("the OpenPGP parser failed internally (panic)")))
+}
+
+fn verify_unguarded(
     armored: &[u8],
     message: &[u8],
     keyring: &OpenPgpKeyring,

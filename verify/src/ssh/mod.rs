@@ -33,7 +33,9 @@ impl SshSignature {
                 limit: crate::MAX_SIGNATURE_SIZE,
             });
         }
-        let sig = SshSig::from_pem(armored).map_err(|e| diagnose(armored, &e.to_string()))?;
+        let sig = crate::guard(|| SshSig::from_pem(armored))
+            .ok_or_else(|| malformed("the SSH signature decoder failed internally (panic)"))?
+            .map_err(|e| diagnose(armored, &e.to_string()))?;
         if sig.version() != 1 {
             return Err(malformed(&format!(
                 "version {} (expected 1)",
