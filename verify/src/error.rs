@@ -112,6 +112,36 @@ pub enum Rejection {
     IdentityNotAllowed { signer: String, fingerprint: String },
 }
 
+impl Rejection {
+    /// A stable, machine-readable name of the reason (the variant name), for metric labels,
+    /// event reasons and `--output json`; the message (`Display`) is for people.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Rejection::ObjectTooLarge { .. } => "ObjectTooLarge",
+            Rejection::SignatureTooLarge { .. } => "SignatureTooLarge",
+            Rejection::MalformedObject { .. } => "MalformedObject",
+            Rejection::NotAnAnnotatedTag => "NotAnAnnotatedTag",
+            Rejection::Unsigned => "Unsigned",
+            Rejection::UnsupportedSignatureFormat { .. } => "UnsupportedSignatureFormat",
+            Rejection::NoTrustMaterial { .. } => "NoTrustMaterial",
+            Rejection::MalformedSignature { .. } => "MalformedSignature",
+            Rejection::CertificateAuthorityUnsupported { .. } => "CertificateAuthorityUnsupported",
+            Rejection::UnsupportedAlgorithm { .. } => "UnsupportedAlgorithm",
+            Rejection::WrongNamespace { .. } => "WrongNamespace",
+            Rejection::UnknownKey { .. } => "UnknownKey",
+            Rejection::BadSignature { .. } => "BadSignature",
+            Rejection::NamespaceNotAllowed { .. } => "NamespaceNotAllowed",
+            Rejection::SignerExpired { .. } => "SignerExpired",
+            Rejection::SignerNotYetValid { .. } => "SignerNotYetValid",
+            Rejection::KeyExpired { .. } => "KeyExpired",
+            Rejection::SignatureNotValid { .. } => "SignatureNotValid",
+            Rejection::KeyRevoked { .. } => "KeyRevoked",
+            Rejection::KeyNotForSigning { .. } => "KeyNotForSigning",
+            Rejection::IdentityNotAllowed { .. } => "IdentityNotAllowed",
+        }
+    }
+}
+
 /// Why an `allowed_signers` file was refused, with the 1-based line number.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("allowed_signers line {line}: {kind}")]
@@ -160,4 +190,46 @@ pub enum KeyringError {
     Malformed { block: usize, why: String },
     #[error("OpenPGP key {fingerprint}: {why}")]
     InvalidKey { fingerprint: String, why: String },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reason_should_be_the_variant_name() {
+        let r = Rejection::UnknownKey {
+            fingerprint: "SHA256:x".into(),
+        };
+        assert_eq!(r.reason(), "UnknownKey");
+        assert!(format!("{r:?}").starts_with(r.reason()));
+        assert_eq!(Rejection::Unsigned.reason(), "Unsigned");
+    }
+
+    #[test]
+    fn messages_should_name_what_failed() {
+        let r = Rejection::SignerExpired {
+            principal: "alice@example.org".into(),
+            valid_before: UnixTime(0),
+            at: UnixTime(86_400),
+        };
+        assert_eq!(
+            r.to_string(),
+            "signer `alice@example.org` expired at 1970-01-01T00:00:00Z, object dated 1970-01-02T00:00:00Z"
+        );
+        let p = ParseError {
+            line: 3,
+            kind: ParseErrorKind::UnknownOption("x".into()),
+        };
+        assert_eq!(p.to_string(), "allowed_signers line 3: unknown option `x`");
+    }
+
+    #[test]
+    fn rejection_should_stay_small() {
+        assert!(
+            std::mem::size_of::<Rejection>() <= 56,
+            "{}",
+            std::mem::size_of::<Rejection>()
+        );
+    }
 }

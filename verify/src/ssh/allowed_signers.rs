@@ -150,6 +150,19 @@ fn split_token(s: &str) -> (&str, &str) {
 
 fn parse_line(line: &str, line_no: usize) -> Result<AllowedSigner, ParseErrorKind> {
     let (principals, rest) = split_token(line);
+    // ssh-keygen reads the principals with `strdelimw`, which allows one quoted token.
+    let principals = match principals.strip_prefix('"') {
+        Some(inner) => inner
+            .strip_suffix('"')
+            .ok_or_else(|| ParseErrorKind::BadOption {
+                option: principals.to_owned(),
+                why: "principals: missing closing quote".to_owned(),
+            })?,
+        None => principals,
+    };
+    if principals.is_empty() {
+        return Err(ParseErrorKind::MissingKey);
+    }
     let (mut token, mut rest) = split_token(rest);
     let mut entry = AllowedSigner {
         line: line_no,
@@ -260,6 +273,14 @@ fn parse_options(options: &str, entry: &mut AllowedSigner) -> Result<(), ParseEr
             _ => return Err(ParseErrorKind::UnknownOption(option.to_owned())),
         }
     }
+    if let (Some(after), Some(before)) = (entry.valid_after, entry.valid_before)
+        && before <= after
+    {
+        return Err(ParseErrorKind::BadOption {
+            option: options.to_owned(),
+            why: "valid-before is not after valid-after".to_owned(),
+        });
+    }
     Ok(())
 }
 
@@ -282,12 +303,17 @@ fn split_options(options: &str) -> Vec<&str> {
     parts
 }
 
+/// Option values are quoted, as ssh-keygen requires (`opt_dequote`): a value it would refuse
+/// is refused here too, so a file behaves the same under `git verify-commit` and the agent.
 fn dequote(value: &str) -> Result<&str, &'static str> {
-    match value.strip_prefix('"') {
-        Some(inner) => inner.strip_suffix('"').ok_or("missing closing quote"),
-        None if value.contains('"') => Err("stray quote"),
-        None => Ok(value),
+    let inner = value
+        .strip_prefix('"')
+        .ok_or("value must be in double quotes")?;
+    let inner = inner.strip_suffix('"').ok_or("missing closing quote")?;
+    if inner.contains('"') {
+        return Err("stray quote");
     }
+    Ok(inner)
 }
 
 #[cfg(test)]
@@ -314,7 +340,7 @@ mod tests {
     #[test]
     fn options_should_parse_quoted_and_case_insensitive() {
         let e = one(&format!(
-            "a@b,c@d NAMESPACES=\"file,git\",valid-after=\"20240101\",valid-before=20250101Z {ED}"
+            "a@b,c@d NAMESPACES=\"file,git\",valid-after=\"20240101\",valid-before=\"20250101Z\" {ED}"
         ))
         .unwrap();
         assert_eq!(e.namespaces.as_deref(), Some("file,git"));
@@ -348,6 +374,13 @@ mod tests {
     }
 
     #[test]
+    fn quoted_principals_should_be_unquoted() {
+        let e = one(&format!("\"a@b,c@d\" {ED}")).unwrap();
+        assert_eq!(e.principals, "a@b,c@d");
+        assert!(one(&format!("\"a@b {ED}")).is_err());
+    }
+
+    #[test]
     fn cert_authority_should_be_refused_clearly() {
         let err = one(&format!("*@example.org cert-authority {ED}")).unwrap_err();
         assert_eq!(err.kind, ParseErrorKind::CertificateAuthorityUnsupported);
@@ -376,7 +409,10 @@ mod tests {
             format!("a@b valid-after=\"2024\" {ED}"),
             format!("a@b valid-before=\"20240101 {ED}"),
             format!("a@b namespaces=\"git\",namespaces=\"file\" {ED}"),
-            format!("a@b valid-after=20240101,valid-after=20240101 {ED}"),
+            format!("a@b valid-after=\"20240101\",valid-after=\"20240101\" {ED}"),
+            format!("a@b valid-after=20240101 {ED}"),
+            format!("a@b valid-after=\"20240102\",valid-before=\"20240101\" {ED}"),
+            format!("a@b valid-after=\"20240101\",valid-before=\"20240101\" {ED}"),
             format!("a@b namespaces= {ED}"),
             format!("a@b namespaces {ED}"),
             format!("a@b valid-after=2\"0240101 {ED}"),
