@@ -29,11 +29,14 @@ pub mod ssh;
 pub mod time;
 
 pub use error::{KeyringError, ParseError, ParseErrorKind, Rejection, SignatureKind};
-pub use object::{MAX_OBJECT_SIZE, MAX_SIGNATURE_SIZE, SignedObject, parse_commit, parse_tag};
+pub use object::{
+    MAX_OBJECT_SIZE, MAX_SIGNATURE_SIZE, ObjectFormat, SignedObject, parse_commit, parse_commit_in,
+    parse_tag,
+};
 pub use openpgp::OpenPgpKeyring;
 pub use policy::{
     TrustPolicy, UnknownVerifyMode, Verified, VerifyMode, verify_commit, verify_commit_at,
-    verify_tag, verify_tag_at,
+    verify_commit_in, verify_tag, verify_tag_at,
 };
 pub use ssh::AllowedSigners;
 pub use time::UnixTime;

@@ -12,9 +12,28 @@ pub const MAX_OBJECT_SIZE: usize = 4 * 1024 * 1024;
 /// Signatures over this size are refused (an SSH RSA-8192 or OpenPGP signature is under 2 KiB).
 pub const MAX_SIGNATURE_SIZE: usize = 64 * 1024;
 
-/// The signature header of commits in SHA-1 repositories. (`gpgsig-sha256` is the one of
-/// SHA-256 repositories; in a SHA-1 repository git drops it from the payload and ignores it.)
-const SIG_HEADER: &[u8] = b"gpgsig";
+/// Every commit header that starts with this holds a signature and is not signed itself.
+const ANY_SIG_HEADER: &[u8] = b"gpgsig";
+
+/// The hash function of the repository, which decides which commit header git verifies.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum ObjectFormat {
+    /// SHA-1 repositories (nearly all): the `gpgsig` header.
+    #[default]
+    Sha1,
+    /// SHA-256 repositories (`git init --object-format=sha256`): the `gpgsig-sha256` header.
+    Sha256,
+}
+
+impl ObjectFormat {
+    /// The commit header git reads the signature from (`gpg_sig_headers[]` in git).
+    pub fn signature_header(self) -> &'static str {
+        match self {
+            ObjectFormat::Sha1 => "gpgsig",
+            ObjectFormat::Sha256 => "gpgsig-sha256",
+        }
+    }
+}
 
 /// A signed git object split the way git splits it to verify it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,7 +70,17 @@ pub struct SignerLine {
 /// [`Rejection::MalformedObject`] (no `tree`/`committer` header, two signature headers),
 /// [`Rejection::Unsigned`], [`Rejection::UnsupportedSignatureFormat`].
 pub fn parse_commit(raw: &[u8]) -> Result<SignedObject, Rejection> {
+    parse_commit_in(raw, ObjectFormat::Sha1)
+}
+
+/// [`parse_commit`] for a repository of the given object format: the signature is read from
+/// that format's header, and every other `gpgsig*` header is dropped from the payload.
+///
+/// # Errors
+/// As [`parse_commit`].
+pub fn parse_commit_in(raw: &[u8], format: ObjectFormat) -> Result<SignedObject, Rejection> {
     check_size(raw)?;
+    let sig_header = format.signature_header().as_bytes();
     let mut payload = Vec::with_capacity(raw.len());
     let mut signature: Vec<u8> = Vec::new();
     let mut headers_seen = 0usize;
@@ -85,13 +114,16 @@ pub fn parse_commit(raw: &[u8]) -> Result<SignedObject, Rejection> {
         }
         in_signature = false;
         if let Some(value) = line
-            .strip_prefix(SIG_HEADER)
+            .strip_prefix(sig_header)
             .and_then(|v| v.strip_prefix(b" "))
         {
             sig_headers += 1;
             if sig_headers > 1 {
                 // git concatenates repeated headers into one signature; refuse the ambiguity.
-                return Err(malformed("more than one gpgsig header"));
+                return Err(malformed(&format!(
+                    "more than one {} header",
+                    format.signature_header()
+                )));
             }
             if value.len() > MAX_SIGNATURE_SIZE {
                 return Err(Rejection::SignatureTooLarge {
@@ -103,7 +135,7 @@ pub fn parse_commit(raw: &[u8]) -> Result<SignedObject, Rejection> {
             other_signature = false;
             continue;
         }
-        if line.starts_with(SIG_HEADER) {
+        if line.starts_with(ANY_SIG_HEADER) {
             // `gpgsig-sha256` and the like: not ours, not signed either.
             other_signature = true;
             continue;
@@ -318,6 +350,17 @@ committer Alice Example <alice@example.org> 1705320000 +0100\n\
         assert_eq!(obj.payload, b"tree 1\ncommitter A <a@b> 1 +0000\n\nmsg\n");
         assert_eq!(obj.signature, b"-----BEGIN PGP SIGNATURE-----\nz\n");
         assert_eq!(obj.kind, SignatureKind::OpenPgp);
+    }
+
+    #[test]
+    fn sha256_repository_should_read_gpgsig_sha256_and_drop_gpgsig() {
+        let raw = b"tree 1\ncommitter A <a@b> 1 +0000\ngpgsig -----BEGIN PGP SIGNATURE-----\n a\ngpgsig-sha256 -----BEGIN SSH SIGNATURE-----\n b\n\nmsg\n";
+        let obj = parse_commit_in(raw, ObjectFormat::Sha256).unwrap();
+        assert_eq!(obj.payload, b"tree 1\ncommitter A <a@b> 1 +0000\n\nmsg\n");
+        assert_eq!(obj.signature, b"-----BEGIN SSH SIGNATURE-----\nb\n");
+        let sha1 = parse_commit_in(raw, ObjectFormat::Sha1).unwrap();
+        assert_eq!(sha1.payload, obj.payload);
+        assert_eq!(sha1.signature, b"-----BEGIN PGP SIGNATURE-----\na\n");
     }
 
     #[test]

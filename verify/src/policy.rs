@@ -1,7 +1,7 @@
 //! The trust policy and the two entry points, [`verify_commit`] and [`verify_tag`].
 
 use crate::error::{Rejection, SignatureKind};
-use crate::object::{SignedObject, parse_commit, parse_tag};
+use crate::object::{ObjectFormat, SignedObject, parse_commit_in, parse_tag};
 use crate::openpgp::{self, OpenPgpKeyring};
 use crate::ssh::{self, AllowedSigners};
 use crate::time::UnixTime;
@@ -113,7 +113,25 @@ pub fn verify_commit_at(
     policy: &TrustPolicy,
     now: SystemTime,
 ) -> Result<Verified, Rejection> {
-    verify_object(parse_commit(raw)?, policy, UnixTime::from_system_time(now))
+    verify_commit_in(raw, ObjectFormat::Sha1, policy, now)
+}
+
+/// [`verify_commit_at`] for a commit of a repository of the given object format (SHA-256
+/// repositories sign commits in the `gpgsig-sha256` header).
+///
+/// # Errors
+/// As [`verify_commit`].
+pub fn verify_commit_in(
+    raw: &[u8],
+    format: ObjectFormat,
+    policy: &TrustPolicy,
+    now: SystemTime,
+) -> Result<Verified, Rejection> {
+    verify_object(
+        parse_commit_in(raw, format)?,
+        policy,
+        UnixTime::from_system_time(now),
+    )
 }
 
 /// Verifies the signature of a raw annotated tag object against `policy`.

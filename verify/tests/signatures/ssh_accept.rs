@@ -120,3 +120,22 @@ pub fn sign_rsa_labelled(unsigned_commit: &[u8], algorithm: &str) -> Vec<u8> {
     armor.push_str("-----END SSH SIGNATURE-----\n");
     graft(unsigned_commit, armor.as_bytes())
 }
+
+#[test]
+fn ssh_commit_of_a_sha256_repository_should_be_accepted_in_that_format_only() {
+    let raw = fixture("ssh/ed25519-sha256-repo.commit");
+    let policy = ssh_policy("allowed_signers");
+    let v = pi_verify::verify_commit_in(
+        &raw,
+        pi_verify::ObjectFormat::Sha256,
+        &policy,
+        std::time::SystemTime::now(),
+    )
+    .unwrap();
+    assert_eq!(v.key_fingerprint, ssh_fingerprint("ed25519"));
+    // Read as a SHA-1 repository's commit, it carries no `gpgsig` header: unsigned.
+    assert_eq!(
+        verify_commit(&raw, &policy),
+        Err(pi_verify::Rejection::Unsigned)
+    );
+}
