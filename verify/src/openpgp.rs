@@ -591,6 +591,30 @@ mod tests {
     }
 
     #[test]
+    fn secret_key_block_should_not_count_as_a_public_key() {
+        let text =
+            "-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nlFgE\n-----END PGP PRIVATE KEY BLOCK-----\n";
+        assert_eq!(
+            OpenPgpKeyring::parse(text).unwrap_err(),
+            KeyringError::Empty
+        );
+    }
+
+    #[test]
+    fn oversized_keyring_should_be_refused() {
+        let text = "x".repeat(MAX_KEYRING_SIZE + 1);
+        assert!(matches!(
+            OpenPgpKeyring::parse(&text),
+            Err(KeyringError::TooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn key_id_should_pad_to_eight_bytes() {
+        assert_eq!(key_id(&[1, 2, 3]), [1, 2, 3, 0, 0, 0, 0, 0]);
+    }
+
+    #[test]
     fn truncated_key_block_should_be_malformed() {
         let err =
             OpenPgpKeyring::parse("-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmDMEZ\n").unwrap_err();

@@ -381,6 +381,33 @@ mod tests {
     }
 
     #[test]
+    fn crlf_line_endings_should_parse() {
+        let s = AllowedSigners::parse(&format!("# c\r\na@b {ED}\r\nc@d {ED}\r\n")).unwrap();
+        assert_eq!(s.entries().len(), 2);
+        assert_eq!(s.entries()[1].line, 3);
+    }
+
+    #[test]
+    fn oversized_file_should_be_refused() {
+        let err = AllowedSigners::parse(&"#".repeat(MAX_ALLOWED_SIGNERS_SIZE + 1)).unwrap_err();
+        assert!(matches!(err.kind, ParseErrorKind::TooLarge { .. }));
+    }
+
+    #[test]
+    fn option_splitting_should_respect_quotes() {
+        assert_eq!(
+            split_options("a,namespaces=\"x,y\",b"),
+            ["a", "namespaces=\"x,y\"", "b"]
+        );
+        assert_eq!(split_token("a \"b c\" d"), ("a", "\"b c\" d"));
+        assert_eq!(split_token("\"b c\" d"), ("\"b c\"", "d"));
+        assert_eq!(dequote("\"x\""), Ok("x"));
+        assert!(dequote("x").is_err());
+        assert!(dequote("\"x").is_err());
+        assert!(dequote("\"x\"y\"").is_err());
+    }
+
+    #[test]
     fn cert_authority_should_be_refused_clearly() {
         let err = one(&format!("*@example.org cert-authority {ED}")).unwrap_err();
         assert_eq!(err.kind, ParseErrorKind::CertificateAuthorityUnsupported);
