@@ -11,19 +11,19 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::{self, ObjectRef, Store};
-use kube::runtime::{WatchStreamExt, predicates, watcher};
 use kube::runtime::utils::Predicate;
+use kube::runtime::{WatchStreamExt, predicates, watcher};
 use kube::{Resource, ResourceExt};
 use serde_json::json;
 use tracing::{Instrument, field, info, info_span, warn};
 
 use crate::api::{Application, ApplicationStatus, FIELD_MANAGER, REQUESTED_AT_ANNOTATION};
-use crate::apply::{ApplyError, Applier};
+use crate::apply::{Applier, ApplyError};
 use crate::error::{RetryClass, parse_duration};
 use crate::render::{self, RenderError};
+use crate::report::Metrics;
 use crate::report::conditions::{self, reason};
 use crate::report::metrics::{AppLabels, OutcomeLabels};
-use crate::report::Metrics;
 use crate::source::{Fetcher, Reference, SourceError};
 
 /// Default `spec.source.interval`.
@@ -89,7 +89,13 @@ pub struct Context {
 impl Context {
     /// A context over a client.
     pub fn new(client: kube::Client, fetcher: Fetcher, metrics: Arc<Metrics>) -> Self {
-        Context { applier: Applier::new(client.clone()), client, fetcher, metrics, failures: Default::default() }
+        Context {
+            applier: Applier::new(client.clone()),
+            client,
+            fetcher,
+            metrics,
+            failures: Default::default(),
+        }
     }
 }
 
@@ -98,8 +104,12 @@ fn interval_of(app: &Application) -> Result<Duration, ReconcileError> {
         None => Ok(DEFAULT_INTERVAL),
         Some(text) => match parse_duration(text) {
             Ok(d) if d >= Duration::from_secs(1) => Ok(d),
-            Ok(_) => Err(ReconcileError::InvalidSpec(format!("`spec.source.interval` `{text}` is under 1s"))),
-            Err(e) => Err(ReconcileError::InvalidSpec(format!("`spec.source.interval`: {e}"))),
+            Ok(_) => Err(ReconcileError::InvalidSpec(format!(
+                "`spec.source.interval` `{text}` is under 1s"
+            ))),
+            Err(e) => Err(ReconcileError::InvalidSpec(format!(
+                "`spec.source.interval`: {e}"
+            ))),
         },
     }
 }
@@ -119,16 +129,26 @@ pub async fn reconcile(app: Arc<Application>, ctx: Arc<Context>) -> Result<Actio
     let span = info_span!("reconcile", app = %format!("{}/{}", app.namespace().unwrap_or_default(), app.name_any()), revision = field::Empty);
     async move {
         let start = Instant::now();
-        let labels = AppLabels { namespace: app.namespace().unwrap_or_default(), name: app.name_any() };
+        let labels = AppLabels {
+            namespace: app.namespace().unwrap_or_default(),
+            name: app.name_any(),
+        };
         let result = reconcile_inner(&app, &ctx).await;
-        ctx.metrics.reconcile_duration.get_or_create(&labels).observe(start.elapsed().as_secs_f64());
+        ctx.metrics
+            .reconcile_duration
+            .get_or_create(&labels)
+            .observe(start.elapsed().as_secs_f64());
         let outcome = match &result {
             Ok(_) => "success".to_owned(),
             Err(e) => e.reason().to_owned(),
         };
         ctx.metrics
             .reconciles
-            .get_or_create(&OutcomeLabels { namespace: labels.namespace, name: labels.name, result: outcome })
+            .get_or_create(&OutcomeLabels {
+                namespace: labels.namespace,
+                name: labels.name,
+                result: outcome,
+            })
             .inc();
         let key = ObjectRef::from_obj(app.as_ref());
         let mut failures = ctx.failures.lock().unwrap_or_else(|p| p.into_inner());
@@ -148,7 +168,8 @@ pub async fn reconcile(app: Arc<Application>, ctx: Arc<Context>) -> Result<Actio
 }
 
 async fn reconcile_inner(app: &Application, ctx: &Context) -> Result<Action, ReconcileError> {
-    let api: Api<Application> = Api::namespaced(ctx.client.clone(), &app.namespace().unwrap_or_default());
+    let api: Api<Application> =
+        Api::namespaced(ctx.client.clone(), &app.namespace().unwrap_or_default());
     let generation = app.meta().generation;
     let requested_at = app.annotations().get(REQUESTED_AT_ANNOTATION).cloned();
     let mut status = app.status.clone().unwrap_or_default();
@@ -165,13 +186,25 @@ async fn reconcile_inner(app: &Application, ctx: &Context) -> Result<Action, Rec
 
     let attempt = async {
         let interval = interval_of(app)?;
-        let reference = Reference::parse(&app.spec.source.reference).map_err(ReconcileError::InvalidSpec)?;
+        let reference =
+            Reference::parse(&app.spec.source.reference).map_err(ReconcileError::InvalidSpec)?;
         let url = app.spec.source.url.clone();
-        let ready = status.conditions.iter().any(|c| c.type_ == conditions::READY && c.status == "True");
+        let ready = status
+            .conditions
+            .iter()
+            .any(|c| c.type_ == conditions::READY && c.status == "True");
         if !ready || status.observed_generation != generation {
             let mut progress = status.clone();
             let msg = format!("Fetching {reference} from `{url}`");
-            conditions::set_condition(&mut progress.conditions, conditions::RECONCILING, true, reason::PROGRESSING, &msg, generation, &now());
+            conditions::set_condition(
+                &mut progress.conditions,
+                conditions::RECONCILING,
+                true,
+                reason::PROGRESSING,
+                &msg,
+                generation,
+                &now(),
+            );
             write_status(&api, app, &written, &progress).await?;
             written = progress.clone();
             status = progress;
@@ -179,8 +212,14 @@ async fn reconcile_inner(app: &Application, ctx: &Context) -> Result<Action, Rec
 
         let fetch_start = Instant::now();
         let snapshot = ctx.fetcher.fetch(&url, &reference).await?;
-        let labels = AppLabels { namespace: app.namespace().unwrap_or_default(), name: app.name_any() };
-        ctx.metrics.fetch_duration.get_or_create(&labels).observe(fetch_start.elapsed().as_secs_f64());
+        let labels = AppLabels {
+            namespace: app.namespace().unwrap_or_default(),
+            name: app.name_any(),
+        };
+        ctx.metrics
+            .fetch_duration
+            .get_or_create(&labels)
+            .observe(fetch_start.elapsed().as_secs_f64());
         let revision = snapshot.revision.to_string();
         tracing::Span::current().record("revision", revision.as_str());
         status.last_attempted_revision = Some(revision.clone());
@@ -188,20 +227,33 @@ async fn reconcile_inner(app: &Application, ctx: &Context) -> Result<Action, Rec
         let path = app.spec.source.path.clone().unwrap_or_default();
         let objects = tokio::task::spawn_blocking(move || -> Result<_, ReconcileError> {
             let files = snapshot.manifest_files(&path)?;
-            Ok(render::render_plain(files.iter().map(|f| (f.path.as_str(), f.data.as_slice())))?)
+            Ok(render::render_plain(
+                files.iter().map(|f| (f.path.as_str(), f.data.as_slice())),
+            )?)
         })
         .await
         .map_err(|e| ReconcileError::InvalidSpec(format!("render task failed: {e}")))??;
 
         let inventory = ctx.applier.apply(&objects, &app.target_namespace()).await?;
-        ctx.metrics.applied_objects.get_or_create(&labels).set(inventory.len() as i64);
+        ctx.metrics
+            .applied_objects
+            .get_or_create(&labels)
+            .set(inventory.len() as i64);
         Ok::<_, ReconcileError>((interval, revision, inventory))
     };
 
     match attempt.await {
         Ok((interval, revision, inventory)) => {
             let msg = format!("Applied revision: {revision}");
-            conditions::set_condition(&mut status.conditions, conditions::READY, true, reason::SUCCEEDED, &msg, generation, &now());
+            conditions::set_condition(
+                &mut status.conditions,
+                conditions::READY,
+                true,
+                reason::SUCCEEDED,
+                &msg,
+                generation,
+                &now(),
+            );
             conditions::remove_condition(&mut status.conditions, conditions::RECONCILING);
             conditions::remove_condition(&mut status.conditions, conditions::STALLED);
             status.observed_generation = generation;
@@ -215,12 +267,36 @@ async fn reconcile_inner(app: &Application, ctx: &Context) -> Result<Action, Rec
         Err(e) => {
             let t = now();
             let msg = e.to_string();
-            conditions::set_condition(&mut status.conditions, conditions::READY, false, e.reason(), &msg, generation, &t);
+            conditions::set_condition(
+                &mut status.conditions,
+                conditions::READY,
+                false,
+                e.reason(),
+                &msg,
+                generation,
+                &t,
+            );
             if e.retry_class() == RetryClass::Terminal {
-                conditions::set_condition(&mut status.conditions, conditions::STALLED, true, e.reason(), &msg, generation, &t);
+                conditions::set_condition(
+                    &mut status.conditions,
+                    conditions::STALLED,
+                    true,
+                    e.reason(),
+                    &msg,
+                    generation,
+                    &t,
+                );
                 conditions::remove_condition(&mut status.conditions, conditions::RECONCILING);
             } else {
-                conditions::set_condition(&mut status.conditions, conditions::RECONCILING, true, reason::PROGRESSING, &format!("Retrying: {msg}"), generation, &t);
+                conditions::set_condition(
+                    &mut status.conditions,
+                    conditions::RECONCILING,
+                    true,
+                    reason::PROGRESSING,
+                    &format!("Retrying: {msg}"),
+                    generation,
+                    &t,
+                );
                 conditions::remove_condition(&mut status.conditions, conditions::STALLED);
             }
             status.observed_generation = generation;
@@ -248,9 +324,13 @@ async fn write_status(
         "kind": Application::kind(&()),
         "status": status,
     });
-    api.patch_status(&app.name_any(), &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&body))
-        .await
-        .map_err(ReconcileError::Status)?;
+    api.patch_status(
+        &app.name_any(),
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&body),
+    )
+    .await
+    .map_err(ReconcileError::Status)?;
     Ok(())
 }
 
@@ -297,10 +377,17 @@ pub fn start(
         .default_backoff()
         .reflect(writer)
         .applied_objects()
-        .predicate_filter(predicates::generation.combine(predicates::annotations), Default::default());
+        .predicate_filter(
+            predicates::generation.combine(predicates::annotations),
+            Default::default(),
+        );
     let (trigger, triggers) = futures::channel::mpsc::channel(1024);
     let ready = Arc::new(AtomicBool::new(false));
-    let handles = Handles { store: reader.clone(), trigger, ready: ready.clone() };
+    let handles = Handles {
+        store: reader.clone(),
+        trigger,
+        ready: ready.clone(),
+    };
     let controller = kube::runtime::Controller::for_stream(stream, reader.clone())
         .reconcile_on(triggers)
         .graceful_shutdown_on(shutdown)
@@ -324,12 +411,21 @@ mod tests {
 
     #[test]
     fn stage_errors_should_map_to_reasons_and_classes() {
-        let e = ReconcileError::Render(RenderError::InvalidYaml { path: "a.yaml".into(), message: "x".into() });
+        let e = ReconcileError::Render(RenderError::InvalidYaml {
+            path: "a.yaml".into(),
+            message: "x".into(),
+        });
         assert_eq!(e.reason(), reason::RENDER_FAILED);
         assert_eq!(e.retry_class(), RetryClass::Terminal);
-        let e = ReconcileError::Source(SourceError::FetchFailed { url: "u".into(), message: "m".into() });
+        let e = ReconcileError::Source(SourceError::FetchFailed {
+            url: "u".into(),
+            message: "m".into(),
+        });
         assert_eq!(e.reason(), reason::SOURCE_FAILED);
         assert_eq!(e.retry_class(), RetryClass::Transient);
-        assert_eq!(ReconcileError::InvalidSpec("x".into()).reason(), reason::INVALID_SPEC);
+        assert_eq!(
+            ReconcileError::InvalidSpec("x".into()).reason(),
+            reason::INVALID_SPEC
+        );
     }
 }

@@ -21,7 +21,9 @@ impl RetryClass {
             RetryClass::Transient => {
                 // 2s, 4s, 8s … capped at the interval (and at 5 minutes).
                 let exp = 2u64.saturating_pow(consecutive_failures.clamp(1, 16));
-                Duration::from_secs(exp).min(interval).min(Duration::from_secs(300))
+                Duration::from_secs(exp)
+                    .min(interval)
+                    .min(Duration::from_secs(300))
             }
             RetryClass::Waiting => Duration::from_secs(5).min(interval),
             RetryClass::Terminal => interval,
@@ -48,13 +50,17 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             .find(|c: char| !(c.is_ascii_digit() || c == '.'))
             .ok_or_else(|| format!("duration `{text}` lacks a unit (ms, s, m, h)"))?;
         if digits == 0 {
-            return Err(format!("duration `{text}` is not of the form 1h30m, 30s, 500ms"));
+            return Err(format!(
+                "duration `{text}` is not of the form 1h30m, 30s, 500ms"
+            ));
         }
         let number: f64 = rest[..digits]
             .parse()
             .map_err(|_| format!("duration `{text}` has a bad number"))?;
         rest = &rest[digits..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
         let seconds = match &rest[..unit_len] {
             "ns" => 1e-9,
             "us" | "µs" => 1e-6,
@@ -91,18 +97,35 @@ mod tests {
     fn bad_durations_should_name_the_problem() {
         assert!(parse_duration("").unwrap_err().contains("empty"));
         assert!(parse_duration("10").unwrap_err().contains("lacks a unit"));
-        assert!(parse_duration("10d").unwrap_err().contains("unknown unit `d`"));
+        assert!(
+            parse_duration("10d")
+                .unwrap_err()
+                .contains("unknown unit `d`")
+        );
         assert!(parse_duration("m").is_err());
-        assert!(parse_duration("99999999999h").unwrap_err().contains("too large"));
+        assert!(
+            parse_duration("99999999999h")
+                .unwrap_err()
+                .contains("too large")
+        );
     }
 
     #[test]
     fn transient_backoff_should_grow_and_cap_at_interval() {
         let i = Duration::from_secs(60);
-        assert_eq!(RetryClass::Transient.requeue_after(i, 1), Duration::from_secs(2));
-        assert_eq!(RetryClass::Transient.requeue_after(i, 3), Duration::from_secs(8));
+        assert_eq!(
+            RetryClass::Transient.requeue_after(i, 1),
+            Duration::from_secs(2)
+        );
+        assert_eq!(
+            RetryClass::Transient.requeue_after(i, 3),
+            Duration::from_secs(8)
+        );
         assert_eq!(RetryClass::Transient.requeue_after(i, 30), i);
         assert_eq!(RetryClass::Terminal.requeue_after(i, 1), i);
-        assert_eq!(RetryClass::Waiting.requeue_after(i, 1), Duration::from_secs(5));
+        assert_eq!(
+            RetryClass::Waiting.requeue_after(i, 1),
+            Duration::from_secs(5)
+        );
     }
 }

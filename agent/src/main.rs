@@ -15,7 +15,11 @@ use pi_agent::server::{self, TokenSource};
 use pi_agent::source::Fetcher;
 
 #[derive(Parser)]
-#[command(name = "pi-agent", version, about = "A small rootless GitOps agent for one Kubernetes region")]
+#[command(
+    name = "pi-agent",
+    version,
+    about = "A small rootless GitOps agent for one Kubernetes region"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -65,7 +69,9 @@ enum Command {
 fn init_logs(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("PI_AGENT_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,kube=warn,hyper=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Human => builder.with_target(false).init(),
         LogFormat::Json => builder.json().with_current_span(true).init(),
@@ -80,10 +86,20 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Render { dir } => render(&dir),
-        Command::Run { kubeconfig, namespace, listen, sync_token_file, cache_dir, fetch_timeout, log_format } => {
+        Command::Run {
+            kubeconfig,
+            namespace,
+            listen,
+            sync_token_file,
+            cache_dir,
+            fetch_timeout,
+            log_format,
+        } => {
             // Validate all configuration before binding a port or starting the runtime.
             if listen.port() <= 1024 {
-                eprintln!("error: `--listen {listen}`: the port must be above 1024 (rootless pods)");
+                eprintln!(
+                    "error: `--listen {listen}`: the port must be above 1024 (rootless pods)"
+                );
                 return ExitCode::from(2);
             }
             let fetch_timeout = match pi_agent::error::parse_duration(&fetch_timeout) {
@@ -111,14 +127,24 @@ fn main() -> ExitCode {
             });
             init_logs(log_format);
             pi_agent::install_crypto_provider();
-            let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
                 Ok(rt) => rt,
                 Err(e) => {
                     eprintln!("error: cannot start the runtime: {e}");
                     return ExitCode::from(2);
                 }
             };
-            let config = RunConfig { kubeconfig, namespace, listen, token, cache_dir, fetch_timeout };
+            let config = RunConfig {
+                kubeconfig,
+                namespace,
+                listen,
+                token,
+                cache_dir,
+                fetch_timeout,
+            };
             match runtime.block_on(run(config)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
@@ -138,7 +164,11 @@ fn render(dir: &std::path::Path) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    entries.retain(|p| p.is_file() && p.extension().is_some_and(|e| e == "yaml" || e == "yml" || e == "json"));
+    entries.retain(|p| {
+        p.is_file()
+            && p.extension()
+                .is_some_and(|e| e == "yaml" || e == "yml" || e == "json")
+    });
     entries.sort();
     let mut files = Vec::new();
     for p in &entries {
@@ -203,9 +233,18 @@ async fn run(config: RunConfig) -> anyhow::Result<()> {
         let _ = rx.wait_for(|s| *s).await;
     };
     let metrics = Arc::new(Metrics::default());
-    let ctx = Arc::new(Context::new(client, Fetcher::new(config.cache_dir, config.fetch_timeout), metrics.clone()));
-    let (handles, controller) = controller::start(ctx, config.namespace.as_deref(), stopped(stop_rx.clone()));
-    let state = Arc::new(server::State { metrics, handles, token: config.token });
+    let ctx = Arc::new(Context::new(
+        client,
+        Fetcher::new(config.cache_dir, config.fetch_timeout),
+        metrics.clone(),
+    ));
+    let (handles, controller) =
+        controller::start(ctx, config.namespace.as_deref(), stopped(stop_rx.clone()));
+    let state = Arc::new(server::State {
+        metrics,
+        handles,
+        token: config.token,
+    });
     let server = server::serve(listener, state, stopped(stop_rx));
 
     tokio::spawn(async move {
@@ -222,7 +261,9 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        if let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut term) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
             return;
         }

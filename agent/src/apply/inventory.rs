@@ -10,13 +10,21 @@ pub fn entry_for(o: &Object, namespace: Option<&str>) -> InventoryEntry {
         None => ("", o.api_version()),
     };
     InventoryEntry {
-        id: format!("{}_{}_{}_{}", namespace.unwrap_or_default(), o.name(), group, o.kind()),
+        id: format!(
+            "{}_{}_{}_{}",
+            namespace.unwrap_or_default(),
+            o.name(),
+            group,
+            o.kind()
+        ),
         v: version.to_owned(),
     }
 }
 
 /// A sorted, de-duplicated inventory.
-pub fn inventory_of<'a>(entries: impl IntoIterator<Item = &'a InventoryEntry>) -> Vec<InventoryEntry> {
+pub fn inventory_of<'a>(
+    entries: impl IntoIterator<Item = &'a InventoryEntry>,
+) -> Vec<InventoryEntry> {
     let mut v: Vec<_> = entries.into_iter().cloned().collect();
     v.sort();
     v.dedup();
@@ -34,15 +42,30 @@ mod tests {
             value: json!({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web"}}),
             origin: "f".into(),
         };
-        assert_eq!(entry_for(&d, Some("team-a")), InventoryEntry { id: "team-a_web_apps_Deployment".into(), v: "v1".into() });
-        let ns = Object { value: json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"a"}}), origin: "f".into() };
+        assert_eq!(
+            entry_for(&d, Some("team-a")),
+            InventoryEntry {
+                id: "team-a_web_apps_Deployment".into(),
+                v: "v1".into()
+            }
+        );
+        let ns = Object {
+            value: json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"a"}}),
+            origin: "f".into(),
+        };
         assert_eq!(entry_for(&ns, None).id, "_a__Namespace");
     }
 
     #[test]
     fn inventories_should_be_sorted_and_unique() {
-        let a = InventoryEntry { id: "b".into(), v: "v1".into() };
-        let b = InventoryEntry { id: "a".into(), v: "v1".into() };
+        let a = InventoryEntry {
+            id: "b".into(),
+            v: "v1".into(),
+        };
+        let b = InventoryEntry {
+            id: "a".into(),
+            v: "v1".into(),
+        };
         assert_eq!(inventory_of([&a, &b, &a]), vec![b.clone(), a.clone()]);
     }
 }

@@ -30,10 +30,20 @@ const CONCURRENCY: usize = 8;
 pub enum ApplyError {
     /// The API server does not serve this kind.
     #[error("{object} (from `{origin}`): the API server has no kind `{kind}` in `{api_version}`")]
-    UnknownKind { object: String, origin: String, api_version: String, kind: String },
+    UnknownKind {
+        object: String,
+        origin: String,
+        api_version: String,
+        kind: String,
+    },
     /// The API server refused the object (validation, admission, conflict).
     #[error("{object} (from `{origin}`) was refused: {message}")]
-    Rejected { object: String, origin: String, message: String, code: u16 },
+    Rejected {
+        object: String,
+        origin: String,
+        message: String,
+        code: u16,
+    },
     /// The API server could not be reached or failed.
     #[error("applying {object} failed: {message}")]
     Unavailable { object: String, message: String },
@@ -43,7 +53,9 @@ impl ApplyError {
     /// Refusals of the object itself are terminal; the rest is worth a retry.
     pub fn retry_class(&self) -> RetryClass {
         match self {
-            ApplyError::Rejected { code, .. } if (400..500).contains(code) && *code != 409 && *code != 429 => {
+            ApplyError::Rejected { code, .. }
+                if (400..500).contains(code) && *code != 409 && *code != 429 =>
+            {
                 RetryClass::Terminal
             }
             _ => RetryClass::Transient,
@@ -67,26 +79,43 @@ pub struct Applier {
 impl Applier {
     /// An applier over a client.
     pub fn new(client: kube::Client) -> Self {
-        Applier { client, discovery: Mutex::default() }
+        Applier {
+            client,
+            discovery: Mutex::default(),
+        }
     }
 
-    async fn resolve_kind(&self, object: &Object) -> Result<(ApiResource, ApiCapabilities), ApplyError> {
+    async fn resolve_kind(
+        &self,
+        object: &Object,
+    ) -> Result<(ApiResource, ApiCapabilities), ApplyError> {
         let (group, version) = match object.api_version().split_once('/') {
             Some((g, v)) => (g, v),
             None => ("", object.api_version()),
         };
         let gvk = GroupVersionKind::gvk(group, version, object.kind());
-        if let Some(hit) = self.discovery.lock().unwrap_or_else(|p| p.into_inner()).get(&gvk) {
+        if let Some(hit) = self
+            .discovery
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&gvk)
+        {
             return Ok(hit.clone());
         }
         match kube::discovery::pinned_kind(&self.client, &gvk).await {
             Ok(found) => {
-                self.discovery.lock().unwrap_or_else(|p| p.into_inner()).insert(gvk, found.clone());
+                self.discovery
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(gvk, found.clone());
                 Ok(found)
             }
             Err(kube::Error::Api(s)) if s.code == 404 => Err(self.unknown_kind(object)),
             Err(kube::Error::Discovery(_)) => Err(self.unknown_kind(object)),
-            Err(e) => Err(ApplyError::Unavailable { object: object.display_id(), message: e.to_string() }),
+            Err(e) => Err(ApplyError::Unavailable {
+                object: object.display_id(),
+                message: e.to_string(),
+            }),
         }
     }
 
@@ -99,13 +128,21 @@ impl Applier {
         }
     }
 
-    async fn resolve<'a>(&self, object: &'a Object, default_ns: &str) -> Result<Resolved<'a>, ApplyError> {
+    async fn resolve<'a>(
+        &self,
+        object: &'a Object,
+        default_ns: &str,
+    ) -> Result<Resolved<'a>, ApplyError> {
         let (resource, caps) = self.resolve_kind(object).await?;
         let namespace = match caps.scope {
             Scope::Namespaced => Some(object.namespace().unwrap_or(default_ns).to_owned()),
             Scope::Cluster => None,
         };
-        Ok(Resolved { object, resource, namespace })
+        Ok(Resolved {
+            object,
+            resource,
+            namespace,
+        })
     }
 
     async fn patch(&self, r: &Resolved<'_>, dry_run: bool) -> Result<(), ApplyError> {
@@ -114,7 +151,10 @@ impl Applier {
             None => Api::all_with(self.client.clone(), &r.resource),
         };
         let mut body = r.object.value.clone();
-        if let (Some(ns), Some(meta)) = (&r.namespace, body.get_mut("metadata").and_then(Value::as_object_mut)) {
+        if let (Some(ns), Some(meta)) = (
+            &r.namespace,
+            body.get_mut("metadata").and_then(Value::as_object_mut),
+        ) {
             meta.insert("namespace".into(), Value::String(ns.clone()));
         }
         let mut params = PatchParams::apply(FIELD_MANAGER).force();
@@ -125,7 +165,10 @@ impl Applier {
             Some(ns) => format!("{} {ns}/{}", r.object.kind(), r.object.name()),
             None => r.object.display_id(),
         };
-        match api.patch(r.object.name(), &params, &Patch::Apply(&body)).await {
+        match api
+            .patch(r.object.name(), &params, &Patch::Apply(&body))
+            .await
+        {
             Ok(_) => Ok(()),
             Err(kube::Error::Api(s)) => Err(ApplyError::Rejected {
                 object: id,
@@ -133,7 +176,10 @@ impl Applier {
                 message: s.message.clone(),
                 code: s.code,
             }),
-            Err(e) => Err(ApplyError::Unavailable { object: id, message: e.to_string() }),
+            Err(e) => Err(ApplyError::Unavailable {
+                object: id,
+                message: e.to_string(),
+            }),
         }
     }
 
@@ -146,11 +192,19 @@ impl Applier {
     ///
     /// # Guarantees
     /// Idempotent: applying the same objects twice changes nothing the second time.
-    pub async fn apply(&self, objects: &[Object], default_ns: &str) -> Result<Vec<crate::api::InventoryEntry>, ApplyError> {
+    pub async fn apply(
+        &self,
+        objects: &[Object],
+        default_ns: &str,
+    ) -> Result<Vec<crate::api::InventoryEntry>, ApplyError> {
         // Phase 0: Namespaces and CRDs. What they create cannot be dry-run before they exist.
-        let (first, rest): (Vec<&Object>, Vec<&Object>) = objects.iter().partition(|o| is_phase_zero(o));
-        let new_namespaces: BTreeSet<&str> =
-            first.iter().filter(|o| o.kind() == "Namespace").map(|o| o.name()).collect();
+        let (first, rest): (Vec<&Object>, Vec<&Object>) =
+            objects.iter().partition(|o| is_phase_zero(o));
+        let new_namespaces: BTreeSet<&str> = first
+            .iter()
+            .filter(|o| o.kind() == "Namespace")
+            .map(|o| o.name())
+            .collect();
         let new_kinds: BTreeSet<(String, String)> = first
             .iter()
             .filter(|o| o.kind() == "CustomResourceDefinition")
@@ -165,7 +219,11 @@ impl Applier {
         let mut later = Vec::new();
         let mut checked = Vec::new();
         for o in &rest {
-            let group = o.api_version().rsplit_once('/').map(|(g, _)| g).unwrap_or_default();
+            let group = o
+                .api_version()
+                .rsplit_once('/')
+                .map(|(g, _)| g)
+                .unwrap_or_default();
             let depends_on_new = new_kinds.contains(&(group.to_owned(), o.kind().to_owned()))
                 || o.namespace().is_some_and(|ns| new_namespaces.contains(ns))
                 || (o.namespace().is_none() && new_namespaces.contains(default_ns));
@@ -186,7 +244,8 @@ impl Applier {
         }
         checked.extend(deferred);
         checked.sort_by_key(|r| r.namespace.is_some());
-        let (cluster, namespaced): (Vec<_>, Vec<_>) = checked.into_iter().partition(|r| r.namespace.is_none());
+        let (cluster, namespaced): (Vec<_>, Vec<_>) =
+            checked.into_iter().partition(|r| r.namespace.is_none());
         self.patch_all(&cluster, false).await?;
         self.patch_all(&namespaced, false).await?;
 
@@ -203,7 +262,11 @@ impl Applier {
 
     /// Discovery of a kind whose CRD was just applied: the API server serves it once the CRD is
     /// Established, usually within a second. Bounded wait.
-    async fn resolve_when_established<'a>(&self, o: &'a Object, ns: &str) -> Result<Resolved<'a>, ApplyError> {
+    async fn resolve_when_established<'a>(
+        &self,
+        o: &'a Object,
+        ns: &str,
+    ) -> Result<Resolved<'a>, ApplyError> {
         let mut last = None;
         for _ in 0..40 {
             match self.resolve(o, ns).await {
@@ -232,7 +295,8 @@ impl Applier {
 
 fn is_phase_zero(o: &Object) -> bool {
     (o.kind() == "Namespace" && o.api_version() == "v1")
-        || (o.kind() == "CustomResourceDefinition" && o.api_version().starts_with("apiextensions.k8s.io/"))
+        || (o.kind() == "CustomResourceDefinition"
+            && o.api_version().starts_with("apiextensions.k8s.io/"))
 }
 
 /// The (group, kind) a CRD object defines.
@@ -248,15 +312,26 @@ mod tests {
     use serde_json::json;
 
     fn obj(v: Value) -> Object {
-        Object { value: v, origin: "t.yaml".into() }
+        Object {
+            value: v,
+            origin: "t.yaml".into(),
+        }
     }
 
     #[test]
     fn namespaces_and_crds_should_go_first() {
-        assert!(is_phase_zero(&obj(json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"a"}}))));
-        assert!(is_phase_zero(&obj(json!({"apiVersion":"apiextensions.k8s.io/v1","kind":"CustomResourceDefinition","metadata":{"name":"a"}}))));
-        assert!(!is_phase_zero(&obj(json!({"apiVersion":"example.com/v1","kind":"Namespace","metadata":{"name":"a"}}))));
-        assert!(!is_phase_zero(&obj(json!({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a"}}))));
+        assert!(is_phase_zero(&obj(
+            json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"a"}})
+        )));
+        assert!(is_phase_zero(&obj(
+            json!({"apiVersion":"apiextensions.k8s.io/v1","kind":"CustomResourceDefinition","metadata":{"name":"a"}})
+        )));
+        assert!(!is_phase_zero(&obj(
+            json!({"apiVersion":"example.com/v1","kind":"Namespace","metadata":{"name":"a"}})
+        )));
+        assert!(!is_phase_zero(&obj(
+            json!({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a"}})
+        )));
     }
 
     #[test]
@@ -268,11 +343,19 @@ mod tests {
 
     #[test]
     fn refusals_should_be_terminal_and_outages_transient() {
-        let rejected = |code| ApplyError::Rejected { object: "o".into(), origin: "f".into(), message: "m".into(), code };
+        let rejected = |code| ApplyError::Rejected {
+            object: "o".into(),
+            origin: "f".into(),
+            message: "m".into(),
+            code,
+        };
         assert_eq!(rejected(422).retry_class(), RetryClass::Terminal);
         assert_eq!(rejected(409).retry_class(), RetryClass::Transient);
         assert_eq!(rejected(503).retry_class(), RetryClass::Transient);
-        let down = ApplyError::Unavailable { object: "o".into(), message: "m".into() };
+        let down = ApplyError::Unavailable {
+            object: "o".into(),
+            message: "m".into(),
+        };
         assert_eq!(down.retry_class(), RetryClass::Transient);
     }
 }

@@ -18,19 +18,31 @@ pub struct Object {
 impl Object {
     /// `apiVersion`.
     pub fn api_version(&self) -> &str {
-        self.value.get("apiVersion").and_then(Value::as_str).unwrap_or_default()
+        self.value
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
     }
     /// `kind`.
     pub fn kind(&self) -> &str {
-        self.value.get("kind").and_then(Value::as_str).unwrap_or_default()
+        self.value
+            .get("kind")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
     }
     /// `metadata.name`.
     pub fn name(&self) -> &str {
-        self.value.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default()
+        self.value
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
     }
     /// `metadata.namespace`, if set.
     pub fn namespace(&self) -> Option<&str> {
-        self.value.pointer("/metadata/namespace").and_then(Value::as_str).filter(|s| !s.is_empty())
+        self.value
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
     }
     /// `Kind namespace/name` for messages.
     pub fn display_id(&self) -> String {
@@ -52,7 +64,11 @@ pub enum RenderError {
     InvalidObject { origin: String, message: String },
     /// The same object twice.
     #[error("`{origin}`: {id} is already defined in `{first}`")]
-    DuplicateObject { origin: String, first: String, id: String },
+    DuplicateObject {
+        origin: String,
+        first: String,
+        id: String,
+    },
 }
 
 impl RenderError {
@@ -71,15 +87,20 @@ pub fn parse_manifest(path: &str, data: &[u8]) -> Result<Vec<Object>, RenderErro
         path: path.to_owned(),
         message: format!("not UTF-8 ({e})"),
     })?;
-    let docs: Vec<Value> = serde_saphyr::from_multiple(text).map_err(|e| RenderError::InvalidYaml {
-        path: path.to_owned(),
-        message: e.to_string(),
-    })?;
+    let docs: Vec<Value> =
+        serde_saphyr::from_multiple(text).map_err(|e| RenderError::InvalidYaml {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
     let many = docs.len() > 1;
     let mut objects = Vec::new();
     for (i, doc) in docs.into_iter().enumerate() {
         // Empty documents are skipped by the parser: N counts the non-empty ones.
-        let origin = if many { format!("{path} (document {})", i + 1) } else { path.to_owned() };
+        let origin = if many {
+            format!("{path} (document {})", i + 1)
+        } else {
+            path.to_owned()
+        };
         if doc.is_null() {
             continue;
         }
@@ -89,12 +110,18 @@ pub fn parse_manifest(path: &str, data: &[u8]) -> Result<Vec<Object>, RenderErro
 }
 
 fn expand(doc: Value, origin: &str, out: &mut Vec<Object>) -> Result<(), RenderError> {
-    let invalid = |message: String| RenderError::InvalidObject { origin: origin.to_owned(), message };
+    let invalid = |message: String| RenderError::InvalidObject {
+        origin: origin.to_owned(),
+        message,
+    };
     let Value::Object(map) = &doc else {
         return Err(invalid("document is not a mapping".into()));
     };
     let kind = map.get("kind").and_then(Value::as_str).unwrap_or_default();
-    let api_version = map.get("apiVersion").and_then(Value::as_str).unwrap_or_default();
+    let api_version = map
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     if api_version.is_empty() {
         return Err(invalid("missing `apiVersion`".into()));
     }
@@ -109,11 +136,17 @@ fn expand(doc: Value, origin: &str, out: &mut Vec<Object>) -> Result<(), RenderE
         }
         return Ok(());
     }
-    let name = doc.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
+    let name = doc
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     if name.is_empty() {
         return Err(invalid(format!("{kind} has no `metadata.name`")));
     }
-    out.push(Object { value: doc, origin: origin.to_owned() });
+    out.push(Object {
+        value: doc,
+        origin: origin.to_owned(),
+    });
     Ok(())
 }
 
@@ -121,15 +154,27 @@ fn expand(doc: Value, origin: &str, out: &mut Vec<Object>) -> Result<(), RenderE
 ///
 /// # Errors
 /// The first file that fails to parse, or a duplicate object.
-pub fn render_plain<'a>(files: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> Result<Vec<Object>, RenderError> {
+pub fn render_plain<'a>(
+    files: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+) -> Result<Vec<Object>, RenderError> {
     let mut objects = Vec::new();
     for (path, data) in files {
         objects.extend(parse_manifest(path, data)?);
     }
-    let mut seen: std::collections::HashMap<(String, String, String, String), &str> = Default::default();
+    let mut seen: std::collections::HashMap<(String, String, String, String), &str> =
+        Default::default();
     for o in &objects {
-        let group = o.api_version().rsplit_once('/').map(|(g, _)| g).unwrap_or_default();
-        let key = (group.to_owned(), o.kind().to_owned(), o.namespace().unwrap_or_default().to_owned(), o.name().to_owned());
+        let group = o
+            .api_version()
+            .rsplit_once('/')
+            .map(|(g, _)| g)
+            .unwrap_or_default();
+        let key = (
+            group.to_owned(),
+            o.kind().to_owned(),
+            o.namespace().unwrap_or_default().to_owned(),
+            o.name().to_owned(),
+        );
         if let Some(first) = seen.insert(key, &o.origin) {
             return Err(RenderError::DuplicateObject {
                 origin: o.origin.clone(),
@@ -149,7 +194,10 @@ mod tests {
     fn multi_document_files_should_yield_one_object_per_document() {
         let yaml = b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\n";
         let objs = parse_manifest("app/cm.yaml", yaml).unwrap();
-        assert_eq!(objs.iter().map(Object::name).collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(
+            objs.iter().map(Object::name).collect::<Vec<_>>(),
+            ["a", "b"]
+        );
         assert_eq!(objs[1].origin, "app/cm.yaml (document 2)");
     }
 
@@ -165,7 +213,10 @@ mod tests {
     fn documents_that_are_not_objects_should_be_refused() {
         for (yaml, why) in [
             (&b"- a\n- b\n"[..], "not a mapping"),
-            (b"kind: ConfigMap\nmetadata: {name: a}\n", "missing `apiVersion`"),
+            (
+                b"kind: ConfigMap\nmetadata: {name: a}\n",
+                "missing `apiVersion`",
+            ),
             (b"apiVersion: v1\nmetadata: {name: a}\n", "missing `kind`"),
             (b"apiVersion: v1\nkind: ConfigMap\n", "no `metadata.name`"),
         ] {
@@ -185,13 +236,19 @@ mod tests {
     #[test]
     fn duplicate_objects_should_name_both_files() {
         let a = b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n";
-        let e = render_plain([("x.yaml", &a[..]), ("y.yaml", &a[..])]).unwrap_err().to_string();
+        let e = render_plain([("x.yaml", &a[..]), ("y.yaml", &a[..])])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("`y.yaml`") && e.contains("`x.yaml`"), "{e}");
     }
 
     #[test]
     fn json_files_should_parse() {
-        let objs = parse_manifest("cm.json", br#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"j"}}"#).unwrap();
+        let objs = parse_manifest(
+            "cm.json",
+            br#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"j"}}"#,
+        )
+        .unwrap();
         assert_eq!(objs[0].name(), "j");
     }
 }

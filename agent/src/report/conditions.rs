@@ -90,12 +90,36 @@ mod tests {
     #[test]
     fn transition_time_should_change_only_with_status() {
         let mut c = Vec::new();
-        set_condition(&mut c, READY, false, "A", "m1", Some(1), &t("2026-01-01T00:00:00Z"));
-        set_condition(&mut c, READY, false, "B", "m2", Some(2), &t("2026-01-02T00:00:00Z"));
+        set_condition(
+            &mut c,
+            READY,
+            false,
+            "A",
+            "m1",
+            Some(1),
+            &t("2026-01-01T00:00:00Z"),
+        );
+        set_condition(
+            &mut c,
+            READY,
+            false,
+            "B",
+            "m2",
+            Some(2),
+            &t("2026-01-02T00:00:00Z"),
+        );
         assert_eq!(c.len(), 1);
         assert_eq!(c[0].last_transition_time, t("2026-01-01T00:00:00Z"));
         assert_eq!(c[0].reason, "B");
-        set_condition(&mut c, READY, true, "C", "m3", Some(2), &t("2026-01-03T00:00:00Z"));
+        set_condition(
+            &mut c,
+            READY,
+            true,
+            "C",
+            "m3",
+            Some(2),
+            &t("2026-01-03T00:00:00Z"),
+        );
         assert_eq!(c[0].last_transition_time, t("2026-01-03T00:00:00Z"));
     }
 
@@ -106,7 +130,10 @@ mod tests {
         set_condition(&mut c, STALLED, true, "x", "", None, &now);
         set_condition(&mut c, READY, false, "x", "", None, &now);
         set_condition(&mut c, RECONCILING, true, "x", "", None, &now);
-        assert_eq!(c.iter().map(|c| c.type_.as_str()).collect::<Vec<_>>(), [READY, RECONCILING, STALLED]);
+        assert_eq!(
+            c.iter().map(|c| c.type_.as_str()).collect::<Vec<_>>(),
+            [READY, RECONCILING, STALLED]
+        );
         remove_condition(&mut c, STALLED);
         assert_eq!(c.len(), 2);
     }

@@ -61,24 +61,54 @@ pub struct Metrics {
 }
 
 fn duration_histogram() -> Histogram {
-    Histogram::new([0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0])
+    Histogram::new([
+        0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
+    ])
 }
 
 impl Default for Metrics {
     fn default() -> Self {
         let mut registry = Registry::with_prefix("pi_agent");
         let reconciles = Family::<OutcomeLabels, Counter>::default();
-        registry.register("reconcile", "Reconciles by outcome (success or the failing stage reason)", reconciles.clone());
-        let reconcile_duration = Family::<AppLabels, Histogram>::new_with_constructor(duration_histogram as fn() -> Histogram);
-        registry.register("reconcile_duration_seconds", "Duration of reconciles", reconcile_duration.clone());
-        let fetch_duration = Family::<AppLabels, Histogram>::new_with_constructor(duration_histogram as fn() -> Histogram);
-        registry.register("fetch_duration_seconds", "Duration of source fetches", fetch_duration.clone());
+        registry.register(
+            "reconcile",
+            "Reconciles by outcome (success or the failing stage reason)",
+            reconciles.clone(),
+        );
+        let reconcile_duration = Family::<AppLabels, Histogram>::new_with_constructor(
+            duration_histogram as fn() -> Histogram,
+        );
+        registry.register(
+            "reconcile_duration_seconds",
+            "Duration of reconciles",
+            reconcile_duration.clone(),
+        );
+        let fetch_duration = Family::<AppLabels, Histogram>::new_with_constructor(
+            duration_histogram as fn() -> Histogram,
+        );
+        registry.register(
+            "fetch_duration_seconds",
+            "Duration of source fetches",
+            fetch_duration.clone(),
+        );
         let applied_objects = Family::<AppLabels, Gauge>::default();
-        registry.register("applied_objects", "Objects in the inventory of the last applied revision", applied_objects.clone());
+        registry.register(
+            "applied_objects",
+            "Objects in the inventory of the last applied revision",
+            applied_objects.clone(),
+        );
         let api_requests = Family::<RequestLabels, Counter>::default();
-        registry.register("api_requests", "Requests to the HTTP API by endpoint and status code", api_requests.clone());
+        registry.register(
+            "api_requests",
+            "Requests to the HTTP API by endpoint and status code",
+            api_requests.clone(),
+        );
         let build = Family::<BuildLabels, Gauge>::default();
-        build.get_or_create(&BuildLabels { version: env!("CARGO_PKG_VERSION").to_owned() }).set(1);
+        build
+            .get_or_create(&BuildLabels {
+                version: env!("CARGO_PKG_VERSION").to_owned(),
+            })
+            .set(1);
         registry.register("build_info", "Build information (always 1)", build);
         Metrics {
             registry: Mutex::new(registry),
@@ -104,7 +134,10 @@ impl Metrics {
 
     /// Forget an Application's series (it was deleted).
     pub fn forget(&self, namespace: &str, name: &str) {
-        let app = AppLabels { namespace: namespace.to_owned(), name: name.to_owned() };
+        let app = AppLabels {
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+        };
         self.reconcile_duration.remove(&app);
         self.fetch_duration.remove(&app);
         self.applied_objects.remove(&app);
@@ -118,8 +151,17 @@ mod tests {
     #[test]
     fn encoding_should_expose_documented_names() {
         let m = Metrics::default();
-        let app = AppLabels { namespace: "a".into(), name: "b".into() };
-        m.reconciles.get_or_create(&OutcomeLabels { namespace: "a".into(), name: "b".into(), result: "success".into() }).inc();
+        let app = AppLabels {
+            namespace: "a".into(),
+            name: "b".into(),
+        };
+        m.reconciles
+            .get_or_create(&OutcomeLabels {
+                namespace: "a".into(),
+                name: "b".into(),
+                result: "success".into(),
+            })
+            .inc();
         m.reconcile_duration.get_or_create(&app).observe(0.2);
         m.applied_objects.get_or_create(&app).set(3);
         let text = m.encode();

@@ -85,8 +85,13 @@ pub fn route(path: &str) -> Route<'_> {
         _ => {
             let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
             match parts.as_slice() {
-                ["api", "v1", "namespaces", ns, "applications", name, "sync"] if !ns.is_empty() && !name.is_empty() => {
-                    Route::Sync { namespace: ns, name }
+                ["api", "v1", "namespaces", ns, "applications", name, "sync"]
+                    if !ns.is_empty() && !name.is_empty() =>
+                {
+                    Route::Sync {
+                        namespace: ns,
+                        name,
+                    }
                 }
                 _ => Route::NotFound,
             }
@@ -108,7 +113,10 @@ fn json_response(code: StatusCode, value: serde_json::Value) -> Response<Full<By
 }
 
 /// Handles one request.
-pub async fn handle(req: Request<Incoming>, state: Arc<State>) -> Result<Response<Full<Bytes>>, Infallible> {
+pub async fn handle(
+    req: Request<Incoming>,
+    state: Arc<State>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
     let path = req.uri().path().to_owned();
     let response = match (req.method(), route(&path)) {
         (&Method::GET, Route::Healthz) => respond(StatusCode::OK, "text/plain", "ok\n"),
@@ -116,31 +124,50 @@ pub async fn handle(req: Request<Incoming>, state: Arc<State>) -> Result<Respons
             if state.handles.ready.load(Ordering::SeqCst) {
                 respond(StatusCode::OK, "text/plain", "ok\n")
             } else {
-                respond(StatusCode::SERVICE_UNAVAILABLE, "text/plain", "cache not synced yet\n")
+                respond(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "text/plain",
+                    "cache not synced yet\n",
+                )
             }
         }
-        (&Method::GET, Route::Metrics) => {
-            respond(StatusCode::OK, "application/openmetrics-text; version=1.0.0; charset=utf-8", state.metrics.encode())
-        }
+        (&Method::GET, Route::Metrics) => respond(
+            StatusCode::OK,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            state.metrics.encode(),
+        ),
         (&Method::POST, Route::Sync { namespace, name }) => {
             let r = sync(&req, &state, namespace, name);
             state
                 .metrics
                 .api_requests
-                .get_or_create(&RequestLabels { endpoint: "sync".into(), code: r.status().as_u16().to_string() })
+                .get_or_create(&RequestLabels {
+                    endpoint: "sync".into(),
+                    code: r.status().as_u16().to_string(),
+                })
                 .inc();
             r
         }
-        (_, Route::Sync { .. }) => json_response(StatusCode::METHOD_NOT_ALLOWED, json!({"error": "use POST"})),
+        (_, Route::Sync { .. }) => {
+            json_response(StatusCode::METHOD_NOT_ALLOWED, json!({"error": "use POST"}))
+        }
         (_, Route::Healthz | Route::Readyz | Route::Metrics) => {
             json_response(StatusCode::METHOD_NOT_ALLOWED, json!({"error": "use GET"}))
         }
-        (_, Route::NotFound) => json_response(StatusCode::NOT_FOUND, json!({"error": format!("no route for `{path}`")})),
+        (_, Route::NotFound) => json_response(
+            StatusCode::NOT_FOUND,
+            json!({"error": format!("no route for `{path}`")}),
+        ),
     };
     Ok(response)
 }
 
-fn sync(req: &Request<Incoming>, state: &State, namespace: &str, name: &str) -> Response<Full<Bytes>> {
+fn sync(
+    req: &Request<Incoming>,
+    state: &State,
+    namespace: &str,
+    name: &str,
+) -> Response<Full<Bytes>> {
     // Authenticate before anything else, so an unauthenticated caller learns nothing, not even
     // whether the Application exists.
     let presented = req
@@ -151,13 +178,22 @@ fn sync(req: &Request<Incoming>, state: &State, namespace: &str, name: &str) -> 
         .map(|t| t.trim().as_bytes().to_vec());
     let Some(expected) = state.token.current() else {
         warn!("forced sync refused: no token is configured (--sync-token-file)");
-        return json_response(StatusCode::UNAUTHORIZED, json!({"error": "forced sync is disabled: no token configured"}));
+        return json_response(
+            StatusCode::UNAUTHORIZED,
+            json!({"error": "forced sync is disabled: no token configured"}),
+        );
     };
     match presented {
         Some(p) if constant_time_eq(&p, &expected) => {}
         _ => {
-            warn!(namespace, name, "forced sync refused: missing or wrong bearer token");
-            return json_response(StatusCode::UNAUTHORIZED, json!({"error": "missing or wrong bearer token"}));
+            warn!(
+                namespace,
+                name, "forced sync refused: missing or wrong bearer token"
+            );
+            return json_response(
+                StatusCode::UNAUTHORIZED,
+                json!({"error": "missing or wrong bearer token"}),
+            );
         }
     }
     let key = ObjectRef::<Application>::new(name).within(namespace);
@@ -170,9 +206,15 @@ fn sync(req: &Request<Incoming>, state: &State, namespace: &str, name: &str) -> 
     match state.handles.trigger.clone().try_send(key) {
         Ok(()) => {
             info!(namespace, name, "forced sync requested");
-            json_response(StatusCode::ACCEPTED, json!({"status": "sync triggered", "namespace": namespace, "name": name}))
+            json_response(
+                StatusCode::ACCEPTED,
+                json!({"status": "sync triggered", "namespace": namespace, "name": name}),
+            )
         }
-        Err(_) => json_response(StatusCode::SERVICE_UNAVAILABLE, json!({"error": "sync queue full, retry later"})),
+        Err(_) => json_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({"error": "sync queue full, retry later"}),
+        ),
     }
 }
 
@@ -217,10 +259,19 @@ mod tests {
         assert_eq!(route("/metrics"), Route::Metrics);
         assert_eq!(
             route("/api/v1/namespaces/team-a/applications/web/sync"),
-            Route::Sync { namespace: "team-a", name: "web" }
+            Route::Sync {
+                namespace: "team-a",
+                name: "web"
+            }
         );
-        assert_eq!(route("/api/v1/namespaces//applications/web/sync"), Route::NotFound);
-        assert_eq!(route("/api/v1/namespaces/a/applications/web/sync/x"), Route::NotFound);
+        assert_eq!(
+            route("/api/v1/namespaces//applications/web/sync"),
+            Route::NotFound
+        );
+        assert_eq!(
+            route("/api/v1/namespaces/a/applications/web/sync/x"),
+            Route::NotFound
+        );
         assert_eq!(route("/"), Route::NotFound);
     }
 
@@ -238,7 +289,10 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let f = dir.join("token");
         std::fs::write(&f, "s3cret\n").unwrap();
-        assert_eq!(TokenSource::File(f.clone()).current(), Some(b"s3cret".to_vec()));
+        assert_eq!(
+            TokenSource::File(f.clone()).current(),
+            Some(b"s3cret".to_vec())
+        );
         std::fs::write(&f, "\n").unwrap();
         assert_eq!(TokenSource::File(f).current(), None);
         assert_eq!(TokenSource::None.current(), None);

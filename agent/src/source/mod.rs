@@ -44,9 +44,13 @@ impl SourceError {
     /// How the controller retries this error.
     pub fn retry_class(&self) -> RetryClass {
         match self {
-            SourceError::FetchFailed { .. } | SourceError::FetchTimedOut { .. } => RetryClass::Transient,
+            SourceError::FetchFailed { .. } | SourceError::FetchTimedOut { .. } => {
+                RetryClass::Transient
+            }
             SourceError::RepositoryFailed { .. } => RetryClass::Transient,
-            SourceError::InvalidSpec(_) | SourceError::ReferenceNotFound { .. } => RetryClass::Terminal,
+            SourceError::InvalidSpec(_) | SourceError::ReferenceNotFound { .. } => {
+                RetryClass::Terminal
+            }
         }
     }
 }
@@ -75,8 +79,13 @@ impl Snapshot {
     /// `dir` missing or not a directory, a file over [`MAX_FILE_BYTES`], or a damaged repository.
     pub fn manifest_files(&self, dir: &str) -> Result<Vec<File>, SourceError> {
         let repo = self.repo.to_thread_local();
-        let fail = |message: String| SourceError::RepositoryFailed { url: self.url.clone(), message };
-        let commit = repo.find_commit(self.revision.commit).map_err(|e| fail(e.to_string()))?;
+        let fail = |message: String| SourceError::RepositoryFailed {
+            url: self.url.clone(),
+            message,
+        };
+        let commit = repo
+            .find_commit(self.revision.commit)
+            .map_err(|e| fail(e.to_string()))?;
         let root = commit.tree().map_err(|e| fail(e.to_string()))?;
         let dir = dir.trim_matches('/');
         let tree = if dir.is_empty() || dir == "." {
@@ -97,25 +106,37 @@ impl Snapshot {
                     self.revision
                 )));
             }
-            repo.find_tree(entry.object_id()).map_err(|e| fail(e.to_string()))?
+            repo.find_tree(entry.object_id())
+                .map_err(|e| fail(e.to_string()))?
         };
         let mut files = Vec::new();
         for entry in tree.iter() {
             let entry = entry.map_err(|e| fail(e.to_string()))?;
             let name = entry.filename().to_string();
-            let is_manifest = [".yaml", ".yml", ".json"].iter().any(|ext| name.ends_with(ext));
+            let is_manifest = [".yaml", ".yml", ".json"]
+                .iter()
+                .any(|ext| name.ends_with(ext));
             if !is_manifest || !entry.mode().is_blob() {
                 continue;
             }
-            let path = if dir.is_empty() || dir == "." { name } else { format!("{dir}/{name}") };
-            let blob = repo.find_blob(entry.object_id()).map_err(|e| fail(e.to_string()))?;
+            let path = if dir.is_empty() || dir == "." {
+                name
+            } else {
+                format!("{dir}/{name}")
+            };
+            let blob = repo
+                .find_blob(entry.object_id())
+                .map_err(|e| fail(e.to_string()))?;
             if blob.data.len() > MAX_FILE_BYTES {
                 return Err(SourceError::InvalidSpec(format!(
                     "`{path}` is {} bytes, over the {MAX_FILE_BYTES}-byte limit",
                     blob.data.len()
                 )));
             }
-            files.push(File { path, data: blob.data.clone() });
+            files.push(File {
+                path,
+                data: blob.data.clone(),
+            });
         }
         files.sort_by(|a, b| a.path.cmp(&b.path));
         Ok(files)
@@ -133,7 +154,11 @@ pub struct Fetcher {
 impl Fetcher {
     /// A fetcher that mirrors remote repositories under `cache_dir`.
     pub fn new(cache_dir: impl Into<PathBuf>, timeout: Duration) -> Self {
-        Fetcher { cache_dir: cache_dir.into(), timeout, locks: Default::default() }
+        Fetcher {
+            cache_dir: cache_dir.into(),
+            timeout,
+            locks: Default::default(),
+        }
     }
 
     /// Fetches `url` (when remote) and resolves `reference` to a commit.
@@ -159,8 +184,14 @@ impl Fetcher {
         });
         match tokio::time::timeout(self.timeout, task).await {
             Ok(Ok(result)) => result,
-            Ok(Err(join)) => Err(SourceError::FetchFailed { url: url.to_owned(), message: join.to_string() }),
-            Err(_) => Err(SourceError::FetchTimedOut { url: url.to_owned(), seconds: self.timeout.as_secs() }),
+            Ok(Err(join)) => Err(SourceError::FetchFailed {
+                url: url.to_owned(),
+                message: join.to_string(),
+            }),
+            Err(_) => Err(SourceError::FetchTimedOut {
+                url: url.to_owned(),
+                seconds: self.timeout.as_secs(),
+            }),
         }
     }
 }
@@ -168,7 +199,10 @@ impl Fetcher {
 /// The cache directory name of a URL: readable host part plus a hash, so two URLs never share.
 fn cache_key(url: &str) -> String {
     let digest = ring::digest::digest(&ring::digest::SHA256, url.as_bytes());
-    let hex: String = digest.as_ref()[..12].iter().map(|b| format!("{b:02x}")).collect();
+    let hex: String = digest.as_ref()[..12]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     let readable: String = url
         .rsplit('/')
         .next()
@@ -194,15 +228,23 @@ fn fetch_blocking(url: &str, reference: &Reference, cache: &Path) -> Result<Snap
         )));
     };
     let revision = resolve(&repo, url, reference)?;
-    Ok(Snapshot { repo: repo.into_sync(), revision, url: url.to_owned() })
+    Ok(Snapshot {
+        repo: repo.into_sync(),
+        revision,
+        url: url.to_owned(),
+    })
 }
 
 fn mirror(url: &str, reference: &Reference, dir: &Path) -> Result<gix::Repository, SourceError> {
-    let failed = |message: String| SourceError::FetchFailed { url: url.to_owned(), message };
+    let failed = |message: String| SourceError::FetchFailed {
+        url: url.to_owned(),
+        message,
+    };
     let repo = if dir.join("HEAD").exists() {
         gix::open(dir).map_err(|e| failed(e.to_string()))?
     } else {
-        std::fs::create_dir_all(dir).map_err(|e| failed(format!("cannot create cache `{}`: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| failed(format!("cannot create cache `{}`: {e}", dir.display())))?;
         gix::init_bare(dir).map_err(|e| failed(e.to_string()))?
     };
     let specs = reference.refspecs();
@@ -210,7 +252,10 @@ fn mirror(url: &str, reference: &Reference, dir: &Path) -> Result<gix::Repositor
         .remote_at(url)
         .map_err(|e| failed(e.to_string()))?
         .with_fetch_tags(gix::remote::fetch::Tags::None)
-        .with_refspecs(specs.iter().map(String::as_str), gix::remote::Direction::Fetch)
+        .with_refspecs(
+            specs.iter().map(String::as_str),
+            gix::remote::Direction::Fetch,
+        )
         .map_err(|e| failed(e.to_string()))?;
     let interrupt = AtomicBool::new(false);
     remote
@@ -224,18 +269,39 @@ fn mirror(url: &str, reference: &Reference, dir: &Path) -> Result<gix::Repositor
 }
 
 /// Resolves the reference in a repository whose refs sit at their usual names.
-fn resolve(repo: &gix::Repository, url: &str, reference: &Reference) -> Result<Revision, SourceError> {
-    let not_found = || SourceError::ReferenceNotFound { url: url.to_owned(), reference: reference.to_string() };
-    let broken = |message: String| SourceError::RepositoryFailed { url: url.to_owned(), message };
+fn resolve(
+    repo: &gix::Repository,
+    url: &str,
+    reference: &Reference,
+) -> Result<Revision, SourceError> {
+    let not_found = || SourceError::ReferenceNotFound {
+        url: url.to_owned(),
+        reference: reference.to_string(),
+    };
+    let broken = |message: String| SourceError::RepositoryFailed {
+        url: url.to_owned(),
+        message,
+    };
     let peel = |name: &str| -> Result<Option<gix::ObjectId>, SourceError> {
-        let Some(mut r) = repo.try_find_reference(name).map_err(|e| broken(e.to_string()))? else {
+        let Some(mut r) = repo
+            .try_find_reference(name)
+            .map_err(|e| broken(e.to_string()))?
+        else {
             return Ok(None);
         };
-        Ok(Some(r.peel_to_id().map_err(|e| broken(e.to_string()))?.detach()))
+        Ok(Some(
+            r.peel_to_id().map_err(|e| broken(e.to_string()))?.detach(),
+        ))
     };
     let (name, id) = match reference {
-        Reference::Branch(b) => (Some(b.clone()), peel(&format!("refs/heads/{b}"))?.ok_or_else(not_found)?),
-        Reference::Tag(t) => (Some(t.clone()), peel(&format!("refs/tags/{t}"))?.ok_or_else(not_found)?),
+        Reference::Branch(b) => (
+            Some(b.clone()),
+            peel(&format!("refs/heads/{b}"))?.ok_or_else(not_found)?,
+        ),
+        Reference::Tag(t) => (
+            Some(t.clone()),
+            peel(&format!("refs/tags/{t}"))?.ok_or_else(not_found)?,
+        ),
         Reference::Semver { range, .. } => {
             let refs = repo.references().map_err(|e| broken(e.to_string()))?;
             let tags: Vec<String> = refs
@@ -244,8 +310,12 @@ fn resolve(repo: &gix::Repository, url: &str, reference: &Reference) -> Result<R
                 .filter_map(Result::ok)
                 .map(|r| r.name().shorten().to_string())
                 .collect();
-            let best = highest_matching_tag(range, tags.iter().map(String::as_str)).ok_or_else(not_found)?;
-            (Some(best.to_owned()), peel(&format!("refs/tags/{best}"))?.ok_or_else(not_found)?)
+            let best = highest_matching_tag(range, tags.iter().map(String::as_str))
+                .ok_or_else(not_found)?;
+            (
+                Some(best.to_owned()),
+                peel(&format!("refs/tags/{best}"))?.ok_or_else(not_found)?,
+            )
         }
         Reference::Commit(c) => {
             if !repo.has_object(c) {
@@ -256,10 +326,13 @@ fn resolve(repo: &gix::Repository, url: &str, reference: &Reference) -> Result<R
     };
     // The reference must end on a commit (a tag may point at a tree or blob).
     let object = repo.find_object(id).map_err(|e| broken(e.to_string()))?;
-    let commit = object
-        .peel_to_commit()
-        .map_err(|_| SourceError::InvalidSpec(format!("{reference} in `{url}` does not point to a commit")))?;
-    Ok(Revision { name, commit: commit.id })
+    let commit = object.peel_to_commit().map_err(|_| {
+        SourceError::InvalidSpec(format!("{reference} in `{url}` does not point to a commit"))
+    })?;
+    Ok(Revision {
+        name,
+        commit: commit.id,
+    })
 }
 
 #[cfg(test)]
@@ -277,7 +350,12 @@ mod tests {
 
     #[test]
     fn unsupported_urls_should_be_refused_before_any_io() {
-        let e = fetch_blocking("ftp://x/y", &Reference::Branch("main".into()), Path::new("/nonexistent")).err();
+        let e = fetch_blocking(
+            "ftp://x/y",
+            &Reference::Branch("main".into()),
+            Path::new("/nonexistent"),
+        )
+        .err();
         assert!(matches!(e, Some(SourceError::InvalidSpec(m)) if m.contains("ftp://x/y")));
     }
 }

@@ -12,7 +12,10 @@ pub enum Reference {
     /// A tag (annotated or lightweight).
     Tag(String),
     /// The highest tag that parses as a semantic version inside the range.
-    Semver { range: semver::VersionReq, text: String },
+    Semver {
+        range: semver::VersionReq,
+        text: String,
+    },
     /// An exact commit.
     Commit(gix::ObjectId),
 }
@@ -23,12 +26,19 @@ impl Reference {
     /// # Errors
     /// A message naming the field at fault.
     pub fn parse(r: &GitRef) -> Result<Self, String> {
-        let set = [r.branch.is_some(), r.tag.is_some(), r.semver.is_some(), r.commit.is_some()]
-            .iter()
-            .filter(|b| **b)
-            .count();
+        let set = [
+            r.branch.is_some(),
+            r.tag.is_some(),
+            r.semver.is_some(),
+            r.commit.is_some(),
+        ]
+        .iter()
+        .filter(|b| **b)
+        .count();
         if set > 1 {
-            return Err("`spec.source.ref` must set only one of `branch`, `tag`, `semver`, `commit`".into());
+            return Err(
+                "`spec.source.ref` must set only one of `branch`, `tag`, `semver`, `commit`".into(),
+            );
         }
         if let Some(b) = &r.branch {
             check_ref_name("branch", b)?;
@@ -39,11 +49,16 @@ impl Reference {
             return Ok(Reference::Tag(t.clone()));
         }
         if let Some(s) = &r.semver {
-            return Ok(Reference::Semver { range: parse_semver_range(s)?, text: s.clone() });
+            return Ok(Reference::Semver {
+                range: parse_semver_range(s)?,
+                text: s.clone(),
+            });
         }
         if let Some(c) = &r.commit {
             if c.len() != 40 || !c.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return Err(format!("`spec.source.ref.commit` `{c}` is not a full 40-hex commit id"));
+                return Err(format!(
+                    "`spec.source.ref.commit` `{c}` is not a full 40-hex commit id"
+                ));
             }
             let id = gix::ObjectId::from_hex(c.to_ascii_lowercase().as_bytes())
                 .map_err(|e| format!("`spec.source.ref.commit` `{c}`: {e}"))?;
@@ -59,7 +74,10 @@ impl Reference {
             Reference::Tag(t) => vec![format!("+refs/tags/{t}:refs/tags/{t}")],
             Reference::Semver { .. } => vec!["+refs/tags/*:refs/tags/*".into()],
             Reference::Commit(_) => {
-                vec!["+refs/heads/*:refs/heads/*".into(), "+refs/tags/*:refs/tags/*".into()]
+                vec![
+                    "+refs/heads/*:refs/heads/*".into(),
+                    "+refs/tags/*:refs/tags/*".into(),
+                ]
             }
         }
     }
@@ -85,9 +103,13 @@ fn check_ref_name(field: &str, name: &str) -> Result<(), String> {
         || name.contains("..")
         || name.contains("//")
         || name.contains("@{")
-        || name.bytes().any(|b| b < 0x20 || b == 0x7f || b" ~^:?*[\\".contains(&b));
+        || name
+            .bytes()
+            .any(|b| b < 0x20 || b == 0x7f || b" ~^:?*[\\".contains(&b));
     if bad {
-        return Err(format!("`spec.source.ref.{field}` `{name}` is not a valid git ref name"));
+        return Err(format!(
+            "`spec.source.ref.{field}` `{name}` is not a valid git ref name"
+        ));
     }
     Ok(())
 }
@@ -150,7 +172,12 @@ impl fmt::Display for Revision {
 mod tests {
     use super::*;
 
-    fn gref(branch: Option<&str>, tag: Option<&str>, semver: Option<&str>, commit: Option<&str>) -> GitRef {
+    fn gref(
+        branch: Option<&str>,
+        tag: Option<&str>,
+        semver: Option<&str>,
+        commit: Option<&str>,
+    ) -> GitRef {
         GitRef {
             branch: branch.map(Into::into),
             tag: tag.map(Into::into),
@@ -161,7 +188,10 @@ mod tests {
 
     #[test]
     fn empty_ref_should_follow_main() {
-        assert_eq!(Reference::parse(&GitRef::default()), Ok(Reference::Branch("main".into())));
+        assert_eq!(
+            Reference::parse(&GitRef::default()),
+            Ok(Reference::Branch("main".into()))
+        );
     }
 
     #[test]
@@ -172,12 +202,20 @@ mod tests {
 
     #[test]
     fn bad_names_should_be_refused() {
-        for name in ["", "a..b", "-/", "a b", "x.lock", "/abs", "a:b", "a*", "a@{1}"] {
-            assert!(Reference::parse(&gref(Some(name), None, None, None)).is_err(), "{name}");
+        for name in [
+            "", "a..b", "-/", "a b", "x.lock", "/abs", "a:b", "a*", "a@{1}",
+        ] {
+            assert!(
+                Reference::parse(&gref(Some(name), None, None, None)).is_err(),
+                "{name}"
+            );
         }
         assert!(Reference::parse(&gref(None, None, None, Some("abc"))).is_err());
         let ok = "0123456789abcdef0123456789abcdef01234567";
-        assert!(matches!(Reference::parse(&gref(None, None, None, Some(ok))), Ok(Reference::Commit(_))));
+        assert!(matches!(
+            Reference::parse(&gref(None, None, None, Some(ok))),
+            Ok(Reference::Commit(_))
+        ));
     }
 
     #[test]
@@ -193,16 +231,39 @@ mod tests {
     #[test]
     fn highest_matching_tag_should_skip_non_versions_and_prereleases() {
         let r = parse_semver_range(">=1.0 <2").unwrap();
-        let tags = ["v1.0.0", "v1.10.0", "v1.9.3", "v2.0.0", "latest", "v1.11.0-rc.1"];
+        let tags = [
+            "v1.0.0",
+            "v1.10.0",
+            "v1.9.3",
+            "v2.0.0",
+            "latest",
+            "v1.11.0-rc.1",
+        ];
         assert_eq!(highest_matching_tag(&r, tags), Some("v1.10.0"));
-        assert_eq!(highest_matching_tag(&parse_semver_range(">=3").unwrap(), tags), None);
+        assert_eq!(
+            highest_matching_tag(&parse_semver_range(">=3").unwrap(), tags),
+            None
+        );
     }
 
     #[test]
     fn revisions_should_print_like_flux() {
         let id = gix::ObjectId::from_hex(b"0123456789abcdef0123456789abcdef01234567").unwrap();
-        let r = Revision { name: Some("main".into()), commit: id };
-        assert_eq!(r.to_string(), "main@sha1:0123456789abcdef0123456789abcdef01234567");
-        assert_eq!(Revision { name: None, commit: id }.to_string(), "sha1:0123456789abcdef0123456789abcdef01234567");
+        let r = Revision {
+            name: Some("main".into()),
+            commit: id,
+        };
+        assert_eq!(
+            r.to_string(),
+            "main@sha1:0123456789abcdef0123456789abcdef01234567"
+        );
+        assert_eq!(
+            Revision {
+                name: None,
+                commit: id
+            }
+            .to_string(),
+            "sha1:0123456789abcdef0123456789abcdef01234567"
+        );
     }
 }

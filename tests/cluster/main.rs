@@ -1,0 +1,556 @@
+//! End-to-end tests of the walking skeleton on a real control plane: a commit in a git repository
+//! becomes objects in the cluster, with status reported.
+//!
+//! One control plane and one agent per test binary; each test has its own namespace.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use harness::agent::Agent;
+use harness::cluster::ControlPlane;
+use harness::git::Repo;
+use harness::{eventually, http};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use libtest_mimic::{Arguments, Failed, Trial};
+use pi_agent::api::Application;
+use serde_json::json;
+
+struct Env {
+    client: kube::Client,
+    agent: Agent,
+    // Dropped last: stops the control plane.
+    _cluster: ControlPlane,
+}
+
+static ENV: Mutex<Option<Arc<Env>>> = Mutex::new(None);
+
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RT: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+    })
+}
+
+/// The shared environment, started by the first test that needs it.
+fn env() -> Arc<Env> {
+    let mut slot = ENV.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(e) = slot.as_ref() {
+        return e.clone();
+    }
+    let e = runtime().block_on(async {
+        let cluster = ControlPlane::start();
+        let client = cluster.client().await;
+        install_crd(&client).await;
+        let agent = Agent::start(&cluster.kubeconfig).await;
+        Arc::new(Env {
+            client,
+            agent,
+            _cluster: cluster,
+        })
+    });
+    *slot = Some(e.clone());
+    e
+}
+
+async fn install_crd(client: &kube::Client) {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    use kube::CustomResourceExt;
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let crd = Application::crd();
+    crds.patch(
+        "applications.gitops.pi-agent.io",
+        &PatchParams::apply("tests").force(),
+        &Patch::Apply(&crd),
+    )
+    .await
+    .expect("install CRD");
+    eventually("CRD established", Duration::from_secs(30), || {
+        let crds = crds.clone();
+        async move {
+            let c = crds
+                .get("applications.gitops.pi-agent.io")
+                .await
+                .map_err(|e| e.to_string())?;
+            let ok = c
+                .status
+                .and_then(|s| s.conditions)
+                .unwrap_or_default()
+                .iter()
+                .any(|c| c.type_ == "Established" && c.status == "True");
+            if ok {
+                Ok(())
+            } else {
+                Err("not established".into())
+            }
+        }
+    })
+    .await;
+}
+
+/// Runs an async test body on the shared runtime, with the agent's log on failure.
+fn run<F, Fut>(body: F) -> Result<(), Failed>
+where
+    F: FnOnce(Arc<Env>) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let env = env();
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        runtime().block_on(body(env.clone()))
+    }));
+    result.map_err(|p| {
+        let msg = p
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| p.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+            .unwrap_or_default();
+        let log = env.agent.log_text();
+        let tail: Vec<&str> = log
+            .lines()
+            .rev()
+            .take(40)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        Failed::from(format!(
+            "{msg}\n--- last agent log lines ---\n{}",
+            tail.join("\n")
+        ))
+    })
+}
+
+async fn namespace(client: &kube::Client, name: &str) -> String {
+    let api: Api<Namespace> = Api::all(client.clone());
+    let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": name}})).expect("ns");
+    api.create(&PostParams::default(), &ns)
+        .await
+        .expect("create namespace");
+    name.to_owned()
+}
+
+async fn create_app(client: &kube::Client, ns: &str, name: &str, url: &str, interval: &str) {
+    let api: Api<Application> = Api::namespaced(client.clone(), ns);
+    let app: Application = serde_json::from_value(json!({
+        "apiVersion": "gitops.pi-agent.io/v1alpha1",
+        "kind": "Application",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {"source": {"url": url, "ref": {"branch": "main"}, "path": "app", "interval": interval}}
+    }))
+    .expect("app");
+    api.create(&PostParams::default(), &app)
+        .await
+        .expect("create Application");
+}
+
+/// Waits until the Application's Ready condition has `status` and `pred` holds; returns it.
+async fn wait_app(
+    client: &kube::Client,
+    ns: &str,
+    name: &str,
+    what: &str,
+    pred: impl Fn(&Application) -> bool,
+) -> Application {
+    let api: Api<Application> = Api::namespaced(client.clone(), ns);
+    eventually(what, Duration::from_secs(30), || {
+        let api = api.clone();
+        let pred = &pred;
+        async move {
+            let app = api.get(name).await.map_err(|e| e.to_string())?;
+            if pred(&app) {
+                Ok(app)
+            } else {
+                Err(format!("{:?}", app.status))
+            }
+        }
+    })
+    .await
+}
+
+fn ready(app: &Application) -> Option<(String, String, String)> {
+    let c = app
+        .status
+        .as_ref()?
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Ready")?;
+    Some((c.status.clone(), c.reason.clone(), c.message.clone()))
+}
+
+fn applied(app: &Application) -> String {
+    app.status
+        .as_ref()
+        .and_then(|s| s.last_applied_revision.clone())
+        .unwrap_or_default()
+}
+
+const CM_V1: &str =
+    "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  color: blue\n";
+const CM_V2: &str =
+    "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  color: green\n";
+const DEPLOY: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: 2\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      containers:\n      - name: web\n        image: registry.example/web:1.0\n";
+
+async fn color(client: &kube::Client, ns: &str) -> String {
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), ns);
+    cms.get("settings")
+        .await
+        .ok()
+        .and_then(|c| c.data)
+        .and_then(|d| d.get("color").cloned())
+        .unwrap_or_default()
+}
+
+async fn kwok_deployment_becomes_available(env: Arc<Env>) {
+    let ns = namespace(&env.client, "t-kwok").await;
+    let api: Api<Deployment> = Api::namespaced(env.client.clone(), &ns);
+    let d: Deployment = pi_agent::render::parse_manifest("d.yaml", DEPLOY.as_bytes())
+        .expect("parse")[0]
+        .value
+        .clone()
+        .pipe(|v| serde_json::from_value(v).expect("deployment"));
+    api.create(&PostParams::default(), &d)
+        .await
+        .expect("create deployment");
+    eventually(
+        "Deployment Available with kwok pods Ready",
+        Duration::from_secs(60),
+        || {
+            let api = api.clone();
+            async move {
+                let d = api.get("web").await.map_err(|e| e.to_string())?;
+                let available = d
+                    .status
+                    .as_ref()
+                    .and_then(|s| s.available_replicas)
+                    .unwrap_or(0);
+                if available == 2 {
+                    Ok(())
+                } else {
+                    Err(format!("{:?}", d.status))
+                }
+            }
+        },
+    )
+    .await;
+}
+
+trait Pipe: Sized {
+    fn pipe<T>(self, f: impl FnOnce(Self) -> T) -> T {
+        f(self)
+    }
+}
+impl<T> Pipe for T {}
+
+async fn commits_are_applied_then_updated(env: Arc<Env>) {
+    let ns = namespace(&env.client, "t-commits").await;
+    let repo = Repo::new();
+    let c1 = repo.commit(
+        &[
+            ("app/cm.yaml", CM_V1),
+            ("app/deploy.yaml", DEPLOY),
+            ("README.md", "not a manifest"),
+        ],
+        "v1",
+    );
+    create_app(&env.client, &ns, "web", &repo.url(), "1s").await;
+    let app = wait_app(&env.client, &ns, "web", "commit 1 applied", |a| {
+        applied(a).ends_with(&c1)
+    })
+    .await;
+    assert_eq!(applied(&app), format!("main@sha1:{c1}"));
+    let (status, reason, message) = ready(&app).expect("Ready condition");
+    assert_eq!(
+        (status.as_str(), reason.as_str()),
+        ("True", "ReconciliationSucceeded")
+    );
+    assert_eq!(message, format!("Applied revision: main@sha1:{c1}"));
+    let st = app.status.clone().expect("status");
+    assert_eq!(st.observed_generation, app.metadata.generation);
+    let ids: Vec<&str> = st.inventory.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            format!("{ns}_settings__ConfigMap"),
+            format!("{ns}_web_apps_Deployment")
+        ]
+    );
+    assert_eq!(color(&env.client, &ns).await, "blue");
+
+    // Every applied field is owned by the field manager `pi-agent`, through server-side apply.
+    let cms: Api<ConfigMap> = Api::namespaced(env.client.clone(), &ns);
+    let cm = cms.get("settings").await.expect("configmap");
+    let managers: Vec<(String, String)> = cm
+        .metadata
+        .managed_fields
+        .unwrap_or_default()
+        .into_iter()
+        .map(|m| {
+            (
+                m.manager.unwrap_or_default(),
+                m.operation.unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(managers, [("pi-agent".to_owned(), "Apply".to_owned())]);
+
+    // A new commit is picked up at the interval, without a restart.
+    let c2 = repo.commit(&[("app/cm.yaml", CM_V2)], "v2");
+    wait_app(&env.client, &ns, "web", "commit 2 applied", |a| {
+        applied(a).ends_with(&c2)
+    })
+    .await;
+    assert_eq!(color(&env.client, &ns).await, "green");
+}
+
+async fn bad_yaml_is_refused_with_the_file_and_nothing_is_applied(env: Arc<Env>) {
+    let ns = namespace(&env.client, "t-bad-yaml").await;
+    let repo = Repo::new();
+    let c1 = repo.commit(&[("app/cm.yaml", CM_V1)], "v1");
+    create_app(&env.client, &ns, "web", &repo.url(), "1s").await;
+    wait_app(&env.client, &ns, "web", "commit 1 applied", |a| {
+        applied(a).ends_with(&c1)
+    })
+    .await;
+
+    // Commit 2 changes the ConfigMap *and* breaks another file: nothing of commit 2 is applied.
+    let c2 = repo.commit(
+        &[
+            ("app/cm.yaml", CM_V2),
+            ("app/zz-broken.yaml", "apiVersion: v1\nkind: [unclosed\n"),
+        ],
+        "broken",
+    );
+    let app = wait_app(&env.client, &ns, "web", "commit 2 refused", |a| {
+        ready(a).is_some_and(|(s, _, _)| s == "False")
+            && a.status
+                .as_ref()
+                .and_then(|s| s.last_attempted_revision.as_deref())
+                .is_some_and(|r| r.ends_with(&c2))
+    })
+    .await;
+    let (_, reason, message) = ready(&app).expect("Ready");
+    assert_eq!(reason, "RenderFailed");
+    assert!(
+        message.contains("`app/zz-broken.yaml`") && message.contains("invalid YAML"),
+        "{message}"
+    );
+    assert!(
+        app.status
+            .as_ref()
+            .expect("status")
+            .conditions
+            .iter()
+            .any(|c| c.type_ == "Stalled" && c.status == "True")
+    );
+    assert_eq!(
+        applied(&app),
+        format!("main@sha1:{c1}"),
+        "last applied revision must stay on commit 1"
+    );
+    assert_eq!(
+        color(&env.client, &ns).await,
+        "blue",
+        "the cluster must be unchanged"
+    );
+
+    // Fixing the file recovers.
+    let c3 = repo.commit(&[("app/zz-broken.yaml", "")], "fix");
+    wait_app(&env.client, &ns, "web", "commit 3 applied", |a| {
+        applied(a).ends_with(&c3)
+    })
+    .await;
+    assert_eq!(color(&env.client, &ns).await, "green");
+}
+
+async fn invalid_objects_are_refused_by_dry_run_before_any_write(env: Arc<Env>) {
+    let ns = namespace(&env.client, "t-dry-run").await;
+    let repo = Repo::new();
+    let c1 = repo.commit(&[("app/cm.yaml", CM_V1)], "v1");
+    create_app(&env.client, &ns, "web", &repo.url(), "1s").await;
+    wait_app(&env.client, &ns, "web", "commit 1 applied", |a| {
+        applied(a).ends_with(&c1)
+    })
+    .await;
+    // A Deployment with a negative replica count is refused by the API server's validation.
+    let bad = DEPLOY.replace("replicas: 2", "replicas: -1");
+    let c2 = repo.commit(
+        &[("app/cm.yaml", CM_V2), ("app/deploy.yaml", &bad)],
+        "invalid",
+    );
+    let app = wait_app(&env.client, &ns, "web", "commit 2 refused", |a| {
+        a.status
+            .as_ref()
+            .and_then(|s| s.last_attempted_revision.as_deref())
+            .is_some_and(|r| r.ends_with(&c2))
+            && ready(a).is_some_and(|(s, _, _)| s == "False")
+    })
+    .await;
+    let (_, reason, message) = ready(&app).expect("Ready");
+    assert_eq!(reason, "ApplyFailed");
+    assert!(
+        message.contains(&format!("Deployment {ns}/web")) && message.contains("app/deploy.yaml"),
+        "{message}"
+    );
+    assert_eq!(
+        color(&env.client, &ns).await,
+        "blue",
+        "nothing of commit 2 may be applied"
+    );
+}
+
+async fn forced_sync_triggers_a_reconcile_and_a_wrong_token_does_not(env: Arc<Env>) {
+    let ns = namespace(&env.client, "t-forced").await;
+    let repo = Repo::new();
+    let c1 = repo.commit(&[("app/cm.yaml", CM_V1)], "v1");
+    // A long interval: only a forced sync can pick up commit 2 within the test.
+    create_app(&env.client, &ns, "web", &repo.url(), "1h").await;
+    wait_app(&env.client, &ns, "web", "commit 1 applied", |a| {
+        applied(a).ends_with(&c1)
+    })
+    .await;
+    let c2 = repo.commit(&[("app/cm.yaml", CM_V2)], "v2");
+    let path = format!("/api/v1/namespaces/{ns}/applications/web/sync");
+
+    for headers in [
+        vec![],
+        vec![("Authorization", "Bearer wrong-token")],
+        vec![("Authorization", "Basic dGVzdA==")],
+    ] {
+        let (code, body) = http::request(&env.agent.addr, "POST", &path, &headers, "")
+            .await
+            .expect("request");
+        assert_eq!(code, 401, "{body}");
+    }
+    let bearer = format!("Bearer {}", env.agent.token);
+    let (code, _) = http::request(
+        &env.agent.addr,
+        "POST",
+        &format!("/api/v1/namespaces/{ns}/applications/nope/sync"),
+        &[("Authorization", &bearer)],
+        "",
+    )
+    .await
+    .expect("request");
+    assert_eq!(code, 404);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let api: Api<Application> = Api::namespaced(env.client.clone(), &ns);
+    assert!(
+        applied(&api.get("web").await.expect("get")).ends_with(&c1),
+        "refused requests must not trigger a reconcile"
+    );
+
+    let start = Instant::now();
+    let (code, body) = http::request(
+        &env.agent.addr,
+        "POST",
+        &path,
+        &[("Authorization", &bearer)],
+        "",
+    )
+    .await
+    .expect("request");
+    assert_eq!(code, 202, "{body}");
+    wait_app(
+        &env.client,
+        &ns,
+        "web",
+        "commit 2 applied after forced sync",
+        |a| applied(a).ends_with(&c2),
+    )
+    .await;
+    println!(
+        "forced sync: request to applied revision in {:?}",
+        start.elapsed()
+    );
+    assert_eq!(color(&env.client, &ns).await, "green");
+
+    let (code, metrics) = http::request(&env.agent.addr, "GET", "/metrics", &[], "")
+        .await
+        .expect("metrics");
+    assert_eq!(code, 200);
+    assert!(
+        metrics.contains("pi_agent_api_requests_total{endpoint=\"sync\",code=\"401\"}"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(&format!(
+            "pi_agent_reconcile_total{{namespace=\"{ns}\",name=\"web\",result=\"success\"}}"
+        )),
+        "{metrics}"
+    );
+}
+
+async fn requested_at_annotation_triggers_and_is_echoed(env: Arc<Env>) {
+    let ns = namespace(&env.client, "t-annotation").await;
+    let repo = Repo::new();
+    let c1 = repo.commit(&[("app/cm.yaml", CM_V1)], "v1");
+    create_app(&env.client, &ns, "web", &repo.url(), "1h").await;
+    wait_app(&env.client, &ns, "web", "commit 1 applied", |a| {
+        applied(a).ends_with(&c1)
+    })
+    .await;
+    let c2 = repo.commit(&[("app/cm.yaml", CM_V2)], "v2");
+    let api: Api<Application> = Api::namespaced(env.client.clone(), &ns);
+    let patch = json!({"metadata": {"annotations": {"reconcile.pi-agent.io/requestedAt": "2026-11-29T10:00:00Z"}}});
+    api.patch("web", &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .expect("annotate");
+    let app = wait_app(&env.client, &ns, "web", "annotation handled", |a| {
+        a.status
+            .as_ref()
+            .and_then(|s| s.last_handled_reconcile_at.as_deref())
+            == Some("2026-11-29T10:00:00Z")
+    })
+    .await;
+    assert!(applied(&app).ends_with(&c2), "{:?}", app.status);
+}
+
+async fn unknown_branch_is_stalled_with_the_reference(env: Arc<Env>) {
+    let ns = namespace(&env.client, "t-no-branch").await;
+    let repo = Repo::new();
+    repo.commit(&[("app/cm.yaml", CM_V1)], "v1");
+    let api: Api<Application> = Api::namespaced(env.client.clone(), &ns);
+    let app: Application = serde_json::from_value(json!({
+        "apiVersion": "gitops.pi-agent.io/v1alpha1", "kind": "Application",
+        "metadata": {"name": "web", "namespace": ns},
+        "spec": {"source": {"url": repo.url(), "ref": {"branch": "release"}, "path": "app"}}
+    }))
+    .expect("app");
+    api.create(&PostParams::default(), &app)
+        .await
+        .expect("create");
+    let app = wait_app(&env.client, &ns, "web", "failure reported", |a| {
+        ready(a).is_some_and(|(s, _, _)| s == "False")
+    })
+    .await;
+    let (_, reason, message) = ready(&app).expect("Ready");
+    assert_eq!(reason, "SourceFailed");
+    assert!(message.contains("branch `release` not found"), "{message}");
+}
+
+fn main() {
+    let args = Arguments::from_args();
+    macro_rules! trial {
+        ($f:ident) => {
+            Trial::test(stringify!($f), || run($f))
+        };
+    }
+    let trials = vec![
+        trial!(kwok_deployment_becomes_available),
+        trial!(commits_are_applied_then_updated),
+        trial!(bad_yaml_is_refused_with_the_file_and_nothing_is_applied),
+        trial!(invalid_objects_are_refused_by_dry_run_before_any_write),
+        trial!(forced_sync_triggers_a_reconcile_and_a_wrong_token_does_not),
+        trial!(requested_at_annotation_triggers_and_is_echoed),
+        trial!(unknown_branch_is_stalled_with_the_reference),
+    ];
+    let conclusion = libtest_mimic::run(&args, trials);
+    // Stop the agent and the control plane (by PID) before exiting.
+    let env = ENV.lock().unwrap_or_else(|p| p.into_inner()).take();
+    drop(env);
+    conclusion.exit();
+}

@@ -1,0 +1,77 @@
+//! Git repositories made with the real `git`.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::TempDir;
+
+/// A non-bare repository with a `main` branch, served as `file://`.
+pub struct Repo {
+    dir: TempDir,
+}
+
+impl Repo {
+    /// `git init -b main`.
+    pub fn new() -> Self {
+        let dir = TempDir::new("repo");
+        let r = Repo { dir };
+        r.git(&["init", "-q", "-b", "main"]);
+        r
+    }
+
+    /// The working tree.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// `file://` URL.
+    pub fn url(&self) -> String {
+        format!("file://{}", self.path().display())
+    }
+
+    /// Runs git in the repository with a fixed identity.
+    ///
+    /// # Panics
+    /// When git fails, with its output.
+    pub fn git(&self, args: &[&str]) -> String {
+        let out = Command::new("git")
+            .args([
+                "-c",
+                "user.name=Test",
+                "-c",
+                "user.email=test@example.com",
+                "-c",
+                "commit.gpgsign=false",
+            ])
+            .args(args)
+            .current_dir(self.path())
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run git (apt-get install git): {e}"));
+        assert!(
+            out.status.success(),
+            "git {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    /// Writes files (path, content) and commits them; returns the commit id.
+    pub fn commit(&self, files: &[(&str, &str)], message: &str) -> String {
+        for (path, content) in files {
+            let p = self.path().join(path);
+            if let Some(parent) = p.parent() {
+                std::fs::create_dir_all(parent).expect("mkdir");
+            }
+            std::fs::write(&p, content).expect("write");
+        }
+        self.git(&["add", "-A"]);
+        self.git(&["commit", "-q", "--allow-empty", "-m", message]);
+        self.git(&["rev-parse", "HEAD"])
+    }
+}
+
+impl Default for Repo {
+    fn default() -> Self {
+        Self::new()
+    }
+}
