@@ -164,7 +164,7 @@ best() { # best wall-clock seconds of RUNS runs of "$@" (stdout discarded)
   for _ in $(seq 1 "$RUNS"); do
     local s e
     s=$(date +%s.%N)
-    "$@" >/dev/null
+    "$@" >/dev/null 2>&1
     e=$(date +%s.%N)
     b=$(echo "$s $e ${b:-999999}" | awk '{d=$2-$1; print (d<$3)?d:$3}')
   done
@@ -174,7 +174,7 @@ rss() { # peak RSS in MiB
   /usr/bin/time -v "$@" 2>&1 >/dev/null | awk '/Maximum resident set size/ {printf "%.1f", $6/1024}'
 }
 
-"$KUBECTL" kustomize "$work/prod" >"$work/kubectl.yaml"
+"$KUBECTL" kustomize "$work/prod" >"$work/kubectl.yaml" 2>/dev/null
 (cd "$work" && "$ours" prod) >"$work/ours.yaml"
 objects=$(grep -c '^kind:' "$work/kubectl.yaml")
 if cmp -s "$work/kubectl.yaml" "$work/ours.yaml"; then same=identical; else same=DIFFERENT; fi
