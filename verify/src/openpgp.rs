@@ -163,7 +163,10 @@ impl Certificate {
         let mut newest_cert: Option<(bool, i64, &packet::Signature)> = None;
         for user in &key.details.users {
             let mut best: Option<(i64, &packet::Signature)> = None;
+            let mut revoked = false;
             for sig in &user.signatures {
+                // rpgp counts certification revocations (0x30) as certifications: tell apart.
+                let is_revocation = sig.typ() == Some(SignatureType::CertRevocation);
                 if !sig.is_certification()
                     || sig
                         .verify_certification(primary, Tag::UserId, &user.id)
@@ -171,12 +174,18 @@ impl Certificate {
                 {
                     continue;
                 }
+                if is_revocation {
+                    // Any good revocation of a user ID withdraws it, whatever its date: the
+                    // owner said the identity is no longer theirs.
+                    revoked = true;
+                    continue;
+                }
                 let t = created(sig);
                 if best.is_none_or(|(bt, _)| t >= bt) {
                     best = Some((t, sig));
                 }
             }
-            if let Some((t, sig)) = best {
+            if let Some((t, sig)) = best.filter(|_| !revoked) {
                 let is_primary = sig.is_primary();
                 user_ids.push((
                     is_primary,

@@ -232,3 +232,20 @@ fn openpgp_sha1_signature_should_be_refused() {
         }
     );
 }
+
+#[test]
+fn revoked_user_id_should_not_satisfy_the_identity_allow_list() {
+    let raw = fixture("pgp/rsa.commit");
+    let mut policy = pgp_policy();
+    policy.allowed_identities = vec!["bob-old@example.org".into()];
+    let r = refuse(&raw, &policy);
+    assert_eq!(
+        r,
+        Rejection::IdentityNotAllowed {
+            signer: "Bob RSA <bob@example.org>".into(),
+            fingerprint: pgp_fingerprint("RSA"),
+        }
+    );
+    policy.allowed_identities = vec!["bob@example.org".into()];
+    assert!(verify_commit(&raw, &policy).is_ok());
+}
