@@ -484,10 +484,9 @@ fn merge_generated(old: &mut Resource, new: Resource, replace: bool) {
             em.insert(k, v);
         }
     }
+    // A resource that was not generated stays unhashed, as in kustomize.
     if let (Some(og), Some(ng)) = (old.generated.as_mut(), new.generated.as_ref()) {
         og.hash = og.hash && ng.hash;
-    } else if old.generated.is_none() {
-        old.generated = new.generated;
     }
 }
 
