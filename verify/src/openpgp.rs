@@ -212,16 +212,20 @@ impl Certificate {
 
         let self_sig = newest_cert.map(|(_, _, s)| s).or(newest_direct);
         let primary_created = i64::from(primary.created_at().as_secs());
-        let expiry_source = self_sig
-            .and_then(|s| s.key_expiration_time())
-            .or_else(|| newest_direct.and_then(|s| s.key_expiration_time()));
+        // The user ID binding and a direct key signature may both set an expiry: the earlier
+        // one counts (fail closed; RFC 9580 gives the direct key signature precedence).
+        let primary_expires = [self_sig, newest_direct]
+            .into_iter()
+            .flatten()
+            .filter_map(|s| expiry(primary_created, s.key_expiration_time()))
+            .min();
         let mut keys = vec![KeyState {
             fingerprint: fingerprint.clone(),
             key_id: key_id(primary.legacy_key_id().as_ref()),
             fingerprint_bytes: primary.fingerprint().as_bytes().to_vec(),
             packet: KeyPacket::Primary(primary.clone()),
             created: primary_created,
-            expires: expiry(primary_created, expiry_source),
+            expires: primary_expires,
             revoked: key
                 .details
                 .revocation_signatures
