@@ -60,6 +60,24 @@ fn mutate(rng: &mut Rng, input: &[u8]) -> Vec<u8> {
     out
 }
 
+/// One to four stacked mutations.
+fn mutate_some(rng: &mut Rng, input: &[u8]) -> Vec<u8> {
+    let mut out = mutate(rng, input);
+    for _ in 0..rng.below(4) {
+        out = mutate(rng, &out);
+    }
+    out
+}
+
+/// Mutations per input: `PI_VERIFY_FUZZ_ITERATIONS` (default 150) for a longer run, e.g.
+/// `PI_VERIFY_FUZZ_ITERATIONS=20000 cargo test --release --test fuzz_bodies`.
+fn iterations() -> usize {
+    std::env::var("PI_VERIFY_FUZZ_ITERATIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(150)
+}
+
 fn signature_of(commit: &str) -> Vec<u8> {
     parse_commit(&fixture(commit)).unwrap().signature
 }
@@ -86,25 +104,26 @@ fn fuzz_bodies_should_not_panic_on_fixtures_and_their_mutations() {
         fixture("ssh/ed25519.tag"),
     ];
 
+    let n = iterations();
     for sig in &ssh_sigs {
         fuzzing::ssh_signature(sig);
-        for _ in 0..150 {
-            fuzzing::ssh_signature(&mutate(&mut rng, sig));
+        for _ in 0..n {
+            fuzzing::ssh_signature(&mutate_some(&mut rng, sig));
         }
     }
     fuzzing::allowed_signers(&signers);
-    for _ in 0..300 {
-        fuzzing::allowed_signers(&mutate(&mut rng, &signers));
+    for _ in 0..2 * n {
+        fuzzing::allowed_signers(&mutate_some(&mut rng, &signers));
     }
     fuzzing::openpgp(&pgp_input);
     // Keyring parsing checks every self-signature: keep the count modest for debug builds.
-    for _ in 0..60 {
-        fuzzing::openpgp(&mutate(&mut rng, &pgp_input));
+    for _ in 0..n.div_ceil(3) {
+        fuzzing::openpgp(&mutate_some(&mut rng, &pgp_input));
     }
     for object in &objects {
         fuzzing::git_object(object);
-        for _ in 0..150 {
-            fuzzing::git_object(&mutate(&mut rng, object));
+        for _ in 0..n {
+            fuzzing::git_object(&mutate_some(&mut rng, object));
         }
     }
 }
@@ -130,8 +149,8 @@ fn any_change_to_signed_bytes_should_be_refused() {
         let raw = fixture(name);
         let original = parse_commit(&raw).unwrap();
         assert!(verify_commit(&raw, &policy).is_ok(), "{name}");
-        for _ in 0..200 {
-            let mutated = mutate(&mut rng, &raw);
+        for _ in 0..iterations() + 50 {
+            let mutated = mutate_some(&mut rng, &raw);
             let changed_payload = match parse_commit(&mutated) {
                 Ok(obj) => obj.payload != original.payload,
                 Err(_) => true,
