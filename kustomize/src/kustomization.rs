@@ -148,8 +148,6 @@ impl Ctx<'_> {
         match v {
             None | Some(Value::Null) => Ok(String::new()),
             Some(Value::String(s)) => Ok(s.clone()),
-            Some(Value::Number(n)) => Ok(n.to_string()),
-            Some(Value::Bool(b)) => Ok(b.to_string()),
             Some(_) => Err(self.err(key, "expected a string")),
         }
     }
@@ -185,8 +183,6 @@ impl Ctx<'_> {
                 for (k, x) in m {
                     let s = match x {
                         Value::String(s) => s.clone(),
-                        Value::Number(n) => n.to_string(),
-                        Value::Bool(b) => b.to_string(),
                         Value::Null => String::new(),
                         _ => return Err(self.err(&format!("{key}.{k}"), "expected a string value")),
                     };
@@ -222,13 +218,16 @@ impl Ctx<'_> {
             ],
         )?;
         Ok(Selector {
-            group: self.string(m.get("group"), key)?,
-            version: self.string(m.get("version"), key)?,
-            kind: self.string(m.get("kind"), key)?,
-            name: self.string(m.get("name"), key)?,
-            namespace: self.string(m.get("namespace"), key)?,
-            label_selector: self.string(m.get("labelSelector"), key)?,
-            annotation_selector: self.string(m.get("annotationSelector"), key)?,
+            group: self.string(m.get("group"), &format!("{key}.group"))?,
+            version: self.string(m.get("version"), &format!("{key}.version"))?,
+            kind: self.string(m.get("kind"), &format!("{key}.kind"))?,
+            name: self.string(m.get("name"), &format!("{key}.name"))?,
+            namespace: self.string(m.get("namespace"), &format!("{key}.namespace"))?,
+            label_selector: self.string(m.get("labelSelector"), &format!("{key}.labelSelector"))?,
+            annotation_selector: self.string(
+                m.get("annotationSelector"),
+                &format!("{key}.annotationSelector"),
+            )?,
         })
     }
 
@@ -247,8 +246,11 @@ impl Ctx<'_> {
         Ok(GeneratorOptions {
             labels: self.string_map(m.get("labels"), &format!("{key}.labels"))?,
             annotations: self.string_map(m.get("annotations"), &format!("{key}.annotations"))?,
-            disable_name_suffix_hash: self.bool(m.get("disableNameSuffixHash"), key)?,
-            immutable: self.bool(m.get("immutable"), key)?,
+            disable_name_suffix_hash: self.bool(
+                m.get("disableNameSuffixHash"),
+                &format!("{key}.disableNameSuffixHash"),
+            )?,
+            immutable: self.bool(m.get("immutable"), &format!("{key}.immutable"))?,
         })
     }
 
@@ -382,10 +384,10 @@ pub fn parse(v: &Value, file: &str) -> Result<Kustomization, Error> {
                         });
                     }
                     k.images.push(Image {
-                        name: c.string(imm.get("name"), &kk)?,
-                        new_name: c.string(imm.get("newName"), &kk)?,
-                        new_tag: c.string(imm.get("newTag"), &kk)?,
-                        digest: c.string(imm.get("digest"), &kk)?,
+                        name: c.string(imm.get("name"), &format!("{kk}.name"))?,
+                        new_name: c.string(imm.get("newName"), &format!("{kk}.newName"))?,
+                        new_tag: c.string(imm.get("newTag"), &format!("{kk}.newTag"))?,
+                        digest: c.string(imm.get("digest"), &format!("{kk}.digest"))?,
                     });
                 }
             }
@@ -399,7 +401,7 @@ pub fn parse(v: &Value, file: &str) -> Result<Kustomization, Error> {
                         .and_then(Value::as_i64)
                         .ok_or_else(|| c.err(&format!("{kk}.count"), "expected an integer"))?;
                     k.replicas.push(Replica {
-                        name: c.string(rm.get("name"), &kk)?,
+                        name: c.string(rm.get("name"), &format!("{kk}.name"))?,
                         count,
                     });
                 }
@@ -409,8 +411,8 @@ pub fn parse(v: &Value, file: &str) -> Result<Kustomization, Error> {
                     let kk = format!("patches[{i}]");
                     let pm = c.obj(p, &kk)?;
                     c.check_keys(pm, &kk, &["path", "patch", "target", "options"])?;
-                    let path = c.string(pm.get("path"), &kk)?;
-                    let patch = c.string(pm.get("patch"), &kk)?;
+                    let path = c.string(pm.get("path"), &format!("{kk}.path"))?;
+                    let patch = c.string(pm.get("patch"), &format!("{kk}.patch"))?;
                     if path.is_empty() == patch.is_empty() {
                         return Err(c.err(&kk, "exactly one of `path` and `patch` must be set"));
                     }
@@ -438,8 +440,8 @@ pub fn parse(v: &Value, file: &str) -> Result<Kustomization, Error> {
                     let kk = format!("patchesJson6902[{i}]");
                     let pm = c.obj(p, &kk)?;
                     c.check_keys(pm, &kk, &["path", "patch", "target"])?;
-                    let path = c.string(pm.get("path"), &kk)?;
-                    let patch = c.string(pm.get("patch"), &kk)?;
+                    let path = c.string(pm.get("path"), &format!("{kk}.path"))?;
+                    let patch = c.string(pm.get("patch"), &format!("{kk}.patch"))?;
                     let target = pm
                         .get("target")
                         .map(|t| c.selector(t, &format!("{kk}.target")))

@@ -86,6 +86,9 @@ pub struct Resource {
     pub(crate) prev: Vec<(String, String)>,
     /// Set for ConfigMaps and Secrets made by a generator.
     pub(crate) generated: Option<Generated>,
+    /// A `metadata.name` written as a non-string scalar (`name: 123`), kept to be restored
+    /// when the name is left unchanged.
+    pub(crate) typed_name: Option<Value>,
 }
 
 #[derive(Debug, Clone)]
@@ -107,11 +110,24 @@ fn str_at<'a>(v: &'a Value, path: &[&str]) -> &'a str {
 
 impl Resource {
     pub(crate) fn new(obj: Value, origin: String) -> Self {
+        let mut obj = obj;
+        let mut typed_name = None;
+        if let Some(md) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+            if let Some(n @ (Value::Number(_) | Value::Bool(_))) = md.get("name").cloned() {
+                let text = match &n {
+                    Value::Number(x) => x.to_string(),
+                    other => other.to_string(),
+                };
+                md.insert("name".into(), Value::String(text));
+                typed_name = Some(n);
+            }
+        }
         Resource {
             obj,
             origin,
             prev: Vec::new(),
             generated: None,
+            typed_name,
         }
     }
 
@@ -263,7 +279,16 @@ impl ResMap {
             if i > 0 {
                 out.push_str("---\n");
             }
-            out.push_str(&yaml::to_yaml_document(&r.obj));
+            match &r.typed_name {
+                Some(n) if r.prev.is_empty() => {
+                    let mut obj = r.obj.clone();
+                    if let Some(md) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+                        md.insert("name".into(), n.clone());
+                    }
+                    out.push_str(&yaml::to_yaml_document(&obj));
+                }
+                _ => out.push_str(&yaml::to_yaml_document(&r.obj)),
+            }
         }
         out
     }
