@@ -112,15 +112,15 @@ impl Resource {
     pub(crate) fn new(obj: Value, origin: String) -> Self {
         let mut obj = obj;
         let mut typed_name = None;
-        if let Some(md) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
-            if let Some(n @ (Value::Number(_) | Value::Bool(_))) = md.get("name").cloned() {
-                let text = match &n {
-                    Value::Number(x) => x.to_string(),
-                    other => other.to_string(),
-                };
-                md.insert("name".into(), Value::String(text));
-                typed_name = Some(n);
-            }
+        if let Some(md) = obj.get_mut("metadata").and_then(Value::as_object_mut)
+            && let Some(n @ (Value::Number(_) | Value::Bool(_))) = md.get("name").cloned()
+        {
+            let text = match &n {
+                Value::Number(x) => x.to_string(),
+                other => other.to_string(),
+            };
+            md.insert("name".into(), Value::String(text));
+            typed_name = Some(n);
         }
         Resource {
             obj,
