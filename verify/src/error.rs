@@ -188,8 +188,6 @@ pub enum KeyringError {
     Empty,
     #[error("OpenPGP public key block {block}: {why}")]
     Malformed { block: usize, why: String },
-    #[error("OpenPGP key {fingerprint}: {why}")]
-    InvalidKey { fingerprint: String, why: String },
 }
 
 #[cfg(test)]

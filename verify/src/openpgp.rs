@@ -88,8 +88,8 @@ impl OpenPgpKeyring {
     ///
     /// # Errors
     /// [`KeyringError::Empty`] when there is no public key block, [`KeyringError::Malformed`]
-    /// when a block does not parse, [`KeyringError::InvalidKey`] for a certificate with no good
-    /// self-signature.
+    /// when a block does not parse. A certificate without any good self-signature is kept but
+    /// may not sign ([`Rejection::KeyNotForSigning`]).
     pub fn parse(armored: &str) -> Result<Self, KeyringError> {
         crate::guard(|| Self::parse_unguarded(armored)).unwrap_or_else(|| {
             Err(KeyringError::Malformed {
@@ -126,7 +126,7 @@ impl OpenPgpKeyring {
             let mut found = false;
             for key in keys {
                 let key = key.map_err(|e| malformed(e.to_string()))?;
-                certs.push(Certificate::judge(&key)?);
+                certs.push(Certificate::judge(&key));
                 found = true;
             }
             if !found {
@@ -150,13 +150,9 @@ impl OpenPgpKeyring {
 
 impl Certificate {
     /// Checks every self-signature of `key` and records what the good ones say.
-    fn judge(key: &SignedPublicKey) -> Result<Self, KeyringError> {
+    fn judge(key: &SignedPublicKey) -> Self {
         let primary = &key.primary_key;
         let fingerprint = hex_upper(primary.fingerprint().as_bytes());
-        let invalid = |why: &str| KeyringError::InvalidKey {
-            fingerprint: fingerprint.clone(),
-            why: why.to_owned(),
-        };
 
         // Good self-certifications per user ID; the newest decides, primary user ID first.
         let mut user_ids: Vec<(bool, i64, String)> = Vec::new();
@@ -203,11 +199,12 @@ impl Certificate {
             .iter()
             .filter(|s| s.verify_key(primary).is_ok())
             .max_by_key(|s| created(s));
-        if newest_cert.is_none() && newest_direct.is_none() {
-            return Err(invalid(
-                "no valid self-signature (user ID certification or direct key signature)",
-            ));
-        }
+        // Without any good self-signature nothing about the key is known to come from its
+        // owner: it stays in the keyring (so its signatures are refused by name) but may not
+        // sign. The rest of the keyring stays usable.
+        let unbound = (newest_cert.is_none() && newest_direct.is_none()).then(|| {
+            "no valid self-signature (user ID certification or direct key signature)".to_owned()
+        });
         user_ids.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
 
         let self_sig = newest_cert.map(|(_, _, s)| s).or(newest_direct);
@@ -235,15 +232,17 @@ impl Certificate {
                 })
                 .map(revocation_reason),
             self_sig_time: self_sig.map_or(0, created),
-            not_for_signing: self_sig.and_then(|s| {
-                let flags = s.key_flags();
-                let no_flags = !flags.sign()
-                    && !flags.certify()
-                    && !flags.encrypt_comms()
-                    && !flags.encrypt_storage()
-                    && !flags.authentication();
-                (!flags.sign() && !no_flags)
-                    .then(|| "primary key flags do not include signing".to_owned())
+            not_for_signing: unbound.clone().or_else(|| {
+                self_sig.and_then(|s| {
+                    let flags = s.key_flags();
+                    let no_flags = !flags.sign()
+                        && !flags.certify()
+                        && !flags.encrypt_comms()
+                        && !flags.encrypt_storage()
+                        && !flags.authentication();
+                    (!flags.sign() && !no_flags)
+                        .then(|| "primary key flags do not include signing".to_owned())
+                })
             }),
         }];
 
@@ -267,6 +266,7 @@ impl Certificate {
                 })
                 .map(revocation_reason);
             let not_for_signing = match newest_binding {
+                _ if unbound.is_some() => unbound.clone(),
                 None => Some("no valid subkey binding signature".to_owned()),
                 Some(b) if !b.key_flags().sign() => {
                     Some("subkey flags do not include signing".to_owned())
@@ -297,11 +297,11 @@ impl Certificate {
             });
         }
 
-        Ok(Certificate {
+        Certificate {
             fingerprint,
             user_ids: user_ids.into_iter().map(|(_, _, u)| u).collect(),
             keys,
-        })
+        }
     }
 }
 

@@ -249,3 +249,73 @@ fn revoked_user_id_should_not_satisfy_the_identity_allow_list() {
     policy.allowed_identities = vec!["bob@example.org".into()];
     assert!(verify_commit(&raw, &policy).is_ok());
 }
+
+/// Armors a certificate assembled from parts of recorded ones (packet surgery an attacker
+/// can do without any secret key).
+fn frankenstein(primary_of: &str, details_of: &str, subkeys_of: Option<&str>) -> OpenPgpKeyring {
+    use pgp::composed::{ArmorOptions, Deserializable, SignedPublicKey};
+    let load = |fpr_name: &str| {
+        let wanted = pi_fingerprint_bytes(fpr_name);
+        let armored = fixture("pgp/keyring.asc");
+        let (keys, _) = SignedPublicKey::from_armor_many(armored.as_slice()).unwrap();
+        keys.map(Result::unwrap)
+            .find(|k| {
+                use pgp::types::KeyDetails;
+                k.primary_key.fingerprint().as_bytes() == wanted.as_slice()
+            })
+            .unwrap()
+    };
+    let primary = load(primary_of);
+    let details = load(details_of);
+    let subkeys = subkeys_of.map_or_else(Vec::new, |n| load(n).public_subkeys);
+    let cert = SignedPublicKey {
+        primary_key: primary.primary_key,
+        details: details.details,
+        public_subkeys: subkeys,
+    };
+    OpenPgpKeyring::parse(&cert.to_armored_string(ArmorOptions::default()).unwrap()).unwrap()
+}
+
+fn pi_fingerprint_bytes(name: &str) -> Vec<u8> {
+    let hex = pgp_fingerprint(name);
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+#[test]
+fn user_id_grafted_from_another_key_should_not_make_a_key_usable() {
+    // Alice's key with Bob's user ID and Bob's self-signature on it.
+    let keyring = frankenstein("ED25519", "RSA", None);
+    assert!(
+        keyring.certificates()[0].user_ids.is_empty(),
+        "Bob's ID must not become Alice's"
+    );
+    let policy = TrustPolicy {
+        openpgp: Some(keyring),
+        ..TrustPolicy::default()
+    };
+    let r = refuse(&fixture("pgp/ed25519.commit"), &policy);
+    assert!(
+        matches!(&r, Rejection::KeyNotForSigning { fingerprint, why }
+            if *fingerprint == pgp_fingerprint("ED25519") && why.contains("self-signature")),
+        "{r}"
+    );
+}
+
+#[test]
+fn signing_subkey_grafted_onto_another_key_should_be_refused() {
+    // Carol's signing subkey (bound by Carol's primary) attached to Alice's key.
+    let keyring = frankenstein("ED25519", "ED25519", Some("CAROL"));
+    let policy = TrustPolicy {
+        openpgp: Some(keyring),
+        ..TrustPolicy::default()
+    };
+    let r = refuse(&fixture("pgp/ed25519-subkey.commit"), &policy);
+    assert!(
+        matches!(&r, Rejection::KeyNotForSigning { fingerprint, why }
+            if *fingerprint == pgp_fingerprint("CAROL_SUB") && why.contains("binding")),
+        "{r}"
+    );
+}
