@@ -469,6 +469,12 @@ fn merge_generated(old: &mut Resource, new: Resource, replace: bool) {
             }
         }
     }
+    // The generator's own top-level fields (a Secret's `type`, `immutable`) win.
+    for key in ["type", "immutable"] {
+        if let Some(v) = new.obj.get(key) {
+            obj.insert(key.into(), v.clone());
+        }
+    }
     let labels = new.labels();
     let annotations = new.annotations();
     let md = old.metadata_mut();
