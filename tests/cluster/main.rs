@@ -6,9 +6,12 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use harness::TempDir;
 use harness::agent::Agent;
 use harness::cluster::ControlPlane;
 use harness::git::Repo;
+use harness::git_http::GitHttpServer;
+use harness::tls::Pki;
 use harness::{eventually, http};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
@@ -20,6 +23,8 @@ use serde_json::json;
 struct Env {
     client: kube::Client,
     agent: Agent,
+    git_https: GitHttpServer,
+    _git_root: TempDir,
     // Dropped last: stops the control plane.
     _cluster: ControlPlane,
 }
@@ -46,10 +51,16 @@ fn env() -> Arc<Env> {
         let cluster = ControlPlane::start();
         let client = cluster.client().await;
         install_crd(&client).await;
-        let agent = Agent::start(&cluster.kubeconfig).await;
+        // An HTTPS git server whose CA the agent trusts through SSL_CERT_FILE.
+        let git_root = TempDir::new("git-root");
+        let pki = Pki::new(git_root.path());
+        let git_https = GitHttpServer::start_tls(git_root.path(), &pki);
+        let agent = Agent::start(&cluster.kubeconfig, &[("SSL_CERT_FILE", &pki.ca)]).await;
         Arc::new(Env {
             client,
             agent,
+            git_https,
+            _git_root: git_root,
             _cluster: cluster,
         })
     });
@@ -532,6 +543,45 @@ async fn unknown_branch_is_stalled_with_the_reference(env: Arc<Env>) {
     assert!(message.contains("branch `release` not found"), "{message}");
 }
 
+async fn https_source_is_fetched_and_updated_incrementally(env: Arc<Env>) {
+    let ns = namespace(&env.client, "t-https").await;
+    let repo = Repo::in_dir(TempDir::under(&env.git_https.root, "team-a"));
+    let c1 = repo.commit(&[("app/cm.yaml", CM_V1)], "v1");
+    let url = format!("{}/{}/.git", env.git_https.base_url, repo.name());
+    create_app(&env.client, &ns, "web", &url, "1h").await;
+    wait_app(
+        &env.client,
+        &ns,
+        "web",
+        "commit 1 applied over https",
+        |a| applied(a).ends_with(&c1),
+    )
+    .await;
+    assert_eq!(color(&env.client, &ns).await, "blue");
+    let c2 = repo.commit(&[("app/cm.yaml", CM_V2)], "v2");
+    let bearer = format!("Bearer {}", env.agent.token);
+    let path = format!("/api/v1/namespaces/{ns}/applications/web/sync");
+    let (code, _) = http::request(
+        &env.agent.addr,
+        "POST",
+        &path,
+        &[("Authorization", &bearer)],
+        "",
+    )
+    .await
+    .expect("sync");
+    assert_eq!(code, 202);
+    wait_app(
+        &env.client,
+        &ns,
+        "web",
+        "commit 2 applied over https",
+        |a| applied(a).ends_with(&c2),
+    )
+    .await;
+    assert_eq!(color(&env.client, &ns).await, "green");
+}
+
 fn main() {
     let args = Arguments::from_args();
     macro_rules! trial {
@@ -547,6 +597,7 @@ fn main() {
         trial!(forced_sync_triggers_a_reconcile_and_a_wrong_token_does_not),
         trial!(requested_at_annotation_triggers_and_is_echoed),
         trial!(unknown_branch_is_stalled_with_the_reference),
+        trial!(https_source_is_fetched_and_updated_incrementally),
     ];
     let conclusion = libtest_mimic::run(&args, trials);
     // Stop the agent and the control plane (by PID) before exiting.

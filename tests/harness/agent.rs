@@ -34,7 +34,7 @@ pub fn binary() -> PathBuf {
 
 impl Agent {
     /// Starts the agent and waits until `/readyz` answers 200 (bounded: 30 s).
-    pub async fn start(kubeconfig: &Path) -> Self {
+    pub async fn start(kubeconfig: &Path, env: &[(&str, &Path)]) -> Self {
         let dir = TempDir::new("agent");
         let token = "test-token-0123456789".to_owned();
         let token_file = dir.path().join("token");
@@ -52,6 +52,7 @@ impl Agent {
                 &dir.path().join("cache").display().to_string(),
             ])
             .env("PI_AGENT_LOG", "info,pi_agent=debug")
+            .envs(env.iter().map(|(k, v)| (*k, *v)))
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("log file"))
             .spawn()

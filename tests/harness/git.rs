@@ -13,10 +13,22 @@ pub struct Repo {
 impl Repo {
     /// `git init -b main`.
     pub fn new() -> Self {
-        let dir = TempDir::new("repo");
+        Self::in_dir(TempDir::new("repo"))
+    }
+
+    /// A repository in a given (empty) directory, e.g. under a git server's root.
+    pub fn in_dir(dir: TempDir) -> Self {
         let r = Repo { dir };
         r.git(&["init", "-q", "-b", "main"]);
         r
+    }
+
+    /// The directory name (the last path component).
+    pub fn name(&self) -> String {
+        self.path()
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
     }
 
     /// The working tree.

@@ -6,7 +6,9 @@
 pub mod agent;
 pub mod cluster;
 pub mod git;
+pub mod git_http;
 pub mod http;
+pub mod tls;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -33,6 +35,15 @@ impl TempDir {
             .unwrap_or_else(|e| panic!("cannot create {}: {e}", p.display()));
         TempDir(p)
     }
+    /// Creates `parent/name` (a named directory, e.g. a repository under a server's root).
+    pub fn under(parent: &Path, name: &str) -> Self {
+        let p = parent.join(name);
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p)
+            .unwrap_or_else(|e| panic!("cannot create {}: {e}", p.display()));
+        TempDir(p)
+    }
+
     /// The path.
     pub fn path(&self) -> &Path {
         &self.0
