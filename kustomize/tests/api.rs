@@ -14,11 +14,20 @@ fn plain_directory_renders_its_yaml_files_in_name_order() {
     fs.add("apps/web/b.yaml", CM);
     fs.add("apps/web/a.yml", SECRET);
     fs.add("apps/web/notes.txt", "not yaml");
-    fs.add("apps/web/sub/c.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: nested\n");
+    fs.add(
+        "apps/web/sub/c.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: nested\n",
+    );
     let out = build(&fs, Path::new("apps/web")).expect("renders");
-    let names: Vec<&str> =
-        out.objects().map(|o| o["metadata"]["name"].as_str().unwrap_or_default()).collect();
-    assert_eq!(names, vec!["c", "s"], "ConfigMap sorts before Secret; sub/ is not read");
+    let names: Vec<&str> = out
+        .objects()
+        .map(|o| o["metadata"]["name"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        names,
+        vec!["c", "s"],
+        "ConfigMap sorts before Secret; sub/ is not read"
+    );
 }
 
 #[test]
@@ -34,7 +43,10 @@ fn nested_directory_without_kustomization_is_an_error_naming_it() {
 #[test]
 fn objects_are_json_values_in_output_order() {
     let mut fs = MemFs::new();
-    fs.add("k/kustomization.yaml", "resources: [cm.yaml, s.yaml]\nnamespace: prod\n");
+    fs.add(
+        "k/kustomization.yaml",
+        "resources: [cm.yaml, s.yaml]\nnamespace: prod\n",
+    );
     fs.add("k/cm.yaml", CM);
     fs.add("k/s.yaml", SECRET);
     let out = build(&fs, Path::new("k")).expect("renders");
@@ -57,7 +69,10 @@ fn malformed_yaml_names_file_and_line() {
 #[test]
 fn unknown_field_names_file_and_key() {
     let mut fs = MemFs::new();
-    fs.add("k/kustomization.yaml", "resources: []\ncommonLabel:\n  a: b\n");
+    fs.add(
+        "k/kustomization.yaml",
+        "resources: []\ncommonLabel:\n  a: b\n",
+    );
     let msg = build(&fs, Path::new("k")).unwrap_err().to_string();
     assert_eq!(msg, "k/kustomization.yaml: `commonLabel`: unknown field");
 }
@@ -66,7 +81,10 @@ fn unknown_field_names_file_and_key() {
 fn loading_a_file_above_the_kustomization_is_refused() {
     let mut fs = MemFs::new();
     fs.add("repo/secret.yaml", CM);
-    fs.add("repo/app/kustomization.yaml", "resources: [../secret.yaml]\n");
+    fs.add(
+        "repo/app/kustomization.yaml",
+        "resources: [../secret.yaml]\n",
+    );
     let err = build(&fs, Path::new("repo/app")).unwrap_err();
     assert!(matches!(err, Error::PathEscapesRoot { .. }), "{err}");
 }
@@ -82,7 +100,10 @@ fn escaping_the_file_system_root_is_refused() {
 #[test]
 fn remote_bases_are_refused_without_network() {
     let mut fs = MemFs::new();
-    fs.add("app/kustomization.yaml", "resources:\n- github.com/org/repo/deploy?ref=v1\n");
+    fs.add(
+        "app/kustomization.yaml",
+        "resources:\n- github.com/org/repo/deploy?ref=v1\n",
+    );
     let err = build(&fs, Path::new("app")).unwrap_err();
     assert!(matches!(err, Error::RemoteResource { .. }), "{err}");
 }

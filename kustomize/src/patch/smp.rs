@@ -74,7 +74,7 @@ fn strip(v: &Value) -> Value {
     match v {
         Value::Object(m) => Value::Object(
             m.iter()
-                .filter(|(k, _)| !k.starts_with('$'))
+                .filter(|(k, _)| k.as_str() != "$patch")
                 .filter(|(_, v)| !v.is_null())
                 .map(|(k, v)| (k.clone(), strip(v)))
                 .collect(),
@@ -132,7 +132,7 @@ fn merge_map(
         Some(other) => return Err(format!("unknown $patch directive `{other}`")),
     }
     for (k, sv) in s {
-        if k.starts_with('$') {
+        if k == "$patch" {
             continue;
         }
         if sv.is_null() {
@@ -222,6 +222,17 @@ fn merge_list(
             })
             .map(strip)
             .collect();
+        return Ok(());
+    }
+    // Lists of scalars the API merges as sets (patch values first, then the target's others).
+    if builtin && path.last().is_some_and(|f| f == "finalizers") {
+        let mut out: Vec<Value> = Vec::new();
+        for v in s.iter().chain(d.iter()) {
+            if !out.contains(v) {
+                out.push(v.clone());
+            }
+        }
+        *d = out;
         return Ok(());
     }
     let Some(key) = merge_key(path, d, s, builtin, kind) else {
