@@ -31,6 +31,30 @@ pub const CLUSTER_SCOPED: &[&str] = &[
     "VolumeAttachment",
 ];
 
+/// Kinds the namespace transformer leaves alone: those kustomize's built-in OpenAPI schema
+/// knows as cluster-scoped (custom kinds are namespaced to it).
+pub const SCHEMA_CLUSTER_SCOPED: &[&str] = &[
+    "APIService",
+    "CSIDriver",
+    "CSINode",
+    "CertificateSigningRequest",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "ComponentStatus",
+    "CustomResourceDefinition",
+    "IngressClass",
+    "MutatingWebhookConfiguration",
+    "Namespace",
+    "Node",
+    "PersistentVolume",
+    "PodSecurityPolicy",
+    "PriorityClass",
+    "RuntimeClass",
+    "StorageClass",
+    "ValidatingWebhookConfiguration",
+    "VolumeAttachment",
+];
+
 /// Whether objects of `kind` live in a namespace.
 pub fn is_namespaced(kind: &str) -> bool {
     !CLUSTER_SCOPED.contains(&kind)

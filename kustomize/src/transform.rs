@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 use crate::error::Error;
 use crate::fieldspec::{self, FieldSpec, SELECTOR_LABELS, TEMPLATE_ANNOTATIONS, TEMPLATE_LABELS};
 use crate::kustomization::{Image, Replica};
-use crate::resource::{ResMap, Resource, is_namespaced};
+use crate::resource::{ResMap, Resource, SCHEMA_CLUSTER_SCOPED};
 
 fn merge_into(m: &mut Map<String, Value>, key: &str, pairs: &Map<String, Value>, create: bool) {
     let exists = m.get(key).is_some_and(Value::is_object);
@@ -72,7 +72,7 @@ pub fn namespace(rm: &mut ResMap, ns: &str) {
     }
     for r in &mut rm.list {
         let kind = r.kind().to_string();
-        if is_namespaced(&kind) {
+        if !SCHEMA_CLUSTER_SCOPED.contains(&kind.as_str()) {
             r.set_namespace(ns);
         }
         if (kind == "RoleBinding" || kind == "ClusterRoleBinding")
@@ -101,15 +101,28 @@ pub fn namespace(rm: &mut ResMap, ns: &str) {
                 },
             );
         }
-        if kind == "APIService" {
+        if kind == "APIService" && r.gvk().group == "apiregistration.k8s.io" {
             fieldspec::visit(
                 &mut r.obj,
                 &["spec", "service", "namespace"],
-                false,
+                true,
                 &mut |m, k| {
                     m.insert(k.to_string(), Value::String(ns.into()));
                 },
             );
+        }
+        if kind == "CustomResourceDefinition" {
+            let path = [
+                "spec",
+                "conversion",
+                "webhook",
+                "clientConfig",
+                "service",
+                "namespace",
+            ];
+            fieldspec::visit(&mut r.obj, &path, false, &mut |m, k| {
+                m.insert(k.to_string(), Value::String(ns.into()));
+            });
         }
     }
 }
