@@ -33,7 +33,7 @@ pub fn build(fs: &dyn FileSystem, dir: &Path) -> Result<ResMap, Error> {
     let root = normalize(dir).ok_or_else(|| Error::PathEscapesRoot {
         file: display(dir),
         path: display(dir),
-        root: ".".into(),
+        root: "(file system root)".into(),
     })?;
     let mut b = Builder {
         fs,
@@ -306,7 +306,7 @@ impl Builder<'_> {
             let p = normalize(&dir.join(entry)).ok_or_else(|| Error::PathEscapesRoot {
                 file: file.into(),
                 path: entry.clone(),
-                root: ".".into(),
+                root: "(file system root)".into(),
             })?;
             if self.fs.is_dir(&p) {
                 let sub = self.accumulate(&p, ResMap::default(), Mode::Resource, file)?;
@@ -337,7 +337,7 @@ impl Builder<'_> {
             let p = normalize(&dir.join(c)).ok_or_else(|| Error::PathEscapesRoot {
                 file: file.into(),
                 path: c.clone(),
-                root: ".".into(),
+                root: "(file system root)".into(),
             })?;
             if !self.fs.is_dir(&p) {
                 return Err(Error::MissingFile {

@@ -17,7 +17,8 @@ pub trait FileSystem {
     fn read_dir(&self, path: &Path) -> io::Result<Vec<String>>;
 }
 
-/// The local disk below `root`. Paths that leave `root` are refused.
+/// The local disk below `root`. Paths that leave `root` are refused: root it at the repository
+/// (or at `/` to let bases live anywhere, as the kustomize CLI does).
 #[derive(Debug, Clone)]
 pub struct DiskFs {
     root: PathBuf,
