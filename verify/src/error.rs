@@ -174,6 +174,8 @@ pub enum ParseErrorKind {
     BadKey(String),
     #[error("RSA key of {bits} bits is below the 2048-bit minimum")]
     WeakRsaKey { bits: usize },
+    #[error("RSA key of {bits} bits is over the 8192-bit maximum")]
+    RsaKeyTooLarge { bits: usize },
     #[error("file is over the {limit} byte limit")]
     TooLarge { limit: usize },
 }

@@ -227,6 +227,11 @@ fn check_key(key: &KeyData, token: &str) -> Result<(), ParseErrorKind> {
         if bits < 2048 {
             return Err(ParseErrorKind::WeakRsaKey { bits });
         }
+        // ring verifies RSA up to 8192 bits: refuse bigger keys here, by name, rather than
+        // every signature of theirs later.
+        if bits > 8192 {
+            return Err(ParseErrorKind::RsaKeyTooLarge { bits });
+        }
     }
     Ok(())
 }
@@ -502,6 +507,20 @@ mod tests {
         assert_eq!(
             one(&format!("a@b {k}")).unwrap_err().kind,
             ParseErrorKind::WeakRsaKey { bits: 1024 }
+        );
+    }
+
+    #[test]
+    fn rsa_keys_over_8192_bits_should_be_refused() {
+        use base64ct::{Base64, Encoding};
+        let string = |v: &[u8]| [&(v.len() as u32).to_be_bytes()[..], v].concat();
+        let mut n = vec![0u8];
+        n.extend(std::iter::repeat_n(0xffu8, 1025)); // 8200 bits
+        let blob = [string(b"ssh-rsa"), string(&[1, 0, 1]), string(&n)].concat();
+        let line = format!("a@b ssh-rsa {}", Base64::encode_string(&blob));
+        assert_eq!(
+            one(&line).unwrap_err().kind,
+            ParseErrorKind::RsaKeyTooLarge { bits: 8200 }
         );
     }
 
