@@ -13,6 +13,14 @@ pub const FIELD_MANAGER: &str = "pi-agent";
 /// Setting this annotation to a new value asks for an immediate reconcile; the value is echoed in
 /// `status.lastHandledReconcileAt` once handled (the same contract as Flux's `requestedAt`).
 pub const REQUESTED_AT_ANNOTATION: &str = "reconcile.pi-agent.io/requestedAt";
+/// An applied object with this annotation set to `disabled` is never pruned.
+pub const PRUNE_ANNOTATION: &str = "gitops.pi-agent.io/prune";
+/// Label set on every applied object: the owning Application's name.
+pub const OWNER_NAME_LABEL: &str = "gitops.pi-agent.io/name";
+/// Label set on every applied object: the owning Application's namespace.
+pub const OWNER_NAMESPACE_LABEL: &str = "gitops.pi-agent.io/namespace";
+/// Finalizer that prunes (or orphans) the applied objects when the Application is deleted.
+pub const FINALIZER: &str = "gitops.pi-agent.io/finalizer";
 
 /// One infrastructure repository path, reconciled into one destination.
 #[derive(CustomResource, Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
@@ -87,12 +95,53 @@ pub struct Destination {
 }
 
 /// How the Application is synced.
-#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SyncPolicy {
-    /// Stop reconciling (nothing is fetched or applied) while true.
+    /// Stop reconciling (nothing is fetched, applied or pruned) while true.
     #[serde(default)]
     pub suspend: bool,
+    /// Delete the objects that left Git (default true). Objects annotated
+    /// `gitops.pi-agent.io/prune: disabled` are never deleted.
+    #[serde(default = "yes")]
+    pub prune: bool,
+    /// Revert changes made in the cluster to the fields this Application manages, as soon as they
+    /// happen (default true).
+    #[serde(default = "yes")]
+    pub self_heal: bool,
+    /// Allow a revision that renders no object to prune every object of the inventory
+    /// (default false: such a revision is refused).
+    #[serde(default)]
+    pub allow_empty: bool,
+    /// What happens to the applied objects when the Application is deleted.
+    #[serde(default)]
+    pub deletion_policy: DeletionPolicy,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for SyncPolicy {
+    fn default() -> Self {
+        SyncPolicy {
+            suspend: false,
+            prune: true,
+            self_heal: true,
+            allow_empty: false,
+            deletion_policy: DeletionPolicy::default(),
+        }
+    }
+}
+
+/// What happens to the applied objects when the Application is deleted.
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum DeletionPolicy {
+    /// Delete them (as pruning does: objects with `prune: disabled` are kept).
+    #[default]
+    Delete,
+    /// Leave them in the cluster.
+    Orphan,
 }
 
 /// What pi-agent observed and did, in the kstatus shape (`Ready`, `Reconciling`, `Stalled`).
@@ -117,6 +166,13 @@ pub struct ApplicationStatus {
     /// The objects applied from the last applied revision.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub inventory: Vec<InventoryEntry>,
+    /// How many changes made in the cluster to managed fields were reverted (self-heal).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub drift_corrections: i64,
+}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
 }
 
 /// One applied object: `id` is `<namespace>_<name>_<group>_<kind>` (Flux's format), `v` its version.

@@ -17,8 +17,11 @@ use kube::{Resource, ResourceExt};
 use serde_json::json;
 use tracing::{Instrument, field, info, info_span, warn};
 
-use crate::api::{Application, ApplicationStatus, FIELD_MANAGER, REQUESTED_AT_ANNOTATION};
-use crate::apply::{Applier, ApplyError};
+use crate::api::{
+    Application, ApplicationStatus, DeletionPolicy, FIELD_MANAGER, FINALIZER,
+    REQUESTED_AT_ANNOTATION,
+};
+use crate::apply::{Applier, ApplyError, DriftWatcher, ObjectId, Owner, inventory_of, stale};
 use crate::error::{RetryClass, parse_duration};
 use crate::render::{self, RenderError};
 use crate::report::Metrics;
@@ -57,6 +60,9 @@ impl ReconcileError {
             ReconcileError::Source(SourceError::InvalidSpec(_)) => reason::INVALID_SPEC,
             ReconcileError::Source(_) => reason::SOURCE_FAILED,
             ReconcileError::Render(_) => reason::RENDER_FAILED,
+            ReconcileError::Apply(
+                ApplyError::PruneFailed { .. } | ApplyError::EmptyRender { .. },
+            ) => reason::PRUNE_FAILED,
             ReconcileError::Apply(_) | ReconcileError::Status(_) => reason::APPLY_FAILED,
         }
     }
@@ -80,21 +86,50 @@ pub struct Context {
     /// Repositories.
     pub fetcher: Fetcher,
     /// Server-side apply.
-    pub applier: Applier,
+    pub applier: Arc<Applier>,
+    /// Drift correction.
+    pub drift: Arc<DriftWatcher>,
     /// Metrics.
     pub metrics: Arc<Metrics>,
     failures: std::sync::Mutex<HashMap<ObjectRef<Application>, u32>>,
+    // Set by `start`: lets the drift watcher ask for a reconcile, which records the correction
+    // in status.
+    trigger: Arc<std::sync::Mutex<Option<futures::channel::mpsc::Sender<ObjectRef<Application>>>>>,
 }
 
 impl Context {
     /// A context over a client.
     pub fn new(client: kube::Client, fetcher: Fetcher, metrics: Arc<Metrics>) -> Self {
+        let applier = Arc::new(Applier::new(client.clone()));
+        let m = metrics.clone();
+        let trigger: Arc<std::sync::Mutex<Option<futures::channel::mpsc::Sender<_>>>> =
+            Arc::default();
+        let t = trigger.clone();
+        let on_drift = Box::new(move |owner: &Owner, _object: &str, corrected: bool| {
+            let labels = OutcomeLabels {
+                namespace: owner.namespace.clone(),
+                name: owner.name.clone(),
+                result: if corrected { "corrected" } else { "ignored" }.to_owned(),
+            };
+            m.drift.get_or_create(&labels).inc();
+            // A correction is recorded in status by a reconcile; with selfHeal off, no reconcile
+            // is asked for (it would re-apply, which is the correction the user turned off).
+            if !corrected {
+                return;
+            }
+            if let Some(tx) = t.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+                let _ = tx.try_send(ObjectRef::new(&owner.name).within(&owner.namespace));
+            }
+        });
+        let drift = DriftWatcher::new(client.clone(), applier.clone(), on_drift);
         Context {
-            applier: Applier::new(client.clone()),
+            applier,
+            drift,
             client,
             fetcher,
             metrics,
             failures: Default::default(),
+            trigger,
         }
     }
 }
@@ -167,14 +202,41 @@ pub async fn reconcile(app: Arc<Application>, ctx: Arc<Context>) -> Result<Actio
     .await
 }
 
+fn owner_of(app: &Application) -> Owner {
+    Owner {
+        name: app.name_any(),
+        namespace: app.namespace().unwrap_or_default(),
+    }
+}
+
 async fn reconcile_inner(app: &Application, ctx: &Context) -> Result<Action, ReconcileError> {
     let api: Api<Application> =
         Api::namespaced(ctx.client.clone(), &app.namespace().unwrap_or_default());
+    if app.meta().deletion_timestamp.is_some() {
+        return finalize(app, ctx, &api).await;
+    }
+    if !app.finalizers().iter().any(|f| f == FINALIZER) {
+        // Added before anything is applied, so an Application deleted at any point still
+        // prunes what it applied.
+        let mut finalizers = app.finalizers().to_vec();
+        finalizers.push(FINALIZER.to_owned());
+        let patch = json!({"metadata": {"resourceVersion": app.resource_version(), "finalizers": finalizers}});
+        api.patch(
+            &app.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(&patch),
+        )
+        .await
+        .map_err(ReconcileError::Status)?;
+    }
+
     let generation = app.meta().generation;
     let requested_at = app.annotations().get(REQUESTED_AT_ANNOTATION).cloned();
+    let owner = owner_of(app);
     let mut status = app.status.clone().unwrap_or_default();
     // What the cluster holds now: a status write is skipped when nothing changed.
     let mut written = status.clone();
+    status.drift_corrections += ctx.drift.take_counts(&owner).corrected;
 
     if app.spec.sync.suspend {
         conditions::remove_condition(&mut status.conditions, conditions::RECONCILING);
@@ -213,8 +275,8 @@ async fn reconcile_inner(app: &Application, ctx: &Context) -> Result<Action, Rec
         let fetch_start = Instant::now();
         let snapshot = ctx.fetcher.fetch(&url, &reference).await?;
         let labels = AppLabels {
-            namespace: app.namespace().unwrap_or_default(),
-            name: app.name_any(),
+            namespace: owner.namespace.clone(),
+            name: owner.name.clone(),
         };
         ctx.metrics
             .fetch_duration
@@ -234,12 +296,67 @@ async fn reconcile_inner(app: &Application, ctx: &Context) -> Result<Action, Rec
         .await
         .map_err(|e| ReconcileError::InvalidSpec(format!("render task failed: {e}")))??;
 
-        let inventory = ctx.applier.apply(&objects, &app.target_namespace()).await?;
+        // An empty revision would prune everything: refuse it unless asked for.
+        if objects.is_empty() && !status.inventory.is_empty() && !app.spec.sync.allow_empty {
+            return Err(ApplyError::EmptyRender {
+                count: status.inventory.len(),
+            }
+            .into());
+        }
+
+        // The drift watcher must not correct an object while its new revision is applied.
+        let lock = ctx.drift.lock_for(&owner);
+        let _guard = lock.lock().await;
+        let applied = ctx
+            .applier
+            .apply(&objects, &app.target_namespace(), &owner)
+            .await?;
+        let inventory = inventory_of(applied.iter().map(|a| &a.entry));
+        ctx.drift.track(&owner, app.spec.sync.self_heal, &applied);
+
+        // Prune only after everything applied: a failed apply never deletes anything.
+        let mut kept = Vec::new();
+        if app.spec.sync.prune {
+            let (ids, unparsable) = stale(&status.inventory, &inventory);
+            for e in &unparsable {
+                warn!(id = %e.id, "inventory entry does not parse; not pruned");
+            }
+            match ctx.applier.prune(&ids, &owner).await {
+                Ok(report) => {
+                    for d in &report.deleted {
+                        info!(object = %d, "pruned");
+                    }
+                    ctx.metrics
+                        .pruned_objects
+                        .get_or_create(&labels)
+                        .inc_by(report.deleted.len() as u64);
+                }
+                Err(e) => {
+                    // Keep every stale entry so the next reconcile retries the prune.
+                    status.inventory =
+                        inventory_of(inventory.iter().chain(status.inventory.iter()));
+                    return Err(e.into());
+                }
+            }
+        } else {
+            // Without pruning, objects that left Git stay in the inventory: still ours.
+            let (ids, _) = stale(&status.inventory, &inventory);
+            kept = status
+                .inventory
+                .iter()
+                .filter(|e| ObjectId::parse(e).is_some_and(|id| ids.contains(&id)))
+                .cloned()
+                .collect();
+        }
         ctx.metrics
             .applied_objects
             .get_or_create(&labels)
             .set(inventory.len() as i64);
-        Ok::<_, ReconcileError>((interval, revision, inventory))
+        Ok::<_, ReconcileError>((
+            interval,
+            revision,
+            inventory_of(inventory.iter().chain(kept.iter())),
+        ))
     };
 
     match attempt.await {
@@ -307,6 +424,65 @@ async fn reconcile_inner(app: &Application, ctx: &Context) -> Result<Action, Rec
             Err(e)
         }
     }
+}
+
+/// The Application is being deleted: prune its inventory (deletion policy `Delete`, not
+/// suspended) or leave it (`Orphan`), then remove the finalizer.
+///
+/// # Guarantees
+/// Idempotent; the finalizer is removed only after every object is deleted, so a failure or a
+/// crash retries the cleanup.
+async fn finalize(
+    app: &Application,
+    ctx: &Context,
+    api: &Api<Application>,
+) -> Result<Action, ReconcileError> {
+    let Some(index) = app.finalizers().iter().position(|f| f == FINALIZER) else {
+        return Ok(Action::await_change());
+    };
+    let owner = owner_of(app);
+    let inventory = app
+        .status
+        .as_ref()
+        .map(|s| s.inventory.clone())
+        .unwrap_or_default();
+    let delete = app.spec.sync.deletion_policy == DeletionPolicy::Delete && !app.spec.sync.suspend;
+    if delete {
+        let lock = ctx.drift.lock_for(&owner);
+        let _guard = lock.lock().await;
+        ctx.drift.untrack(&owner);
+        let (ids, _) = stale(&inventory, &[]);
+        let report = ctx.applier.prune(&ids, &owner).await?;
+        info!(
+            deleted = report.deleted.len(),
+            kept = report.skipped.len(),
+            "Application deleted: inventory pruned"
+        );
+    } else {
+        ctx.drift.untrack(&owner);
+        info!(
+            objects = inventory.len(),
+            "Application deleted: objects orphaned"
+        );
+    }
+    let mut finalizers = app.finalizers().to_vec();
+    finalizers.remove(index);
+    let patch =
+        json!({"metadata": {"resourceVersion": app.resource_version(), "finalizers": finalizers}});
+    match api
+        .patch(
+            &app.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(&patch),
+        )
+        .await
+    {
+        Ok(_) => {}
+        Err(kube::Error::Api(s)) if s.code == 404 => {}
+        Err(e) => return Err(ReconcileError::Status(e)),
+    }
+    ctx.metrics.forget(&owner.namespace, &owner.name);
+    Ok(Action::await_change())
 }
 
 /// Writes status with server-side apply (so fields we stop setting disappear), only if changed.
@@ -378,10 +554,14 @@ pub fn start(
         .reflect(writer)
         .applied_objects()
         .predicate_filter(
-            predicates::generation.combine(predicates::annotations),
+            predicates::generation
+                .combine(predicates::annotations)
+                .combine(predicates::finalizers)
+                .combine(|app: &Application| app.metadata.deletion_timestamp.as_ref().map(|_| 1)),
             Default::default(),
         );
     let (trigger, triggers) = futures::channel::mpsc::channel(1024);
+    *ctx.trigger.lock().unwrap_or_else(|p| p.into_inner()) = Some(trigger.clone());
     let ready = Arc::new(AtomicBool::new(false));
     let handles = Handles {
         store: reader.clone(),

@@ -20,6 +20,9 @@ use libtest_mimic::{Arguments, Failed, Trial};
 use pi_agent::api::Application;
 use serde_json::json;
 
+mod sync;
+use sync::*;
+
 struct Env {
     client: kube::Client,
     agent: Agent,
@@ -582,6 +585,22 @@ async fn https_source_is_fetched_and_updated_incrementally(env: Arc<Env>) {
     assert_eq!(color(&env.client, &ns).await, "green");
 }
 
+/// Asks for a sync through the HTTP API and checks it was accepted.
+async fn sync_now(env: &Env, ns: &str, name: &str) {
+    let bearer = format!("Bearer {}", env.agent.token);
+    let path = format!("/api/v1/namespaces/{ns}/applications/{name}/sync");
+    let (code, body) = http::request(
+        &env.agent.addr,
+        "POST",
+        &path,
+        &[("Authorization", &bearer)],
+        "",
+    )
+    .await
+    .expect("sync");
+    assert_eq!(code, 202, "{body}");
+}
+
 fn main() {
     let args = Arguments::from_args();
     macro_rules! trial {
@@ -598,6 +617,11 @@ fn main() {
         trial!(requested_at_annotation_triggers_and_is_echoed),
         trial!(unknown_branch_is_stalled_with_the_reference),
         trial!(https_source_is_fetched_and_updated_incrementally),
+        trial!(objects_that_left_git_are_pruned_and_only_them),
+        trial!(an_empty_revision_is_refused_unless_allowed),
+        trial!(deleting_the_application_prunes_or_orphans),
+        trial!(a_change_by_another_manager_is_reverted),
+        trial!(self_heal_off_leaves_a_hand_edit_until_the_next_sync),
     ];
     let conclusion = libtest_mimic::run(&args, trials);
     // Stop the agent and the control plane (by PID) before exiting.

@@ -4,6 +4,7 @@
 //! Before anything is written, every object that can be checked is sent as a server-side dry run:
 //! a schema or admission error in one object stops the whole revision with the cluster untouched.
 
+mod drift;
 mod inventory;
 
 use std::collections::{BTreeSet, HashMap};
@@ -16,9 +17,10 @@ use kube::core::GroupVersionKind;
 use kube::discovery::{ApiCapabilities, ApiResource, Scope};
 use serde_json::Value;
 
-pub use inventory::{entry_for, inventory_of};
+pub use drift::{DriftCounts, DriftWatcher, OnDrift};
+pub use inventory::{ObjectId, entry_for, inventory_of, stale};
 
-use crate::api::FIELD_MANAGER;
+use crate::api::{FIELD_MANAGER, OWNER_NAME_LABEL, OWNER_NAMESPACE_LABEL, PRUNE_ANNOTATION};
 use crate::error::RetryClass;
 use crate::render::Object;
 
@@ -47,6 +49,48 @@ pub enum ApplyError {
     /// The API server could not be reached or failed.
     #[error("applying {object} failed: {message}")]
     Unavailable { object: String, message: String },
+    /// Deleting an object that left Git failed.
+    #[error("pruning {object} failed: {message}")]
+    PruneFailed { object: String, message: String },
+    /// The revision renders nothing and would prune the whole inventory.
+    #[error(
+        "the revision renders no object; refusing to prune the {count} objects of the inventory (set `spec.sync.allowEmpty: true` to allow it)"
+    )]
+    EmptyRender { count: usize },
+}
+
+/// The Application that owns applied objects: set as labels on each, checked before pruning.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Owner {
+    /// Application name.
+    pub name: String,
+    /// Application namespace.
+    pub namespace: String,
+}
+
+/// An object as applied: where it went and the exact body (the desired state drift is measured
+/// against).
+#[derive(Clone, Debug)]
+pub struct Applied {
+    /// Its inventory entry.
+    pub entry: crate::api::InventoryEntry,
+    /// Its API resource.
+    pub resource: ApiResource,
+    /// Its namespace; `None` when cluster-scoped.
+    pub namespace: Option<String>,
+    /// Its name.
+    pub name: String,
+    /// The body applied.
+    pub body: Value,
+}
+
+/// What a prune did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct PruneReport {
+    /// Objects deleted (`Kind ns/name`).
+    pub deleted: Vec<String>,
+    /// Objects left in place: gone already, opted out, or owned by someone else (with why).
+    pub skipped: Vec<String>,
 }
 
 impl ApplyError {
@@ -145,46 +189,80 @@ impl Applier {
         })
     }
 
-    async fn patch(&self, r: &Resolved<'_>, dry_run: bool) -> Result<(), ApplyError> {
-        let api: Api<DynamicObject> = match &r.namespace {
-            Some(ns) => Api::namespaced_with(self.client.clone(), ns, &r.resource),
-            None => Api::all_with(self.client.clone(), &r.resource),
-        };
-        let mut body = r.object.value.clone();
-        if let (Some(ns), Some(meta)) = (
-            &r.namespace,
-            body.get_mut("metadata").and_then(Value::as_object_mut),
-        ) {
-            meta.insert("namespace".into(), Value::String(ns.clone()));
-        }
-        let mut params = PatchParams::apply(FIELD_MANAGER).force();
-        if dry_run {
-            params = params.dry_run();
-        }
+    async fn patch(
+        &self,
+        r: &Resolved<'_>,
+        owner: &Owner,
+        dry_run: bool,
+    ) -> Result<(), ApplyError> {
+        let body = desired_body(r.object, r.namespace.as_deref(), owner);
         let id = match &r.namespace {
             Some(ns) => format!("{} {ns}/{}", r.object.kind(), r.object.name()),
             None => r.object.display_id(),
         };
-        match api
-            .patch(r.object.name(), &params, &Patch::Apply(&body))
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(kube::Error::Api(s)) => Err(ApplyError::Rejected {
+        self.apply_body(
+            &r.resource,
+            r.namespace.as_deref(),
+            r.object.name(),
+            &body,
+            dry_run,
+        )
+        .await
+        .map(|_| ())
+        .map_err(|e| match e {
+            kube::Error::Api(s) => ApplyError::Rejected {
                 object: id,
                 origin: r.object.origin.clone(),
                 message: s.message.clone(),
                 code: s.code,
-            }),
-            Err(e) => Err(ApplyError::Unavailable {
+            },
+            e => ApplyError::Unavailable {
                 object: id,
                 message: e.to_string(),
-            }),
-        }
+            },
+        })
     }
 
+    /// Server-side applies one body (force, field manager `pi-agent`); returns what the API
+    /// server stored (or would store, in a dry run).
+    ///
+    /// # Errors
+    /// The API server's error.
+    pub async fn apply_body(
+        &self,
+        resource: &ApiResource,
+        namespace: Option<&str>,
+        name: &str,
+        body: &Value,
+        dry_run: bool,
+    ) -> Result<DynamicObject, kube::Error> {
+        let api: Api<DynamicObject> = match namespace {
+            Some(ns) => Api::namespaced_with(self.client.clone(), ns, resource),
+            None => Api::all_with(self.client.clone(), resource),
+        };
+        let mut params = PatchParams::apply(FIELD_MANAGER).force();
+        if dry_run {
+            params = params.dry_run();
+        }
+        api.patch(name, &params, &Patch::Apply(body)).await
+    }
+}
+
+/// The body pi-agent applies for an object: its namespace set, and the owner labels.
+fn desired_body(object: &Object, namespace: Option<&str>, owner: &Owner) -> Value {
+    let mut body = object.value.clone();
+    if let Some(meta) = body.get_mut("metadata").and_then(Value::as_object_mut) {
+        if let Some(ns) = namespace {
+            meta.insert("namespace".into(), Value::String(ns.to_owned()));
+        }
+        set_owner_labels(meta, owner);
+    }
+    body
+}
+
+impl Applier {
     /// Applies `objects` in order; namespaced objects without a namespace go to `default_ns`.
-    /// Returns the inventory of what was applied.
+    /// Returns what was applied, in apply order.
     ///
     /// # Errors
     /// The first object refused or not applicable. Objects checkable by dry run are all checked
@@ -196,7 +274,8 @@ impl Applier {
         &self,
         objects: &[Object],
         default_ns: &str,
-    ) -> Result<Vec<crate::api::InventoryEntry>, ApplyError> {
+        owner: &Owner,
+    ) -> Result<Vec<Applied>, ApplyError> {
         // Phase 0: Namespaces and CRDs. What they create cannot be dry-run before they exist.
         let (first, rest): (Vec<&Object>, Vec<&Object>) =
             objects.iter().partition(|o| is_phase_zero(o));
@@ -233,10 +312,10 @@ impl Applier {
                 checked.push(self.resolve(o, default_ns).await?);
             }
         }
-        self.patch_all(&phase0, true).await?;
-        self.patch_all(&checked, true).await?;
+        self.patch_all(&phase0, owner, true).await?;
+        self.patch_all(&checked, owner, true).await?;
 
-        self.patch_all(&phase0, false).await?;
+        self.patch_all(&phase0, owner, false).await?;
         // Objects that depend on CRDs of this revision: resolve now that the CRDs exist.
         let mut deferred = Vec::new();
         for o in later {
@@ -246,18 +325,21 @@ impl Applier {
         checked.sort_by_key(|r| r.namespace.is_some());
         let (cluster, namespaced): (Vec<_>, Vec<_>) =
             checked.into_iter().partition(|r| r.namespace.is_none());
-        self.patch_all(&cluster, false).await?;
-        self.patch_all(&namespaced, false).await?;
+        self.patch_all(&cluster, owner, false).await?;
+        self.patch_all(&namespaced, owner, false).await?;
 
-        let mut inventory: Vec<_> = phase0
+        Ok(phase0
             .iter()
             .chain(&cluster)
             .chain(&namespaced)
-            .map(|r| entry_for(r.object, r.namespace.as_deref()))
-            .collect();
-        inventory.sort();
-        inventory.dedup();
-        Ok(inventory)
+            .map(|r| Applied {
+                entry: entry_for(r.object, r.namespace.as_deref()),
+                resource: r.resource.clone(),
+                namespace: r.namespace.clone(),
+                name: r.object.name().to_owned(),
+                body: desired_body(r.object, r.namespace.as_deref(), owner),
+            })
+            .collect())
     }
 
     /// Discovery of a kind whose CRD was just applied: the API server serves it once the CRD is
@@ -279,17 +361,131 @@ impl Applier {
         Err(last.unwrap_or_else(|| self.unknown_kind(o)))
     }
 
-    async fn patch_all(&self, items: &[Resolved<'_>], dry_run: bool) -> Result<(), ApplyError> {
+    async fn patch_all(
+        &self,
+        items: &[Resolved<'_>],
+        owner: &Owner,
+        dry_run: bool,
+    ) -> Result<(), ApplyError> {
         // Futures are built before the stream so it stores no closure (keeps the future Send).
         let mut patches = Vec::with_capacity(items.len());
         for r in items {
-            patches.push(self.patch(r, dry_run));
+            patches.push(self.patch(r, owner, dry_run));
         }
         futures::stream::iter(patches)
             .buffer_unordered(CONCURRENCY)
             .try_collect::<Vec<()>>()
             .await
             .map(|_| ())
+    }
+}
+
+impl Applier {
+    /// The API resource of a group/version/kind (cached discovery).
+    ///
+    /// # Errors
+    /// [`ApplyError::UnknownKind`] when the API server does not serve it.
+    pub async fn resource_of(
+        &self,
+        id: &ObjectId,
+    ) -> Result<(ApiResource, ApiCapabilities), ApplyError> {
+        let api_version = if id.group.is_empty() {
+            id.version.clone()
+        } else {
+            format!("{}/{}", id.group, id.version)
+        };
+        let probe = Object {
+            value: serde_json::json!({"apiVersion": api_version, "kind": id.kind, "metadata": {"name": id.name}}),
+            origin: "inventory".into(),
+        };
+        self.resolve_kind(&probe).await
+    }
+
+    /// Deletes the objects of `ids` that this Application still owns, in the given order.
+    /// An object is kept when it is already gone, annotated `gitops.pi-agent.io/prune: disabled`,
+    /// or labelled as owned by another Application (it moved): pruning never deletes what this
+    /// Application does not own.
+    ///
+    /// # Errors
+    /// The first deletion the API server refuses; objects deleted before it stay deleted.
+    ///
+    /// # Guarantees
+    /// Idempotent: pruning the same ids twice deletes nothing the second time.
+    pub async fn prune(&self, ids: &[ObjectId], owner: &Owner) -> Result<PruneReport, ApplyError> {
+        let mut report = PruneReport::default();
+        for id in ids {
+            let (resource, caps) = match self.resource_of(id).await {
+                Ok(r) => r,
+                Err(ApplyError::UnknownKind { .. }) => {
+                    // The kind is gone (its CRD was deleted): so are its objects.
+                    report
+                        .skipped
+                        .push(format!("{} (kind no longer served)", id.display()));
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let api: Api<DynamicObject> = match caps.scope {
+                Scope::Namespaced => {
+                    Api::namespaced_with(self.client.clone(), &id.namespace, &resource)
+                }
+                Scope::Cluster => Api::all_with(self.client.clone(), &resource),
+            };
+            let failed = |e: kube::Error| ApplyError::PruneFailed {
+                object: id.display(),
+                message: e.to_string(),
+            };
+            let Some(live) = api.get_metadata_opt(&id.name).await.map_err(failed)? else {
+                report
+                    .skipped
+                    .push(format!("{} (already gone)", id.display()));
+                continue;
+            };
+            let annotations = live.metadata.annotations.unwrap_or_default();
+            if annotations
+                .get(PRUNE_ANNOTATION)
+                .is_some_and(|v| v == "disabled")
+            {
+                report
+                    .skipped
+                    .push(format!("{} ({PRUNE_ANNOTATION}: disabled)", id.display()));
+                continue;
+            }
+            let labels = live.metadata.labels.unwrap_or_default();
+            let owned = labels.get(OWNER_NAME_LABEL) == Some(&owner.name)
+                && labels.get(OWNER_NAMESPACE_LABEL) == Some(&owner.namespace);
+            if !owned {
+                report
+                    .skipped
+                    .push(format!("{} (not owned by this Application)", id.display()));
+                continue;
+            }
+            let params = kube::api::DeleteParams::background();
+            match api.delete(&id.name, &params).await {
+                Ok(_) => report.deleted.push(id.display()),
+                Err(kube::Error::Api(s)) if s.code == 404 => report
+                    .skipped
+                    .push(format!("{} (already gone)", id.display())),
+                Err(e) => return Err(failed(e)),
+            }
+        }
+        Ok(report)
+    }
+}
+
+fn set_owner_labels(meta: &mut serde_json::Map<String, Value>, owner: &Owner) {
+    let labels = meta
+        .entry("labels")
+        .or_insert_with(|| Value::Object(Default::default()));
+    if !labels.is_object() {
+        *labels = Value::Object(Default::default());
+    }
+    if let Some(labels) = labels.as_object_mut() {
+        labels.insert(OWNER_NAME_LABEL.into(), Value::String(owner.name.clone()));
+        labels.insert(
+            OWNER_NAMESPACE_LABEL.into(),
+            Value::String(owner.namespace.clone()),
+        );
     }
 }
 
@@ -332,6 +528,23 @@ mod tests {
         assert!(!is_phase_zero(&obj(
             json!({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a"}})
         )));
+    }
+
+    #[test]
+    fn owner_labels_should_be_added_next_to_existing_ones() {
+        let owner = Owner {
+            name: "web".into(),
+            namespace: "team-a".into(),
+        };
+        let mut meta = json!({"name": "x", "labels": {"app": "web"}});
+        set_owner_labels(meta.as_object_mut().unwrap(), &owner);
+        assert_eq!(
+            meta["labels"],
+            json!({"app": "web", OWNER_NAME_LABEL: "web", OWNER_NAMESPACE_LABEL: "team-a"})
+        );
+        let mut meta = json!({"name": "x", "labels": null});
+        set_owner_labels(meta.as_object_mut().unwrap(), &owner);
+        assert_eq!(meta["labels"][OWNER_NAME_LABEL], "web");
     }
 
     #[test]

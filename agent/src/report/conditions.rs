@@ -21,6 +21,8 @@ pub mod reason {
     pub const RENDER_FAILED: &str = "RenderFailed";
     /// The API server refused an object.
     pub const APPLY_FAILED: &str = "ApplyFailed";
+    /// Deleting objects that left Git failed, or would delete everything.
+    pub const PRUNE_FAILED: &str = "PruneFailed";
     /// The spec is invalid.
     pub const INVALID_SPEC: &str = "InvalidSpec";
     /// `spec.sync.suspend` is true.

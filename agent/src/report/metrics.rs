@@ -58,6 +58,11 @@ pub struct Metrics {
     pub applied_objects: Family<AppLabels, Gauge>,
     /// `pi_agent_api_requests_total{endpoint,code}`.
     pub api_requests: Family<RequestLabels, Counter>,
+    /// `pi_agent_drift_total{namespace,name,result}`: changes by other managers, `corrected` or
+    /// `ignored` (selfHeal off).
+    pub drift: Family<OutcomeLabels, Counter>,
+    /// `pi_agent_pruned_objects_total{namespace,name}`.
+    pub pruned_objects: Family<AppLabels, Counter>,
 }
 
 fn duration_histogram() -> Histogram {
@@ -103,6 +108,18 @@ impl Default for Metrics {
             "Requests to the HTTP API by endpoint and status code",
             api_requests.clone(),
         );
+        let drift = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "drift",
+            "Changes to managed objects by other field managers, corrected or ignored",
+            drift.clone(),
+        );
+        let pruned_objects = Family::<AppLabels, Counter>::default();
+        registry.register(
+            "pruned_objects",
+            "Objects deleted because they left Git",
+            pruned_objects.clone(),
+        );
         let build = Family::<BuildLabels, Gauge>::default();
         build
             .get_or_create(&BuildLabels {
@@ -117,6 +134,8 @@ impl Default for Metrics {
             fetch_duration,
             applied_objects,
             api_requests,
+            drift,
+            pruned_objects,
         }
     }
 }
@@ -141,6 +160,7 @@ impl Metrics {
         self.reconcile_duration.remove(&app);
         self.fetch_duration.remove(&app);
         self.applied_objects.remove(&app);
+        self.pruned_objects.remove(&app);
     }
 }
 

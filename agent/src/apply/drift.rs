@@ -1,0 +1,337 @@
+//! Drift correction: watch the applied objects and put back what another field manager changed.
+//!
+//! One metadata-only watch per kind, shared by every Application and filtered on the owner label,
+//! keeps memory small. When an event shows that the last writer of an object was not pi-agent
+//! (status writes aside), the object's desired body is applied again with server-side apply: the
+//! API server itself decides whether a managed field differs, so defaulted or webhook-mutated
+//! fields never count as drift. A changed `resourceVersion` after that apply means a correction
+//! happened; it is counted in status and metrics. A deleted object is re-created.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use futures::StreamExt;
+use kube::api::{Api, DynamicObject};
+use kube::core::PartialObjectMeta;
+use kube::discovery::ApiResource;
+use kube::runtime::{WatchStreamExt, watcher};
+use serde_json::Value;
+use tracing::{debug, info, warn};
+
+use super::{Applied, Applier, Owner};
+use crate::api::{FIELD_MANAGER, OWNER_NAME_LABEL};
+
+/// An object, by kind and place.
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+struct ObjectKey {
+    group: String,
+    kind: String,
+    namespace: String,
+    name: String,
+}
+
+/// A watched kind.
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+struct KindKey {
+    group: String,
+    version: String,
+    kind: String,
+}
+
+struct Desired {
+    owner: Owner,
+    self_heal: bool,
+    resource: ApiResource,
+    namespace: Option<String>,
+    body: Value,
+}
+
+/// What the drift watcher found and did, per Application, since the last reconcile read it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DriftCounts {
+    /// Changes reverted.
+    pub corrected: i64,
+    /// Changes seen on an Application with `selfHeal: false` (left in place).
+    pub ignored: i64,
+}
+
+/// Called when a correction happens (for metrics).
+pub type OnDrift = Box<dyn Fn(&Owner, &str, bool) + Send + Sync>;
+
+/// Watches applied objects and corrects drift.
+pub struct DriftWatcher {
+    applier: Arc<Applier>,
+    client: kube::Client,
+    desired: Mutex<HashMap<ObjectKey, Desired>>,
+    watches: Mutex<HashMap<KindKey, tokio::task::JoinHandle<()>>>,
+    counts: Mutex<HashMap<Owner, DriftCounts>>,
+    // One lock per Application: a correction never interleaves with a reconcile's apply, so it
+    // can never put back the previous revision over the new one.
+    locks: Mutex<HashMap<Owner, Arc<tokio::sync::Mutex<()>>>>,
+    on_drift: OnDrift,
+}
+
+impl std::hash::Hash for Owner {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.name.hash(state);
+        self.namespace.hash(state);
+    }
+}
+
+fn last_writer(
+    meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+) -> Option<String> {
+    meta.managed_fields
+        .as_ref()?
+        .iter()
+        .filter(|m| m.subresource.as_deref().unwrap_or_default().is_empty())
+        .max_by(|a, b| {
+            a.time
+                .as_ref()
+                .map(|t| t.0)
+                .cmp(&b.time.as_ref().map(|t| t.0))
+        })
+        .and_then(|m| m.manager.clone())
+}
+
+impl DriftWatcher {
+    /// A watcher applying through `applier`.
+    pub fn new(client: kube::Client, applier: Arc<Applier>, on_drift: OnDrift) -> Arc<Self> {
+        Arc::new(DriftWatcher {
+            applier,
+            client,
+            desired: Mutex::default(),
+            watches: Mutex::default(),
+            counts: Mutex::default(),
+            locks: Mutex::default(),
+            on_drift,
+        })
+    }
+
+    /// The lock a reconcile holds while it applies and tracks for `owner`.
+    pub fn lock_for(&self, owner: &Owner) -> Arc<tokio::sync::Mutex<()>> {
+        self.locks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(owner.clone())
+            .or_default()
+            .clone()
+    }
+
+    /// Replaces what `owner` manages with `applied`, and makes sure each kind is watched.
+    pub fn track(self: &Arc<Self>, owner: &Owner, self_heal: bool, applied: &[Applied]) {
+        {
+            let mut desired = self.desired.lock().unwrap_or_else(|p| p.into_inner());
+            desired.retain(|_, d| &d.owner != owner);
+            for a in applied {
+                let group = a.resource.group.clone();
+                desired.insert(
+                    ObjectKey {
+                        group,
+                        kind: a.resource.kind.clone(),
+                        namespace: a.namespace.clone().unwrap_or_default(),
+                        name: a.name.clone(),
+                    },
+                    Desired {
+                        owner: owner.clone(),
+                        self_heal,
+                        resource: a.resource.clone(),
+                        namespace: a.namespace.clone(),
+                        body: a.body.clone(),
+                    },
+                );
+            }
+        }
+        let mut watches = self.watches.lock().unwrap_or_else(|p| p.into_inner());
+        for a in applied {
+            let key = KindKey {
+                group: a.resource.group.clone(),
+                version: a.resource.version.clone(),
+                kind: a.resource.kind.clone(),
+            };
+            if watches.get(&key).is_some_and(|h| !h.is_finished()) {
+                continue;
+            }
+            let this = self.clone();
+            let resource = a.resource.clone();
+            watches.insert(
+                key,
+                tokio::spawn(async move { this.watch_kind(resource).await }),
+            );
+        }
+    }
+
+    /// Forgets `owner` (its Application was deleted).
+    pub fn untrack(&self, owner: &Owner) {
+        self.desired
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|_, d| &d.owner != owner);
+        self.counts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(owner);
+    }
+
+    /// Takes the counts gathered for `owner` since the last call.
+    pub fn take_counts(&self, owner: &Owner) -> DriftCounts {
+        self.counts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(owner)
+            .unwrap_or_default()
+    }
+
+    async fn watch_kind(self: Arc<Self>, resource: ApiResource) {
+        // `Api<PartialObjectMeta<_>>` makes metadata-only requests: no spec or status in memory.
+        let api: Api<PartialObjectMeta<DynamicObject>> =
+            Api::all_with(self.client.clone(), &resource);
+        let config = watcher::Config::default().labels(OWNER_NAME_LABEL);
+        let mut events = watcher(api, config).default_backoff().boxed();
+        debug!(kind = %resource.kind, "drift watch started");
+        while let Some(event) = events.next().await {
+            match event {
+                Ok(watcher::Event::Apply(meta)) => self.on_event(&resource, &meta, false).await,
+                Ok(watcher::Event::Delete(meta)) => self.on_event(&resource, &meta, true).await,
+                Ok(_) => {}
+                Err(e) => debug!(kind = %resource.kind, error = %e, "drift watch error (retrying)"),
+            }
+        }
+    }
+
+    async fn on_event(
+        &self,
+        resource: &ApiResource,
+        meta: &PartialObjectMeta<DynamicObject>,
+        deleted: bool,
+    ) {
+        let m = &meta.metadata;
+        let key = ObjectKey {
+            group: resource.group.clone(),
+            kind: resource.kind.clone(),
+            namespace: m.namespace.clone().unwrap_or_default(),
+            name: m.name.clone().unwrap_or_default(),
+        };
+        let owner = match self
+            .desired
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+        {
+            Some(d) => d.owner.clone(),
+            None => return,
+        };
+        if !deleted && last_writer(m).as_deref() == Some(FIELD_MANAGER) {
+            return;
+        }
+        if !deleted && m.deletion_timestamp.is_some() {
+            return;
+        }
+        let lock = self.lock_for(&owner);
+        let _guard = lock.lock().await;
+        // Re-read after the lock: a reconcile may have changed what is desired meanwhile.
+        let (self_heal, resource, namespace, body) = {
+            let desired = self.desired.lock().unwrap_or_else(|p| p.into_inner());
+            let Some(d) = desired.get(&key) else { return };
+            (
+                d.self_heal,
+                d.resource.clone(),
+                d.namespace.clone(),
+                d.body.clone(),
+            )
+        };
+        let shown = format!(
+            "{} {}{}",
+            key.kind,
+            namespace
+                .as_deref()
+                .map(|n| format!("{n}/"))
+                .unwrap_or_default(),
+            key.name
+        );
+        if !self_heal {
+            self.count(&owner, false);
+            (self.on_drift)(&owner, &shown, false);
+            info!(app = %format!("{}/{}", owner.namespace, owner.name), object = %shown, "drift detected; selfHeal is off, left in place");
+            return;
+        }
+        let before = if deleted {
+            None
+        } else {
+            m.resource_version.clone()
+        };
+        match self
+            .applier
+            .apply_body(&resource, namespace.as_deref(), &key.name, &body, false)
+            .await
+        {
+            Ok(after) if after.metadata.resource_version != before => {
+                self.count(&owner, true);
+                (self.on_drift)(&owner, &shown, true);
+                info!(app = %format!("{}/{}", owner.namespace, owner.name), object = %shown, deleted, "drift corrected");
+            }
+            Ok(_) => {
+                debug!(object = %shown, "change by another manager left managed fields intact")
+            }
+            Err(e) => {
+                warn!(object = %shown, error = %e, "drift correction failed; the next reconcile retries")
+            }
+        }
+    }
+
+    fn count(&self, owner: &Owner, corrected: bool) {
+        let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        let c = counts.entry(owner.clone()).or_default();
+        if corrected {
+            c.corrected += 1;
+        } else {
+            c.ignored += 1;
+        }
+    }
+}
+
+impl Drop for DriftWatcher {
+    fn drop(&mut self) {
+        for (_, h) in self
+            .watches
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain()
+        {
+            h.abort();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ManagedFieldsEntry, ObjectMeta, Time};
+
+    fn entry(manager: &str, at: &str, subresource: Option<&str>) -> ManagedFieldsEntry {
+        ManagedFieldsEntry {
+            manager: Some(manager.into()),
+            time: Some(Time(at.parse().unwrap())),
+            subresource: subresource.map(Into::into),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn last_writer_should_ignore_status_writes() {
+        let meta = ObjectMeta {
+            managed_fields: Some(vec![
+                entry("pi-agent", "2026-01-01T00:00:01Z", None),
+                entry("kubectl-edit", "2026-01-01T00:00:02Z", None),
+                entry(
+                    "kube-controller-manager",
+                    "2026-01-01T00:00:03Z",
+                    Some("status"),
+                ),
+            ]),
+            ..Default::default()
+        };
+        assert_eq!(last_writer(&meta).as_deref(), Some("kubectl-edit"));
+        assert_eq!(last_writer(&ObjectMeta::default()), None);
+    }
+}
