@@ -175,14 +175,34 @@ fn to_resources(docs: Vec<Value>, file: &str, out: &mut Vec<Resource>) -> Result
     Ok(())
 }
 
-fn append(rm: &mut ResMap, r: Resource, file: &str) -> Result<(), Error> {
-    if rm.list.iter().any(|x| x.same_id(&r)) {
-        return Err(Error::DuplicateId {
-            file: file.into(),
-            id: r.id_string(),
-        });
+/// The key under which kustomize's resource map refuses duplicates.
+fn id_key(r: &Resource) -> IdKey {
+    (
+        r.gvk().key(),
+        Resource::effective_ns(r.kind(), r.namespace()),
+        r.name().to_string(),
+    )
+}
+
+type IdKey = (String, String, String);
+
+/// Appends resources, refusing ids already present; `seen` holds the ids of `rm`, so that
+/// building stays linear in the number of resources.
+fn append_all(
+    rm: &mut ResMap,
+    seen: &mut std::collections::HashSet<IdKey>,
+    rs: Vec<Resource>,
+    file: &str,
+) -> Result<(), Error> {
+    for r in rs {
+        if !seen.insert(id_key(&r)) {
+            return Err(Error::DuplicateId {
+                file: file.into(),
+                id: r.id_string(),
+            });
+        }
+        rm.list.push(r);
     }
-    rm.list.push(r);
     Ok(())
 }
 
@@ -296,6 +316,7 @@ impl Builder<'_> {
             dir,
             file,
         };
+        let mut seen: std::collections::HashSet<IdKey> = rm.list.iter().map(id_key).collect();
         for entry in &k.resources {
             if is_remote(entry) {
                 return Err(Error::RemoteResource {
@@ -310,9 +331,7 @@ impl Builder<'_> {
             })?;
             if self.fs.is_dir(&p) {
                 let sub = self.accumulate(&p, ResMap::default(), Mode::Resource, file)?;
-                for r in sub.list {
-                    append(&mut rm, r, file)?;
-                }
+                append_all(&mut rm, &mut seen, sub.list, file)?;
             } else {
                 let bytes = loader.load(entry)?;
                 let rfile = display(&p);
@@ -322,9 +341,7 @@ impl Builder<'_> {
                     &rfile,
                     &mut rs,
                 )?;
-                for r in rs {
-                    append(&mut rm, r, &rfile)?;
-                }
+                append_all(&mut rm, &mut seen, rs, &rfile)?;
             }
         }
         for c in &k.components {
@@ -359,6 +376,17 @@ impl Builder<'_> {
         loader: &DirLoader<'_>,
         file: &str,
     ) -> Result<(), Error> {
+        // Index by every name a resource has had, so many generators stay linear.
+        let mut by_name: std::collections::HashMap<String, Vec<usize>> =
+            std::collections::HashMap::new();
+        for (i, x) in rm.list.iter().enumerate() {
+            for n in std::iter::once(x.name()).chain(x.prev.iter().map(|(n, _)| n.as_str())) {
+                let v = by_name.entry(n.to_string()).or_default();
+                if v.last() != Some(&i) {
+                    v.push(i);
+                }
+            }
+        }
         let gens = k
             .config_map_generator
             .iter()
@@ -371,9 +399,10 @@ impl Builder<'_> {
                 .as_ref()
                 .map(|x| x.behavior.clone())
                 .unwrap_or_default();
-            let existing = rm.list.iter().position(|x| {
+            let candidates = by_name.get(r.name()).cloned().unwrap_or_default();
+            let existing = candidates.into_iter().find(|&i| {
+                let x = &rm.list[i];
                 x.gvk() == r.gvk()
-                    && x.all_ids().iter().any(|(n, _)| n == r.name())
                     && (r.namespace().is_empty()
                         || Resource::effective_ns(x.kind(), x.namespace())
                             == Resource::effective_ns(r.kind(), r.namespace()))
@@ -385,7 +414,13 @@ impl Builder<'_> {
                         id: r.id_string(),
                     });
                 }
-                ("create", None) => rm.list.push(r),
+                ("create", None) => {
+                    by_name
+                        .entry(r.name().to_string())
+                        .or_default()
+                        .push(rm.list.len());
+                    rm.list.push(r);
+                }
                 (_, None) => {
                     return Err(Error::Generator {
                         file: file.into(),

@@ -217,14 +217,6 @@ impl Resource {
         format!("{}|{}|{}", self.gvk().key(), ns, nm)
     }
 
-    /// Whether two resources would clash in kustomize's resource map.
-    pub(crate) fn same_id(&self, o: &Resource) -> bool {
-        self.name() == o.name()
-            && self.gvk() == o.gvk()
-            && Self::effective_ns(self.kind(), self.namespace())
-                == Self::effective_ns(o.kind(), o.namespace())
-    }
-
     pub(crate) fn metadata_mut(&mut self) -> &mut Map<String, Value> {
         let obj = ensure_object(&mut self.obj);
         ensure_object(
@@ -252,6 +244,11 @@ impl Resource {
         self.prev.push((n, ns));
         self.metadata_mut()
             .insert("namespace".into(), Value::String(namespace.into()));
+    }
+
+    /// Whether the resource is or was called `name`.
+    pub(crate) fn has_had_name(&self, name: &str) -> bool {
+        self.name() == name || self.prev.iter().any(|(n, _)| n == name)
     }
 
     /// All (name, namespace) pairs the resource has had, including the current one.
@@ -376,16 +373,10 @@ impl ResMap {
                 0
             }
         };
-        self.list.sort_by(|a, b| {
-            let (ga, gb) = (a.gvk(), b.gvk());
-            if ga != gb {
-                let (oa, ob) = (order(&ga.kind), order(&gb.kind));
-                if oa != ob {
-                    return oa.cmp(&ob);
-                }
-                return ga.key().cmp(&gb.key());
-            }
-            a.id_string().cmp(&b.id_string())
+        // (kind priority, group_version_kind, id): kustomize's comparison, computed once each.
+        self.list.sort_by_cached_key(|r| {
+            let gvk = r.gvk();
+            (order(&gvk.kind), gvk.key(), r.id_string())
         });
     }
 }

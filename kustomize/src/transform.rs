@@ -262,7 +262,7 @@ pub fn replicas(rm: &mut ResMap, replicas: &[Replica], file: &str) -> Result<(),
     for rep in replicas {
         let mut found = false;
         for r in &mut rm.list {
-            if !KINDS.contains(&r.kind()) || !r.all_ids().iter().any(|(n, _)| *n == rep.name) {
+            if !KINDS.contains(&r.kind()) || !r.has_had_name(&rep.name) {
                 continue;
             }
             found = true;
