@@ -659,12 +659,7 @@ fn apply_patch(
             .filter(|(_, r)| m.matches(r))
             .map(|(i, _)| i)
             .collect();
-        if p.json6902 && hits.is_empty() {
-            return Err(Error::PatchTargetNotFound {
-                file: pfile,
-                target: format!("{target:?}"),
-            });
-        }
+        // A JSON patch whose target matches nothing is not an error in kustomize.
         for i in hits {
             let r = &mut rm.list[i];
             json6902::apply(&mut r.obj, &ops).map_err(|message| Error::PatchFailed {

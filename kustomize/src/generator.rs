@@ -176,7 +176,8 @@ pub fn generate(
             }
         }
     }
-    if !text.is_empty() {
+    // A generated Secret always has `data`, a ConfigMap only when it has entries.
+    if secret || !text.is_empty() {
         obj.insert("data".into(), Value::Object(text));
     }
     if !binary.is_empty() {

@@ -16,6 +16,30 @@ pub struct Selector {
     pub annotation_selector: String,
 }
 
+impl std::fmt::Display for Selector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let parts = [
+            ("group", &self.group),
+            ("version", &self.version),
+            ("kind", &self.kind),
+            ("name", &self.name),
+            ("namespace", &self.namespace),
+            ("labelSelector", &self.label_selector),
+            ("annotationSelector", &self.annotation_selector),
+        ];
+        let shown: Vec<String> = parts
+            .iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        if shown.is_empty() {
+            f.write_str("(any resource)")
+        } else {
+            f.write_str(&shown.join(" "))
+        }
+    }
+}
+
 /// One entry of `patches` (or of the legacy patch lists).
 #[derive(Debug, Clone, Default)]
 pub struct Patch {
