@@ -179,14 +179,15 @@ fn merge_key(
             | "env"
             | "volumes"
             | "imagePullSecrets"
-            | "resourceClaims" => "name",
+            | "resourceClaims"
+            | "webhooks" => "name",
+            "secrets" if kind == "ServiceAccount" => "name",
             "volumeMounts" => "mountPath",
             "volumeDevices" => "devicePath",
             "hostAliases" => "ip",
             "topologySpreadConstraints" => "topologyKey",
             "conditions" => "type",
             "ownerReferences" => "uid",
-            "readinessGates" => "conditionType",
             "ports" => {
                 if kind == "Service" && parent == "spec" {
                     "port"
