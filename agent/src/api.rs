@@ -85,13 +85,35 @@ pub struct GitRef {
     pub commit: Option<String>,
 }
 
-/// The namespace objects without one are applied to.
+/// Where objects go, and the tenancy limits of what the repository may create.
 #[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Destination {
     /// Namespace for namespaced objects that name none; defaults to the Application's namespace.
+    /// Namespaced objects may only go there (or to `allowedNamespaces`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
+    /// Other namespaces objects may name explicitly; `*` allows any.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_namespaces: Vec<String>,
+    /// Cluster-scoped kinds the repository may create (none by default), like Argo CD's
+    /// `clusterResourceWhitelist`; `*` matches any group or kind.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_cluster_resources: Vec<GroupKind>,
+    /// Apply, prune and correct drift as this ServiceAccount of the Application's namespace
+    /// (impersonation), so its RBAC bounds what the repository can do.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_account_name: Option<String>,
+}
+
+/// An API group and kind; `*` matches any.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub struct GroupKind {
+    /// API group (`""` for the core group).
+    #[serde(default)]
+    pub group: String,
+    /// Kind.
+    pub kind: String,
 }
 
 /// How the Application is synced.

@@ -21,7 +21,7 @@ use crate::api::{
     Application, ApplicationStatus, DeletionPolicy, FIELD_MANAGER, FINALIZER,
     REQUESTED_AT_ANNOTATION,
 };
-use crate::apply::{Applier, ApplyError, DriftWatcher, ObjectId, Owner, inventory_of, stale};
+use crate::apply::{Applier, ApplyError, DriftWatcher, ObjectId, Owner, Tenancy, inventory_of, stale};
 use crate::error::{RetryClass, parse_duration};
 use crate::render::{self, RenderError};
 use crate::report::Metrics;
@@ -63,6 +63,7 @@ impl ReconcileError {
             ReconcileError::Apply(
                 ApplyError::PruneFailed { .. } | ApplyError::EmptyRender { .. },
             ) => reason::PRUNE_FAILED,
+            ReconcileError::Apply(ApplyError::TenancyViolation { .. }) => reason::TENANCY_VIOLATION,
             ReconcileError::Apply(_) | ReconcileError::Status(_) => reason::APPLY_FAILED,
         }
     }
@@ -85,8 +86,11 @@ pub struct Context {
     pub client: kube::Client,
     /// Repositories.
     pub fetcher: Fetcher,
-    /// Server-side apply.
+    /// Server-side apply with the agent's own identity.
     pub applier: Arc<Applier>,
+    // Appliers impersonating ServiceAccounts, by user name.
+    impersonating: std::sync::Mutex<HashMap<String, Arc<Applier>>>,
+    config: kube::Config,
     /// Drift correction.
     pub drift: Arc<DriftWatcher>,
     /// Metrics.
@@ -99,7 +103,11 @@ pub struct Context {
 
 impl Context {
     /// A context over a client.
-    pub fn new(client: kube::Client, fetcher: Fetcher, metrics: Arc<Metrics>) -> Self {
+    ///
+    /// # Errors
+    /// When no client can be built from `config`.
+    pub fn new(config: kube::Config, fetcher: Fetcher, metrics: Arc<Metrics>) -> Result<Self, kube::Error> {
+        let client = kube::Client::try_from(config.clone())?;
         let applier = Arc::new(Applier::new(client.clone()));
         let m = metrics.clone();
         let trigger: Arc<std::sync::Mutex<Option<futures::channel::mpsc::Sender<_>>>> =
@@ -121,16 +129,42 @@ impl Context {
                 let _ = tx.try_send(ObjectRef::new(&owner.name).within(&owner.namespace));
             }
         });
-        let drift = DriftWatcher::new(client.clone(), applier.clone(), on_drift);
-        Context {
+        let drift = DriftWatcher::new(client.clone(), on_drift);
+        Ok(Context {
             applier,
+            impersonating: Default::default(),
+            config,
             drift,
             client,
             fetcher,
             metrics,
             failures: Default::default(),
             trigger,
+        })
+    }
+
+    /// The applier for an Application: its ServiceAccount's identity when
+    /// `spec.destination.serviceAccountName` is set (impersonation), else the agent's own.
+    ///
+    /// # Errors
+    /// When the impersonating client cannot be built.
+    pub fn applier_for(&self, app: &Application) -> Result<Arc<Applier>, ReconcileError> {
+        let Some(sa) = &app.spec.destination.service_account_name else {
+            return Ok(self.applier.clone());
+        };
+        let user = format!("system:serviceaccount:{}:{sa}", app.namespace().unwrap_or_default());
+        let mut cache = self.impersonating.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(a) = cache.get(&user) {
+            return Ok(a.clone());
         }
+        let mut config = self.config.clone();
+        config.auth_info.impersonate = Some(user.clone());
+        config.auth_info.impersonate_groups = None;
+        let client = kube::Client::try_from(config)
+            .map_err(|e| ReconcileError::InvalidSpec(format!("cannot impersonate `{user}`: {e}")))?;
+        let applier = Arc::new(Applier::new(client));
+        cache.insert(user, applier.clone());
+        Ok(applier)
     }
 }
 
@@ -307,12 +341,11 @@ async fn reconcile_inner(app: &Application, ctx: &Context) -> Result<Action, Rec
         // The drift watcher must not correct an object while its new revision is applied.
         let lock = ctx.drift.lock_for(&owner);
         let _guard = lock.lock().await;
-        let applied = ctx
-            .applier
-            .apply(&objects, &app.target_namespace(), &owner)
-            .await?;
+        let applier = ctx.applier_for(app)?;
+        let tenancy = Tenancy::of(&app.spec.destination, &app.target_namespace());
+        let applied = applier.apply(&objects, &tenancy, &owner).await?;
         let inventory = inventory_of(applied.iter().map(|a| &a.entry));
-        ctx.drift.track(&owner, app.spec.sync.self_heal, &applied);
+        ctx.drift.track(&owner, app.spec.sync.self_heal, &applier, &applied);
 
         // Prune only after everything applied: a failed apply never deletes anything.
         let mut kept = Vec::new();
@@ -321,7 +354,7 @@ async fn reconcile_inner(app: &Application, ctx: &Context) -> Result<Action, Rec
             for e in &unparsable {
                 warn!(id = %e.id, "inventory entry does not parse; not pruned");
             }
-            match ctx.applier.prune(&ids, &owner).await {
+            match applier.prune(&ids, &owner).await {
                 Ok(report) => {
                     for d in &report.deleted {
                         info!(object = %d, "pruned");
@@ -452,7 +485,7 @@ async fn finalize(
         let _guard = lock.lock().await;
         ctx.drift.untrack(&owner);
         let (ids, _) = stale(&inventory, &[]);
-        let report = ctx.applier.prune(&ids, &owner).await?;
+        let report = ctx.applier_for(app)?.prune(&ids, &owner).await?;
         info!(
             deleted = report.deleted.len(),
             kept = report.skipped.len(),

@@ -209,20 +209,19 @@ struct RunConfig {
     fetch_timeout: Duration,
 }
 
-async fn client(kubeconfig: Option<PathBuf>) -> anyhow::Result<kube::Client> {
-    let config = match kubeconfig {
+async fn kube_config(kubeconfig: Option<PathBuf>) -> anyhow::Result<kube::Config> {
+    Ok(match kubeconfig {
         Some(path) => {
             let kc = kube::config::Kubeconfig::read_from(&path)
                 .map_err(|e| anyhow::anyhow!("cannot read kubeconfig `{}`: {e}", path.display()))?;
             kube::Config::from_custom_kubeconfig(kc, &Default::default()).await?
         }
         None => kube::Config::infer().await?,
-    };
-    Ok(kube::Client::try_from(config)?)
+    })
 }
 
 async fn run(config: RunConfig) -> anyhow::Result<()> {
-    let client = client(config.kubeconfig).await?;
+    let kube_config = kube_config(config.kubeconfig).await?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on `{}`: {e}", config.listen))?;
@@ -234,10 +233,10 @@ async fn run(config: RunConfig) -> anyhow::Result<()> {
     };
     let metrics = Arc::new(Metrics::default());
     let ctx = Arc::new(Context::new(
-        client,
+        kube_config,
         Fetcher::new(config.cache_dir, config.fetch_timeout),
         metrics.clone(),
-    ));
+    )?);
     let (handles, controller) =
         controller::start(ctx, config.namespace.as_deref(), stopped(stop_rx.clone()));
     let state = Arc::new(server::State {

@@ -21,7 +21,9 @@ use pi_agent::api::Application;
 use serde_json::json;
 
 mod sync;
+mod tenancy;
 use sync::*;
+use tenancy::*;
 
 struct Env {
     client: kube::Client,
@@ -622,6 +624,8 @@ fn main() {
         trial!(deleting_the_application_prunes_or_orphans),
         trial!(a_change_by_another_manager_is_reverted),
         trial!(self_heal_off_leaves_a_hand_edit_until_the_next_sync),
+        trial!(objects_outside_the_destination_are_refused),
+        trial!(impersonation_bounds_what_the_repository_can_do),
     ];
     let conclusion = libtest_mimic::run(&args, trials);
     // Stop the agent and the control plane (by PID) before exiting.

@@ -40,6 +40,8 @@ struct KindKey {
 
 struct Desired {
     owner: Owner,
+    // Applies as the Application's identity (impersonation), like its reconciles.
+    applier: Arc<Applier>,
     self_heal: bool,
     resource: ApiResource,
     namespace: Option<String>,
@@ -60,7 +62,6 @@ pub type OnDrift = Box<dyn Fn(&Owner, &str, bool) + Send + Sync>;
 
 /// Watches applied objects and corrects drift.
 pub struct DriftWatcher {
-    applier: Arc<Applier>,
     client: kube::Client,
     desired: Mutex<HashMap<ObjectKey, Desired>>,
     watches: Mutex<HashMap<KindKey, tokio::task::JoinHandle<()>>>,
@@ -96,9 +97,8 @@ fn last_writer(
 
 impl DriftWatcher {
     /// A watcher applying through `applier`.
-    pub fn new(client: kube::Client, applier: Arc<Applier>, on_drift: OnDrift) -> Arc<Self> {
+    pub fn new(client: kube::Client, on_drift: OnDrift) -> Arc<Self> {
         Arc::new(DriftWatcher {
-            applier,
             client,
             desired: Mutex::default(),
             watches: Mutex::default(),
@@ -119,7 +119,7 @@ impl DriftWatcher {
     }
 
     /// Replaces what `owner` manages with `applied`, and makes sure each kind is watched.
-    pub fn track(self: &Arc<Self>, owner: &Owner, self_heal: bool, applied: &[Applied]) {
+    pub fn track(self: &Arc<Self>, owner: &Owner, self_heal: bool, applier: &Arc<Applier>, applied: &[Applied]) {
         {
             let mut desired = self.desired.lock().unwrap_or_else(|p| p.into_inner());
             desired.retain(|_, d| &d.owner != owner);
@@ -134,6 +134,7 @@ impl DriftWatcher {
                     },
                     Desired {
                         owner: owner.clone(),
+                        applier: applier.clone(),
                         self_heal,
                         resource: a.resource.clone(),
                         namespace: a.namespace.clone(),
@@ -191,7 +192,11 @@ impl DriftWatcher {
         debug!(kind = %resource.kind, "drift watch started");
         while let Some(event) = events.next().await {
             match event {
-                Ok(watcher::Event::Apply(meta)) => self.on_event(&resource, &meta, false).await,
+                // Objects listed when the watch (re)starts are checked too: a change made while
+                // the watch was not running is drift all the same.
+                Ok(watcher::Event::Apply(meta) | watcher::Event::InitApply(meta)) => {
+                    self.on_event(&resource, &meta, false).await
+                }
                 Ok(watcher::Event::Delete(meta)) => self.on_event(&resource, &meta, true).await,
                 Ok(_) => {}
                 Err(e) => debug!(kind = %resource.kind, error = %e, "drift watch error (retrying)"),
@@ -230,11 +235,12 @@ impl DriftWatcher {
         let lock = self.lock_for(&owner);
         let _guard = lock.lock().await;
         // Re-read after the lock: a reconcile may have changed what is desired meanwhile.
-        let (self_heal, resource, namespace, body) = {
+        let (self_heal, applier, resource, namespace, body) = {
             let desired = self.desired.lock().unwrap_or_else(|p| p.into_inner());
             let Some(d) = desired.get(&key) else { return };
             (
                 d.self_heal,
+                d.applier.clone(),
                 d.resource.clone(),
                 d.namespace.clone(),
                 d.body.clone(),
@@ -260,8 +266,7 @@ impl DriftWatcher {
         } else {
             m.resource_version.clone()
         };
-        match self
-            .applier
+        match applier
             .apply_body(&resource, namespace.as_deref(), &key.name, &body, false)
             .await
         {

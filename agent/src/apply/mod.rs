@@ -6,6 +6,7 @@
 
 mod drift;
 mod inventory;
+mod tenancy;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
@@ -19,6 +20,7 @@ use serde_json::Value;
 
 pub use drift::{DriftCounts, DriftWatcher, OnDrift};
 pub use inventory::{ObjectId, entry_for, inventory_of, stale};
+pub use tenancy::Tenancy;
 
 use crate::api::{FIELD_MANAGER, OWNER_NAME_LABEL, OWNER_NAMESPACE_LABEL, PRUNE_ANNOTATION};
 use crate::error::RetryClass;
@@ -52,6 +54,9 @@ pub enum ApplyError {
     /// Deleting an object that left Git failed.
     #[error("pruning {object} failed: {message}")]
     PruneFailed { object: String, message: String },
+    /// The object is outside what the Application may touch.
+    #[error("{object} (from `{origin}`) is refused: {why}")]
+    TenancyViolation { object: String, origin: String, why: String },
     /// The revision renders nothing and would prune the whole inventory.
     #[error(
         "the revision renders no object; refusing to prune the {count} objects of the inventory (set `spec.sync.allowEmpty: true` to allow it)"
@@ -172,16 +177,15 @@ impl Applier {
         }
     }
 
-    async fn resolve<'a>(
-        &self,
-        object: &'a Object,
-        default_ns: &str,
-    ) -> Result<Resolved<'a>, ApplyError> {
+    async fn resolve<'a>(&self, object: &'a Object, tenancy: &Tenancy) -> Result<Resolved<'a>, ApplyError> {
         let (resource, caps) = self.resolve_kind(object).await?;
         let namespace = match caps.scope {
-            Scope::Namespaced => Some(object.namespace().unwrap_or(default_ns).to_owned()),
+            Scope::Namespaced => Some(object.namespace().unwrap_or(&tenancy.namespace).to_owned()),
             Scope::Cluster => None,
         };
+        tenancy.check(&resource.group, &resource.kind, namespace.as_deref()).map_err(|why| {
+            ApplyError::TenancyViolation { object: object.display_id(), origin: object.origin.clone(), why }
+        })?;
         Ok(Resolved {
             object,
             resource,
@@ -273,9 +277,10 @@ impl Applier {
     pub async fn apply(
         &self,
         objects: &[Object],
-        default_ns: &str,
+        tenancy: &Tenancy,
         owner: &Owner,
     ) -> Result<Vec<Applied>, ApplyError> {
+        let default_ns = tenancy.namespace.as_str();
         // Phase 0: Namespaces and CRDs. What they create cannot be dry-run before they exist.
         let (first, rest): (Vec<&Object>, Vec<&Object>) =
             objects.iter().partition(|o| is_phase_zero(o));
@@ -284,7 +289,8 @@ impl Applier {
             .filter(|o| o.kind() == "Namespace")
             .map(|o| o.name())
             .collect();
-        let new_kinds: BTreeSet<(String, String)> = first
+        // (group, kind) → scope of the kinds this revision's CRDs define.
+        let new_kinds: HashMap<(String, String), String> = first
             .iter()
             .filter(|o| o.kind() == "CustomResourceDefinition")
             .filter_map(|o| crd_group_kind(&o.value))
@@ -292,7 +298,7 @@ impl Applier {
 
         let mut phase0 = Vec::new();
         for o in &first {
-            phase0.push(self.resolve(o, default_ns).await?);
+            phase0.push(self.resolve(o, tenancy).await?);
         }
         // Dry run of everything whose kind and namespace exist already.
         let mut later = Vec::new();
@@ -303,14 +309,29 @@ impl Applier {
                 .rsplit_once('/')
                 .map(|(g, _)| g)
                 .unwrap_or_default();
-            let depends_on_new = new_kinds.contains(&(group.to_owned(), o.kind().to_owned()))
+            let depends_on_new = new_kinds.contains_key(&(group.to_owned(), o.kind().to_owned()))
                 || o.namespace().is_some_and(|ns| new_namespaces.contains(ns))
                 || (o.namespace().is_none() && new_namespaces.contains(default_ns));
             if depends_on_new {
                 later.push(*o);
             } else {
-                checked.push(self.resolve(o, default_ns).await?);
+                checked.push(self.resolve(o, tenancy).await?);
             }
+        }
+        // Objects that wait for a new CRD or Namespace are checked against the tenancy limits now,
+        // before the first write: their scope comes from the CRD of this revision, or discovery.
+        for o in &later {
+            let group = o.api_version().rsplit_once('/').map(|(g, _)| g).unwrap_or_default();
+            let namespaced = match new_kinds.get(&(group.to_owned(), o.kind().to_owned())) {
+                Some(scope) => scope == "Namespaced",
+                None => matches!(self.resolve_kind(o).await?.1.scope, Scope::Namespaced),
+            };
+            let namespace = namespaced.then(|| o.namespace().unwrap_or(default_ns));
+            tenancy.check(group, o.kind(), namespace).map_err(|why| ApplyError::TenancyViolation {
+                object: o.display_id(),
+                origin: o.origin.clone(),
+                why,
+            })?;
         }
         self.patch_all(&phase0, owner, true).await?;
         self.patch_all(&checked, owner, true).await?;
@@ -319,7 +340,7 @@ impl Applier {
         // Objects that depend on CRDs of this revision: resolve now that the CRDs exist.
         let mut deferred = Vec::new();
         for o in later {
-            deferred.push(self.resolve_when_established(o, default_ns).await?);
+            deferred.push(self.resolve_when_established(o, tenancy).await?);
         }
         checked.extend(deferred);
         checked.sort_by_key(|r| r.namespace.is_some());
@@ -347,7 +368,7 @@ impl Applier {
     async fn resolve_when_established<'a>(
         &self,
         o: &'a Object,
-        ns: &str,
+        ns: &Tenancy,
     ) -> Result<Resolved<'a>, ApplyError> {
         let mut last = None;
         for _ in 0..40 {
@@ -495,11 +516,12 @@ fn is_phase_zero(o: &Object) -> bool {
             && o.api_version().starts_with("apiextensions.k8s.io/"))
 }
 
-/// The (group, kind) a CRD object defines.
-fn crd_group_kind(crd: &Value) -> Option<(String, String)> {
+/// The (group, kind) a CRD object defines, and its scope (`Namespaced` or `Cluster`).
+fn crd_group_kind(crd: &Value) -> Option<((String, String), String)> {
     let group = crd.pointer("/spec/group")?.as_str()?;
     let kind = crd.pointer("/spec/names/kind")?.as_str()?;
-    Some((group.to_owned(), kind.to_owned()))
+    let scope = crd.pointer("/spec/scope").and_then(Value::as_str).unwrap_or("Namespaced");
+    Some(((group.to_owned(), kind.to_owned()), scope.to_owned()))
 }
 
 #[cfg(test)]
@@ -549,8 +571,8 @@ mod tests {
 
     #[test]
     fn crd_group_kind_should_read_the_spec() {
-        let crd = json!({"spec":{"group":"x.io","names":{"kind":"Widget"}}});
-        assert_eq!(crd_group_kind(&crd), Some(("x.io".into(), "Widget".into())));
+        let crd = json!({"spec":{"group":"x.io","names":{"kind":"Widget"},"scope":"Cluster"}});
+        assert_eq!(crd_group_kind(&crd), Some((("x.io".into(), "Widget".into()), "Cluster".into())));
         assert_eq!(crd_group_kind(&json!({})), None);
     }
 

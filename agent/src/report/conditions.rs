@@ -23,6 +23,8 @@ pub mod reason {
     pub const APPLY_FAILED: &str = "ApplyFailed";
     /// Deleting objects that left Git failed, or would delete everything.
     pub const PRUNE_FAILED: &str = "PruneFailed";
+    /// An object is outside the namespaces or cluster-scoped kinds the Application may touch.
+    pub const TENANCY_VIOLATION: &str = "TenancyViolation";
     /// The spec is invalid.
     pub const INVALID_SPEC: &str = "InvalidSpec";
     /// `spec.sync.suspend` is true.
