@@ -54,6 +54,11 @@ impl AllowedSigner {
         self.principals.split(',').filter(|p| !p.starts_with('!'))
     }
 
+    /// Whether this crate can verify signatures of this key (see [`TOLERATED`]).
+    pub fn is_supported(&self) -> bool {
+        SUPPORTED.contains(&self.key.algorithm().as_str())
+    }
+
     /// Whether `namespaces=` allows `namespace` (pattern list, as ssh-keygen matches it).
     pub fn allows_namespace(&self, namespace: &str) -> bool {
         self.namespaces
@@ -75,16 +80,23 @@ const SUPPORTED: &[&str] = &[
     "ssh-rsa",
 ];
 
-/// Key types OpenSSH knows that are refused here (recognised so the error names them).
-fn is_other_key_type(token: &str) -> bool {
-    matches!(
-        token,
-        "ssh-dss"
-            | "ecdsa-sha2-nistp521"
-            | "sk-ssh-ed25519@openssh.com"
-            | "sk-ecdsa-sha2-nistp256@openssh.com"
-            | "ssh-xmss@openssh.com"
-    ) || token.ends_with("-cert-v01@openssh.com")
+/// Key types OpenSSH signs with that this crate does not verify. Their lines are kept, so that
+/// one developer's security key (`sk-*`) does not void the whole file, and their signatures are
+/// refused by name ([`crate::Rejection::UnsupportedAlgorithm`]).
+const TOLERATED: &[&str] = &[
+    "ecdsa-sha2-nistp521",
+    "sk-ssh-ed25519@openssh.com",
+    "sk-ecdsa-sha2-nistp256@openssh.com",
+    "ssh-dss",
+];
+
+/// Key types OpenSSH knows that are refused outright (named in the error).
+fn is_refused_key_type(token: &str) -> bool {
+    token == "ssh-xmss@openssh.com" || token.ends_with("-cert-v01@openssh.com")
+}
+
+fn is_key_type(token: &str) -> bool {
+    SUPPORTED.contains(&token) || TOLERATED.contains(&token) || is_refused_key_type(token)
 }
 
 impl AllowedSigners {
@@ -173,14 +185,14 @@ fn parse_line(line: &str, line_no: usize) -> Result<AllowedSigner, ParseErrorKin
         key: KeyData::Ed25519(ssh_key::public::Ed25519PublicKey([0; 32])),
         fingerprint: String::new(),
     };
-    if !SUPPORTED.contains(&token) && !is_other_key_type(token) && !token.is_empty() {
+    if !is_key_type(token) && !token.is_empty() {
         parse_options(token, &mut entry)?;
         (token, rest) = split_token(rest);
     }
     if token.is_empty() {
         return Err(ParseErrorKind::MissingKey);
     }
-    if !SUPPORTED.contains(&token) {
+    if !SUPPORTED.contains(&token) && !TOLERATED.contains(&token) {
         return Err(ParseErrorKind::UnsupportedKeyType(token.to_owned()));
     }
     let (base64, _comment) = split_token(rest);
@@ -196,26 +208,27 @@ fn parse_line(line: &str, line_no: usize) -> Result<AllowedSigner, ParseErrorKin
     Ok(entry)
 }
 
-/// The key must be of the type its line names, supported, and strong enough.
+/// The key must be of the type its line names, and an RSA key strong enough.
 fn check_key(key: &KeyData, token: &str) -> Result<(), ParseErrorKind> {
     let algorithm = key.algorithm();
-    let ok = matches!(
-        (token, &algorithm),
-        ("ssh-ed25519", Algorithm::Ed25519)
-            | ("ssh-rsa", Algorithm::Rsa { .. })
-            | (
-                "ecdsa-sha2-nistp256",
-                Algorithm::Ecdsa {
-                    curve: EcdsaCurve::NistP256
-                }
-            )
-            | (
-                "ecdsa-sha2-nistp384",
-                Algorithm::Ecdsa {
-                    curve: EcdsaCurve::NistP384
-                }
-            )
-    );
+    let ok = (TOLERATED.contains(&token) && algorithm.as_str() == token)
+        || matches!(
+            (token, &algorithm),
+            ("ssh-ed25519", Algorithm::Ed25519)
+                | ("ssh-rsa", Algorithm::Rsa { .. })
+                | (
+                    "ecdsa-sha2-nistp256",
+                    Algorithm::Ecdsa {
+                        curve: EcdsaCurve::NistP256
+                    }
+                )
+                | (
+                    "ecdsa-sha2-nistp384",
+                    Algorithm::Ecdsa {
+                        curve: EcdsaCurve::NistP384
+                    }
+                )
+        );
     if !ok {
         return Err(ParseErrorKind::BadKey(format!(
             "line says `{token}` but the key is `{}`",
@@ -461,12 +474,7 @@ mod tests {
 
     #[test]
     fn unsupported_key_types_should_be_named() {
-        for ty in [
-            "ssh-dss",
-            "ecdsa-sha2-nistp521",
-            "sk-ssh-ed25519@openssh.com",
-            "ssh-ed25519-cert-v01@openssh.com",
-        ] {
+        for ty in ["ssh-xmss@openssh.com", "ssh-ed25519-cert-v01@openssh.com"] {
             let err = one(&format!("a@b {ty} AAAA")).unwrap_err();
             assert_eq!(err.kind, ParseErrorKind::UnsupportedKeyType(ty.into()));
         }
@@ -475,6 +483,29 @@ mod tests {
             err.kind,
             ParseErrorKind::UnsupportedKeyType("foo-key".into())
         );
+    }
+
+    #[test]
+    fn keys_this_crate_cannot_verify_should_be_kept_but_marked() {
+        // ssh-keygen -t ecdsa -b 521 / -t dsa
+        let p521 = "ecdsa-sha2-nistp521 AAAAE2VjZHNhLXNoYTItbmlzdHA1MjEAAAAIbmlzdHA1MjEAAACFBACCh340xTXvxxEHnSX6NsvmtKcz0TGVMdb9A4R/vaxgK6MTNN8iCJ5My4NN79Uw92Bc/4bj+tYL6z2AVolrHXYwswEB1dBqG6xTmDvX5vsHAvAsW2FoSKxuGzccHBH/kEhTCuVOak1WfOSCpI9RljEXPxe3tICDpLliuSPNEKK1+l4SjA==";
+        let dsa = "ssh-dss AAAAB3NzaC1kc3MAAACBAPP17qROKv63uZt7e2u7xMTl3bC1nka8rIiXlCNQWpUpplK3ODqVgF5FO+/hzCSXwiOY/tT3GU4xsytslSAx/YGky9IgBq3VryFq7S+P9L8Eh8fE5LEgHrmSbc691FUHRNg8HyO+GSQ39whgkbUmnVvngZz0kH04eqVoLm/DnEL5AAAAFQDXBIIJpdlQikaNpleqJ54QE8kqcwAAAIAOAU858z00LRz2QeyR1mQqywOZev1dbfRkgt16aFKHVEG07+Y4U/2ZQ7OnyAH6NkdVYtLhbSZCzbRVizwBpuNndAw6xQQu/2spHOBVTc2+QVfU+dFrHn+rRNW0vAZSofXLrmUEuORkhj9Rjosr9Y1IV3QQWLASNEpiFh39gsEjzgAAAIAyYC7X/YGsfiSkOHHU8kcK+G744dERuODtuFM4Isvo4O5vYYnaB6q6ITCs5YNYSuzZ2js0dwKLMnDX+QrC/xdZeGBAI+YXKl5XphyEjspUom/A4Ca1iloL9M+0Cty/mUM0M8YM6iTTosAf1HwhnI0L4McoUPRJRwUKg9+a8OONPw==";
+        let s = AllowedSigners::parse(&format!(
+            "a@b {p521}\nb@c namespaces=\"git\" {dsa}\nc@d {ED}\n"
+        ))
+        .unwrap();
+        let supported: Vec<bool> = s
+            .entries()
+            .iter()
+            .map(AllowedSigner::is_supported)
+            .collect();
+        assert_eq!(supported, [false, false, true]);
+        // Announced as one tolerated type, holding another.
+        let blob = p521.split(' ').nth(1).unwrap();
+        assert!(matches!(
+            one(&format!("a@b ssh-dss {blob}")).unwrap_err().kind,
+            ParseErrorKind::BadKey(_)
+        ));
     }
 
     #[test]

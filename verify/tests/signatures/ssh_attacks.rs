@@ -320,3 +320,17 @@ fn ssh_rsa_sha1_signature_algorithm_should_be_refused() {
         Rejection::MalformedSignature { .. }
     ));
 }
+
+#[test]
+fn ssh_nistp521_signature_should_be_refused_by_name_while_other_keys_still_verify() {
+    // git accepts it (record.sh checks); ring has no P-521, so the agent refuses it clearly.
+    let policy = ssh_policy("allowed_signers");
+    let r = refuse(&fixture("ssh/ecdsa521.commit"), &policy);
+    assert_eq!(
+        r,
+        Rejection::UnsupportedAlgorithm {
+            algorithm: "ecdsa-sha2-nistp521".into()
+        }
+    );
+    assert!(verify_commit(&fixture("ssh/ed25519.commit"), &policy).is_ok());
+}
