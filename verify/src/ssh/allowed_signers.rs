@@ -54,7 +54,8 @@ impl AllowedSigner {
         self.principals.split(',').filter(|p| !p.starts_with('!'))
     }
 
-    /// Whether this crate can verify signatures of this key (see [`TOLERATED`]).
+    /// Whether this crate can verify signatures of this key: ed25519, ecdsa-sha2-nistp256/384
+    /// and RSA; nistp521, `sk-*` and DSA lines are kept but their signatures refused.
     pub fn is_supported(&self) -> bool {
         SUPPORTED.contains(&self.key.algorithm().as_str())
     }
