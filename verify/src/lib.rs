@@ -17,6 +17,24 @@
 //! - OpenPGP: [`OpenPgpKeyring`] parses armored public keys with `pgp` (rpgp); see its docs
 //!   for how expiry and revocation are judged.
 //!
+//! ```
+//! use pi_verify::{AllowedSigners, Rejection, TrustPolicy, verify_commit};
+//! # let fixture = |p: &str| std::fs::read(format!("{}/tests/fixtures/{p}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+//! let allowed_signers = String::from_utf8(fixture("ssh/allowed_signers"))?;
+//! let policy = TrustPolicy {
+//!     allowed_signers: Some(AllowedSigners::parse(&allowed_signers)?),
+//!     ..TrustPolicy::default()
+//! };
+//! // `git cat-file commit <id>`, or gix's object `data`.
+//! let verified = verify_commit(&fixture("ssh/ed25519.commit"), &policy)?;
+//! assert_eq!(verified.signer, "alice@example.org");
+//!
+//! let refused = verify_commit(&fixture("ssh/unsigned.commit"), &policy).unwrap_err();
+//! assert_eq!(refused, Rejection::Unsigned);
+//! assert_eq!(refused.reason(), "Unsigned");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! This crate does not walk history: the commit-graph modes ([`VerifyMode`]) and anti-rollback
 //! belong to the caller.
 
