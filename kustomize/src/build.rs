@@ -477,6 +477,24 @@ impl Builder<'_> {
         }
         transform::replicas(rm, &k.replicas, file)?;
         transform::images(rm, &k.images);
+        let mut reps = Vec::new();
+        for entry in &k.replacements {
+            match entry {
+                kustomization::ReplacementEntry::Inline(r) => {
+                    reps.push(((**r).clone(), file.to_string()))
+                }
+                kustomization::ReplacementEntry::Path(p) => {
+                    let pfile = display(&loader.resolve_file(p)?);
+                    let docs = parse_yaml(&loader.load(p)?, &pfile)?;
+                    for d in docs.iter().filter(|d| !d.is_null()) {
+                        for r in kustomization::parse_replacements(d, &pfile)? {
+                            reps.push((r, pfile.clone()));
+                        }
+                    }
+                }
+            }
+        }
+        crate::replacement::apply(rm, &reps)?;
         Ok(())
     }
 }

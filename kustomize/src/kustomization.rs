@@ -116,11 +116,39 @@ pub struct Kustomization {
     pub config_map_generator: Vec<Generator>,
     pub secret_generator: Vec<Generator>,
     pub generator_options: Option<GeneratorOptions>,
+    pub replacements: Vec<ReplacementEntry>,
+}
+
+/// `replacements` entry: inline, or a file holding one replacement or a list of them.
+#[derive(Debug, Clone)]
+pub enum ReplacementEntry {
+    Inline(Box<Replacement>),
+    Path(String),
+}
+
+/// Copies a field of one resource into fields of others.
+#[derive(Debug, Clone, Default)]
+pub struct Replacement {
+    pub source: Selector,
+    pub source_field: String,
+    pub source_delimiter: String,
+    pub source_index: i64,
+    pub targets: Vec<ReplacementTarget>,
+}
+
+/// Where a replacement writes.
+#[derive(Debug, Clone, Default)]
+pub struct ReplacementTarget {
+    pub select: Selector,
+    pub reject: Vec<Selector>,
+    pub field_paths: Vec<String>,
+    pub delimiter: String,
+    pub index: i64,
+    pub create: bool,
 }
 
 const UNSUPPORTED: &[&str] = &[
     "vars",
-    "replacements",
     "generators",
     "transformers",
     "validators",
@@ -255,6 +283,93 @@ impl Ctx<'_> {
         })
     }
 
+    fn int(&self, v: Option<&Value>, key: &str) -> Result<i64, Error> {
+        match v {
+            None | Some(Value::Null) => Ok(0),
+            Some(x) => x
+                .as_i64()
+                .ok_or_else(|| self.err(key, "expected an integer")),
+        }
+    }
+
+    fn replacement(&self, v: &Value, key: &str) -> Result<Replacement, Error> {
+        let m = self.obj(v, key)?;
+        self.check_keys(m, key, &["source", "targets"])?;
+        let sk = format!("{key}.source");
+        let src = self.obj(m.get("source").unwrap_or(&Value::Null), &sk)?;
+        self.check_keys(
+            src,
+            &sk,
+            &[
+                "group",
+                "version",
+                "kind",
+                "name",
+                "namespace",
+                "fieldPath",
+                "options",
+            ],
+        )?;
+        let mut sel_only = src.clone();
+        sel_only.remove("fieldPath");
+        sel_only.remove("options");
+        let source = self.selector(&Value::Object(sel_only), &sk)?;
+        let (mut sd, mut si) = (String::new(), 0);
+        if let Some(o) = src.get("options").filter(|o| !o.is_null()) {
+            let ok = format!("{sk}.options");
+            let om = self.obj(o, &ok)?;
+            self.check_keys(om, &ok, &["delimiter", "index", "create"])?;
+            sd = self.string(om.get("delimiter"), &format!("{ok}.delimiter"))?;
+            si = self.int(om.get("index"), &format!("{ok}.index"))?;
+        }
+        let mut targets = Vec::new();
+        for (i, t) in self
+            .list(m.get("targets"), &format!("{key}.targets"))?
+            .into_iter()
+            .enumerate()
+        {
+            let tk = format!("{key}.targets[{i}]");
+            let tm = self.obj(t, &tk)?;
+            self.check_keys(tm, &tk, &["select", "reject", "fieldPaths", "options"])?;
+            let select = self.selector(
+                tm.get("select").unwrap_or(&Value::Null),
+                &format!("{tk}.select"),
+            )?;
+            let mut reject = Vec::new();
+            for (j, r) in self
+                .list(tm.get("reject"), &format!("{tk}.reject"))?
+                .into_iter()
+                .enumerate()
+            {
+                reject.push(self.selector(r, &format!("{tk}.reject[{j}]"))?);
+            }
+            let mut tgt = ReplacementTarget {
+                select,
+                reject,
+                field_paths: self.strings(tm.get("fieldPaths"), &format!("{tk}.fieldPaths"))?,
+                ..Default::default()
+            };
+            if let Some(o) = tm.get("options").filter(|o| !o.is_null()) {
+                let ok = format!("{tk}.options");
+                let om = self.obj(o, &ok)?;
+                self.check_keys(om, &ok, &["delimiter", "index", "create"])?;
+                tgt.delimiter = self.string(om.get("delimiter"), &format!("{ok}.delimiter"))?;
+                tgt.index = self.int(om.get("index"), &format!("{ok}.index"))?;
+                tgt.create = self
+                    .bool(om.get("create"), &format!("{ok}.create"))?
+                    .unwrap_or(false);
+            }
+            targets.push(tgt);
+        }
+        Ok(Replacement {
+            source,
+            source_field: self.string(src.get("fieldPath"), &format!("{sk}.fieldPath"))?,
+            source_delimiter: sd,
+            source_index: si,
+            targets,
+        })
+    }
+
     fn options(&self, v: &Value, key: &str) -> Result<GeneratorOptions, Error> {
         let m = self.obj(v, key)?;
         self.check_keys(
@@ -326,6 +441,22 @@ impl Ctx<'_> {
                 .map(|o| self.options(o, &format!("{key}.options")))
                 .transpose()?,
         })
+    }
+}
+
+/// Reads the replacements of a `replacements[].path` file: one replacement or a list.
+///
+/// # Errors
+/// [`Error::Field`] for malformed entries.
+pub fn parse_replacements(v: &Value, file: &str) -> Result<Vec<Replacement>, Error> {
+    let c = Ctx { file };
+    match v {
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .map(|(i, r)| c.replacement(r, &format!("[{i}]")))
+            .collect(),
+        other => Ok(vec![c.replacement(other, "(root)")?]),
     }
 }
 
@@ -498,6 +629,23 @@ pub fn parse(v: &Value, file: &str) -> Result<Kustomization, Error> {
                 }
             }
             "generatorOptions" => k.generator_options = Some(c.options(val, key)?),
+            "replacements" => {
+                for (i, r) in c.list(Some(val), key)?.into_iter().enumerate() {
+                    let kk = format!("replacements[{i}]");
+                    match r.get("path") {
+                        Some(p) => {
+                            let rm = c.obj(r, &kk)?;
+                            c.check_keys(rm, &kk, &["path"])?;
+                            k.replacements.push(ReplacementEntry::Path(
+                                c.string(Some(p), &format!("{kk}.path"))?,
+                            ));
+                        }
+                        None => k
+                            .replacements
+                            .push(ReplacementEntry::Inline(Box::new(c.replacement(r, &kk)?))),
+                    }
+                }
+            }
             other => return Err(c.err(other, "unknown field")),
         }
     }

@@ -29,6 +29,7 @@ mod generator;
 pub mod kustomization;
 mod nameref;
 pub mod patch;
+mod replacement;
 mod resource;
 mod select;
 mod transform;

@@ -6,4 +6,6 @@ pub(crate) mod gofmt;
 mod parse;
 
 pub use emit::to_yaml_document;
-pub use parse::{MAX_DEPTH, YamlError, parse_documents, parse_documents_verbatim, parse_one};
+pub use parse::{
+    MAX_DEPTH, YamlError, parse_documents, parse_documents_verbatim, parse_one, resolve_plain,
+};
