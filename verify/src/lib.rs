@@ -53,8 +53,8 @@ pub use object::{
 };
 pub use openpgp::OpenPgpKeyring;
 pub use policy::{
-    TrustPolicy, UnknownVerifyMode, Verified, VerifyMode, verify_commit, verify_commit_at,
-    verify_commit_in, verify_tag, verify_tag_at,
+    PolicyError, TrustPolicy, UnknownVerifyMode, Verified, VerifyMode, verify_commit,
+    verify_commit_at, verify_commit_in, verify_tag, verify_tag_at,
 };
 pub use ssh::AllowedSigners;
 pub use time::UnixTime;

@@ -1,6 +1,6 @@
 //! The trust policy and the two entry points, [`verify_commit`] and [`verify_tag`].
 
-use crate::error::{Rejection, SignatureKind};
+use crate::error::{KeyringError, ParseError, Rejection, SignatureKind};
 use crate::object::{ObjectFormat, SignedObject, parse_commit_in, parse_tag};
 use crate::openpgp::{self, OpenPgpKeyring};
 use crate::ssh::{self, AllowedSigners};
@@ -20,6 +20,63 @@ pub struct TrustPolicy {
     /// `allowed_signers`), an OpenPGP user ID or its email, or a key fingerprint (`SHA256:…`
     /// for SSH; hex for OpenPGP, primary or signing subkey, any case, spaces ignored).
     pub allowed_identities: Vec<String>,
+}
+
+/// Why trust material could not become a [`TrustPolicy`]. The cause is attached as the
+/// error source (print the chain once, at the top).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PolicyError {
+    /// The `allowed_signers` text did not parse.
+    #[error("invalid allowed_signers")]
+    AllowedSigners(#[source] ParseError),
+    /// The OpenPGP keys did not parse.
+    #[error("invalid OpenPGP keys")]
+    OpenPgpKeys(#[source] KeyringError),
+    /// Neither kind of trust material was given: every object would be refused.
+    #[error(
+        "no trust material: give allowed_signers or OpenPGP keys (or set verify mode `None` explicitly)"
+    )]
+    NoTrustMaterial,
+}
+
+impl TrustPolicy {
+    /// Builds a policy from the text of the trust material (Secret or ConfigMap values), for
+    /// checking configuration once, before any fetch, and on every reload.
+    ///
+    /// # Errors
+    /// [`PolicyError`]: a bad file (with its line), or no material at all.
+    pub fn parse(
+        allowed_signers: Option<&str>,
+        openpgp_keys: Option<&str>,
+        allowed_identities: Vec<String>,
+    ) -> Result<Self, PolicyError> {
+        let policy = TrustPolicy {
+            allowed_signers: allowed_signers
+                .map(AllowedSigners::parse)
+                .transpose()
+                .map_err(PolicyError::AllowedSigners)?,
+            openpgp: openpgp_keys
+                .map(OpenPgpKeyring::parse)
+                .transpose()
+                .map_err(PolicyError::OpenPgpKeys)?,
+            allowed_identities: allowed_identities
+                .into_iter()
+                .map(|i| i.trim().to_owned())
+                .filter(|i| !i.is_empty())
+                .collect(),
+        };
+        // An empty file is as good as none: refuse the configuration, not every commit.
+        let ssh_keys = policy
+            .allowed_signers
+            .as_ref()
+            .is_some_and(|s| !s.is_empty());
+        let pgp_keys = policy.openpgp.as_ref().is_some_and(|k| !k.is_empty());
+        if !ssh_keys && !pgp_keys {
+            return Err(PolicyError::NoTrustMaterial);
+        }
+        Ok(policy)
+    }
 }
 
 /// Who signed an accepted object.
@@ -270,6 +327,26 @@ mod tests {
             "Alice <alice@example.org>",
             "Alice <alice@example.org>"
         ));
+    }
+
+    #[test]
+    fn policy_parse_should_name_the_bad_file_and_refuse_no_material() {
+        use std::error::Error as _;
+        assert_eq!(
+            TrustPolicy::parse(None, None, vec![]).unwrap_err(),
+            PolicyError::NoTrustMaterial
+        );
+        let err = TrustPolicy::parse(Some("a@b ssh-ed25519"), None, vec![]).unwrap_err();
+        assert_eq!(err.to_string(), "invalid allowed_signers");
+        assert_eq!(
+            err.source().unwrap().to_string(),
+            "allowed_signers line 1: missing key"
+        );
+        let err = TrustPolicy::parse(None, Some("nothing"), vec![]).unwrap_err();
+        assert!(matches!(err, PolicyError::OpenPgpKeys(KeyringError::Empty)));
+        let ok =
+            TrustPolicy::parse(Some("# empty\n"), None, vec![" a@b ".into(), " ".into()]).unwrap();
+        assert_eq!(ok.allowed_identities, ["a@b"]);
     }
 
     #[test]
