@@ -344,8 +344,13 @@ mod tests {
         );
         let err = TrustPolicy::parse(None, Some("nothing"), vec![]).unwrap_err();
         assert!(matches!(err, PolicyError::OpenPgpKeys(KeyringError::Empty)));
-        let ok =
-            TrustPolicy::parse(Some("# empty\n"), None, vec![" a@b ".into(), " ".into()]).unwrap();
+        assert_eq!(
+            TrustPolicy::parse(Some("# only a comment\n"), None, vec![]).unwrap_err(),
+            PolicyError::NoTrustMaterial
+        );
+        let line =
+            "a@b ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJQAu258dl/FQBMEHqWl7W9yYn9bDl1v71apHZrs/xWT";
+        let ok = TrustPolicy::parse(Some(line), None, vec![" a@b ".into(), " ".into()]).unwrap();
         assert_eq!(ok.allowed_identities, ["a@b"]);
     }
 
