@@ -138,6 +138,13 @@ pub struct SyncPolicy {
     /// What happens to the applied objects when the Application is deleted.
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
+    /// Wait for the applied objects to be healthy (kstatus) before reporting Ready (default true).
+    #[serde(default = "yes")]
+    pub wait: bool,
+    /// How long the health check may take, as a Go duration (default `5m`); past it the
+    /// Application reports `HealthCheckFailed` naming the objects not ready.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<String>,
 }
 
 fn yes() -> bool {
@@ -152,6 +159,8 @@ impl Default for SyncPolicy {
             self_heal: true,
             allow_empty: false,
             deletion_policy: DeletionPolicy::default(),
+            wait: true,
+            timeout: None,
         }
     }
 }

@@ -21,8 +21,11 @@ use crate::api::{
     Application, ApplicationStatus, DeletionPolicy, FIELD_MANAGER, FINALIZER,
     REQUESTED_AT_ANNOTATION,
 };
-use crate::apply::{Applier, ApplyError, DriftWatcher, ObjectId, Owner, Tenancy, inventory_of, stale};
+use crate::apply::{
+    Applier, ApplyError, DriftWatcher, ObjectId, Owner, Tenancy, inventory_of, stale,
+};
 use crate::error::{RetryClass, parse_duration};
+use crate::health;
 use crate::render::{self, RenderError};
 use crate::report::Metrics;
 use crate::report::conditions::{self, reason};
@@ -47,6 +50,9 @@ pub enum ReconcileError {
     /// Applying failed.
     #[error(transparent)]
     Apply(#[from] ApplyError),
+    /// The applied objects did not become healthy.
+    #[error(transparent)]
+    Health(#[from] health::HealthError),
     /// Writing status failed.
     #[error("writing status failed: {0}")]
     Status(#[source] kube::Error),
@@ -65,6 +71,7 @@ impl ReconcileError {
             ) => reason::PRUNE_FAILED,
             ReconcileError::Apply(ApplyError::TenancyViolation { .. }) => reason::TENANCY_VIOLATION,
             ReconcileError::Apply(_) | ReconcileError::Status(_) => reason::APPLY_FAILED,
+            ReconcileError::Health(_) => reason::HEALTH_CHECK_FAILED,
         }
     }
 
@@ -76,6 +83,7 @@ impl ReconcileError {
             ReconcileError::Render(e) => e.retry_class(),
             ReconcileError::Apply(e) => e.retry_class(),
             ReconcileError::Status(_) => RetryClass::Transient,
+            ReconcileError::Health(e) => e.retry_class(),
         }
     }
 }
@@ -106,7 +114,11 @@ impl Context {
     ///
     /// # Errors
     /// When no client can be built from `config`.
-    pub fn new(config: kube::Config, fetcher: Fetcher, metrics: Arc<Metrics>) -> Result<Self, kube::Error> {
+    pub fn new(
+        config: kube::Config,
+        fetcher: Fetcher,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, kube::Error> {
         let client = kube::Client::try_from(config.clone())?;
         let applier = Arc::new(Applier::new(client.clone()));
         let m = metrics.clone();
@@ -152,7 +164,10 @@ impl Context {
         let Some(sa) = &app.spec.destination.service_account_name else {
             return Ok(self.applier.clone());
         };
-        let user = format!("system:serviceaccount:{}:{sa}", app.namespace().unwrap_or_default());
+        let user = format!(
+            "system:serviceaccount:{}:{sa}",
+            app.namespace().unwrap_or_default()
+        );
         let mut cache = self.impersonating.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(a) = cache.get(&user) {
             return Ok(a.clone());
@@ -160,8 +175,9 @@ impl Context {
         let mut config = self.config.clone();
         config.auth_info.impersonate = Some(user.clone());
         config.auth_info.impersonate_groups = None;
-        let client = kube::Client::try_from(config)
-            .map_err(|e| ReconcileError::InvalidSpec(format!("cannot impersonate `{user}`: {e}")))?;
+        let client = kube::Client::try_from(config).map_err(|e| {
+            ReconcileError::InvalidSpec(format!("cannot impersonate `{user}`: {e}"))
+        })?;
         let applier = Arc::new(Applier::new(client));
         cache.insert(user, applier.clone());
         Ok(applier)
@@ -180,6 +196,19 @@ fn interval_of(app: &Application) -> Result<Duration, ReconcileError> {
                 "`spec.source.interval`: {e}"
             ))),
         },
+    }
+}
+
+/// How often the health check polls objects that are not ready yet.
+const HEALTH_POLL: Duration = Duration::from_secs(1);
+/// Default `spec.sync.timeout`.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
+
+fn timeout_of(app: &Application) -> Result<Duration, ReconcileError> {
+    match &app.spec.sync.timeout {
+        None => Ok(DEFAULT_TIMEOUT),
+        Some(text) => parse_duration(text)
+            .map_err(|e| ReconcileError::InvalidSpec(format!("`spec.sync.timeout`: {e}"))),
     }
 }
 
@@ -340,12 +369,13 @@ async fn reconcile_inner(app: &Application, ctx: &Context) -> Result<Action, Rec
 
         // The drift watcher must not correct an object while its new revision is applied.
         let lock = ctx.drift.lock_for(&owner);
-        let _guard = lock.lock().await;
+        let guard = lock.lock().await;
         let applier = ctx.applier_for(app)?;
         let tenancy = Tenancy::of(&app.spec.destination, &app.target_namespace());
         let applied = applier.apply(&objects, &tenancy, &owner).await?;
         let inventory = inventory_of(applied.iter().map(|a| &a.entry));
-        ctx.drift.track(&owner, app.spec.sync.self_heal, &applier, &applied);
+        ctx.drift
+            .track(&owner, app.spec.sync.self_heal, &applier, &applied);
 
         // Prune only after everything applied: a failed apply never deletes anything.
         let mut kept = Vec::new();
@@ -381,15 +411,42 @@ async fn reconcile_inner(app: &Application, ctx: &Context) -> Result<Action, Rec
                 .cloned()
                 .collect();
         }
+        drop(guard);
         ctx.metrics
             .applied_objects
             .get_or_create(&labels)
             .set(inventory.len() as i64);
-        Ok::<_, ReconcileError>((
-            interval,
-            revision,
-            inventory_of(inventory.iter().chain(kept.iter())),
-        ))
+        let inventory = inventory_of(inventory.iter().chain(kept.iter()));
+
+        if app.spec.sync.wait {
+            // The objects exist now: record them, whatever the health check says.
+            status.inventory = inventory.clone();
+            let timeout = timeout_of(app)?;
+            let pending = applied
+                .iter()
+                .filter(|a| health::assess(&a.live).status != health::Status::Current)
+                .count();
+            if pending > 0 {
+                let mut progress = status.clone();
+                let msg = format!(
+                    "Applied revision {revision}; waiting for {pending} objects to be ready"
+                );
+                conditions::set_condition(
+                    &mut progress.conditions,
+                    conditions::RECONCILING,
+                    true,
+                    reason::PROGRESSING,
+                    &msg,
+                    generation,
+                    &now(),
+                );
+                write_status(&api, app, &written, &progress).await?;
+                written = progress.clone();
+                status = progress;
+            }
+            health::wait_healthy(&applier, &applied, timeout, HEALTH_POLL).await?;
+        }
+        Ok::<_, ReconcileError>((interval, revision, inventory))
     };
 
     match attempt.await {

@@ -2,7 +2,8 @@
 //!
 //! One reconcile of an [`api::Application`] runs the stages in order:
 //! [`source`] (fetch with gix, resolve the reference) → [`render`] (manifests to objects, pure)
-//! → [`apply`] (server-side apply, in order) → [`report`] (status conditions, metrics).
+//! → [`apply`] (server-side apply, in order; prune; drift correction) → [`health`] (kstatus)
+//! → [`report`] (status conditions, metrics).
 //! [`controller`] wires them to kube-runtime; [`server`] serves health, metrics and the
 //! forced-sync API. Start reading at [`controller::reconcile`].
 #![forbid(unsafe_code)]
@@ -11,6 +12,7 @@ pub mod api;
 pub mod apply;
 pub mod controller;
 pub mod error;
+pub mod health;
 pub mod render;
 pub mod report;
 pub mod server;

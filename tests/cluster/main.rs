@@ -624,6 +624,7 @@ fn main() {
         trial!(deleting_the_application_prunes_or_orphans),
         trial!(a_change_by_another_manager_is_reverted),
         trial!(self_heal_off_leaves_a_hand_edit_until_the_next_sync),
+        trial!(an_unready_workload_reports_health_check_failed),
         trial!(objects_outside_the_destination_are_refused),
         trial!(impersonation_bounds_what_the_repository_can_do),
     ];

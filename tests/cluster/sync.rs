@@ -346,3 +346,60 @@ pub async fn self_heal_off_leaves_a_hand_edit_until_the_next_sync(env: Arc<Env>)
     )
     .await;
 }
+
+pub async fn an_unready_workload_reports_health_check_failed(env: Arc<Env>) {
+    let ns = namespace(&env.client, "t-health").await;
+    let repo = Repo::new();
+    // No node matches: the pods stay Pending, the Deployment never becomes Available.
+    let unschedulable = DEPLOY.replace(
+        "    spec:\n      containers:",
+        "    spec:\n      nodeSelector: {disk: none}\n      containers:",
+    );
+    let c1 = repo.commit(
+        &[("app/cm.yaml", CM_V1), ("app/deploy.yaml", &unschedulable)],
+        "unschedulable",
+    );
+    let api: Api<Application> = Api::namespaced(env.client.clone(), &ns);
+    let app: Application = serde_json::from_value(json!({
+        "apiVersion": "gitops.pi-agent.io/v1alpha1", "kind": "Application",
+        "metadata": {"name": "web", "namespace": ns},
+        "spec": {"source": {"url": repo.url(), "path": "app", "interval": "1h"}, "sync": {"timeout": "4s"}}
+    }))
+    .expect("app");
+    api.create(&PostParams::default(), &app)
+        .await
+        .expect("create");
+    let app = wait_app(&env.client, &ns, "web", "health check failure", |a| {
+        ready(a).is_some_and(|(s, r, _)| s == "False" && r == "HealthCheckFailed")
+    })
+    .await;
+    let (_, _, message) = ready(&app).expect("Ready");
+    assert!(
+        message.contains(&format!("Deployment {ns}/web")),
+        "{message}"
+    );
+    let status = app.status.expect("status");
+    assert!(
+        status.last_applied_revision.is_none(),
+        "an unhealthy revision is not reported as applied"
+    );
+    assert!(
+        status
+            .last_attempted_revision
+            .is_some_and(|r| r.ends_with(&c1))
+    );
+    assert_eq!(
+        status.inventory.len(),
+        2,
+        "the objects exist, so they are in the inventory"
+    );
+    assert_eq!(color(&env.client, &ns).await, "blue");
+
+    // Fixing the workload in Git recovers.
+    let c2 = repo.commit(&[("app/deploy.yaml", DEPLOY)], "schedulable");
+    sync_now(&env, &ns, "web").await;
+    wait_app(&env.client, &ns, "web", "healthy revision applied", |a| {
+        applied(a).ends_with(&c2)
+    })
+    .await;
+}

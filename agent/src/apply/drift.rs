@@ -119,7 +119,13 @@ impl DriftWatcher {
     }
 
     /// Replaces what `owner` manages with `applied`, and makes sure each kind is watched.
-    pub fn track(self: &Arc<Self>, owner: &Owner, self_heal: bool, applier: &Arc<Applier>, applied: &[Applied]) {
+    pub fn track(
+        self: &Arc<Self>,
+        owner: &Owner,
+        self_heal: bool,
+        applier: &Arc<Applier>,
+        applied: &[Applied],
+    ) {
         {
             let mut desired = self.desired.lock().unwrap_or_else(|p| p.into_inner());
             desired.retain(|_, d| &d.owner != owner);

@@ -56,7 +56,11 @@ pub enum ApplyError {
     PruneFailed { object: String, message: String },
     /// The object is outside what the Application may touch.
     #[error("{object} (from `{origin}`) is refused: {why}")]
-    TenancyViolation { object: String, origin: String, why: String },
+    TenancyViolation {
+        object: String,
+        origin: String,
+        why: String,
+    },
     /// The revision renders nothing and would prune the whole inventory.
     #[error(
         "the revision renders no object; refusing to prune the {count} objects of the inventory (set `spec.sync.allowEmpty: true` to allow it)"
@@ -87,6 +91,8 @@ pub struct Applied {
     pub name: String,
     /// The body applied.
     pub body: Value,
+    /// The object as the API server returned it after the apply (for health).
+    pub live: Value,
 }
 
 /// What a prune did.
@@ -177,15 +183,23 @@ impl Applier {
         }
     }
 
-    async fn resolve<'a>(&self, object: &'a Object, tenancy: &Tenancy) -> Result<Resolved<'a>, ApplyError> {
+    async fn resolve<'a>(
+        &self,
+        object: &'a Object,
+        tenancy: &Tenancy,
+    ) -> Result<Resolved<'a>, ApplyError> {
         let (resource, caps) = self.resolve_kind(object).await?;
         let namespace = match caps.scope {
             Scope::Namespaced => Some(object.namespace().unwrap_or(&tenancy.namespace).to_owned()),
             Scope::Cluster => None,
         };
-        tenancy.check(&resource.group, &resource.kind, namespace.as_deref()).map_err(|why| {
-            ApplyError::TenancyViolation { object: object.display_id(), origin: object.origin.clone(), why }
-        })?;
+        tenancy
+            .check(&resource.group, &resource.kind, namespace.as_deref())
+            .map_err(|why| ApplyError::TenancyViolation {
+                object: object.display_id(),
+                origin: object.origin.clone(),
+                why,
+            })?;
         Ok(Resolved {
             object,
             resource,
@@ -198,7 +212,7 @@ impl Applier {
         r: &Resolved<'_>,
         owner: &Owner,
         dry_run: bool,
-    ) -> Result<(), ApplyError> {
+    ) -> Result<Value, ApplyError> {
         let body = desired_body(r.object, r.namespace.as_deref(), owner);
         let id = match &r.namespace {
             Some(ns) => format!("{} {ns}/{}", r.object.kind(), r.object.name()),
@@ -212,7 +226,7 @@ impl Applier {
             dry_run,
         )
         .await
-        .map(|_| ())
+        .map(|o| serde_json::to_value(o).unwrap_or_default())
         .map_err(|e| match e {
             kube::Error::Api(s) => ApplyError::Rejected {
                 object: id,
@@ -321,22 +335,28 @@ impl Applier {
         // Objects that wait for a new CRD or Namespace are checked against the tenancy limits now,
         // before the first write: their scope comes from the CRD of this revision, or discovery.
         for o in &later {
-            let group = o.api_version().rsplit_once('/').map(|(g, _)| g).unwrap_or_default();
+            let group = o
+                .api_version()
+                .rsplit_once('/')
+                .map(|(g, _)| g)
+                .unwrap_or_default();
             let namespaced = match new_kinds.get(&(group.to_owned(), o.kind().to_owned())) {
                 Some(scope) => scope == "Namespaced",
                 None => matches!(self.resolve_kind(o).await?.1.scope, Scope::Namespaced),
             };
             let namespace = namespaced.then(|| o.namespace().unwrap_or(default_ns));
-            tenancy.check(group, o.kind(), namespace).map_err(|why| ApplyError::TenancyViolation {
-                object: o.display_id(),
-                origin: o.origin.clone(),
-                why,
+            tenancy.check(group, o.kind(), namespace).map_err(|why| {
+                ApplyError::TenancyViolation {
+                    object: o.display_id(),
+                    origin: o.origin.clone(),
+                    why,
+                }
             })?;
         }
         self.patch_all(&phase0, owner, true).await?;
         self.patch_all(&checked, owner, true).await?;
 
-        self.patch_all(&phase0, owner, false).await?;
+        let live0 = self.patch_all(&phase0, owner, false).await?;
         // Objects that depend on CRDs of this revision: resolve now that the CRDs exist.
         let mut deferred = Vec::new();
         for o in later {
@@ -346,19 +366,21 @@ impl Applier {
         checked.sort_by_key(|r| r.namespace.is_some());
         let (cluster, namespaced): (Vec<_>, Vec<_>) =
             checked.into_iter().partition(|r| r.namespace.is_none());
-        self.patch_all(&cluster, owner, false).await?;
-        self.patch_all(&namespaced, owner, false).await?;
+        let live1 = self.patch_all(&cluster, owner, false).await?;
+        let live2 = self.patch_all(&namespaced, owner, false).await?;
 
         Ok(phase0
             .iter()
             .chain(&cluster)
             .chain(&namespaced)
-            .map(|r| Applied {
+            .zip(live0.into_iter().chain(live1).chain(live2))
+            .map(|(r, live)| Applied {
                 entry: entry_for(r.object, r.namespace.as_deref()),
                 resource: r.resource.clone(),
                 namespace: r.namespace.clone(),
                 name: r.object.name().to_owned(),
                 body: desired_body(r.object, r.namespace.as_deref(), owner),
+                live,
             })
             .collect())
     }
@@ -387,21 +409,36 @@ impl Applier {
         items: &[Resolved<'_>],
         owner: &Owner,
         dry_run: bool,
-    ) -> Result<(), ApplyError> {
+    ) -> Result<Vec<Value>, ApplyError> {
         // Futures are built before the stream so it stores no closure (keeps the future Send).
         let mut patches = Vec::with_capacity(items.len());
         for r in items {
             patches.push(self.patch(r, owner, dry_run));
         }
+        // `buffered` keeps the input order, so results line up with `items`.
         futures::stream::iter(patches)
-            .buffer_unordered(CONCURRENCY)
-            .try_collect::<Vec<()>>()
+            .buffered(CONCURRENCY)
+            .try_collect::<Vec<Value>>()
             .await
-            .map(|_| ())
     }
 }
 
 impl Applier {
+    /// The live object, or `None` when it does not exist.
+    ///
+    /// # Errors
+    /// The API server's error.
+    pub async fn get_live(&self, a: &Applied) -> Result<Option<Value>, kube::Error> {
+        let api: Api<DynamicObject> = match &a.namespace {
+            Some(ns) => Api::namespaced_with(self.client.clone(), ns, &a.resource),
+            None => Api::all_with(self.client.clone(), &a.resource),
+        };
+        Ok(api
+            .get_opt(&a.name)
+            .await?
+            .map(|o| serde_json::to_value(o).unwrap_or_default()))
+    }
+
     /// The API resource of a group/version/kind (cached discovery).
     ///
     /// # Errors
@@ -520,7 +557,10 @@ fn is_phase_zero(o: &Object) -> bool {
 fn crd_group_kind(crd: &Value) -> Option<((String, String), String)> {
     let group = crd.pointer("/spec/group")?.as_str()?;
     let kind = crd.pointer("/spec/names/kind")?.as_str()?;
-    let scope = crd.pointer("/spec/scope").and_then(Value::as_str).unwrap_or("Namespaced");
+    let scope = crd
+        .pointer("/spec/scope")
+        .and_then(Value::as_str)
+        .unwrap_or("Namespaced");
     Some(((group.to_owned(), kind.to_owned()), scope.to_owned()))
 }
 
@@ -572,7 +612,10 @@ mod tests {
     #[test]
     fn crd_group_kind_should_read_the_spec() {
         let crd = json!({"spec":{"group":"x.io","names":{"kind":"Widget"},"scope":"Cluster"}});
-        assert_eq!(crd_group_kind(&crd), Some((("x.io".into(), "Widget".into()), "Cluster".into())));
+        assert_eq!(
+            crd_group_kind(&crd),
+            Some((("x.io".into(), "Widget".into()), "Cluster".into()))
+        );
         assert_eq!(crd_group_kind(&json!({})), None);
     }
 

@@ -29,7 +29,10 @@ impl Tenancy {
         Tenancy {
             namespace: namespace.to_owned(),
             allowed_namespaces: vec!["*".into()],
-            cluster_resources: vec![GroupKind { group: "*".into(), kind: "*".into() }],
+            cluster_resources: vec![GroupKind {
+                group: "*".into(),
+                kind: "*".into(),
+            }],
         }
     }
 
@@ -40,7 +43,8 @@ impl Tenancy {
     pub fn check(&self, group: &str, kind: &str, namespace: Option<&str>) -> Result<(), String> {
         match namespace {
             Some(ns) => {
-                let ok = ns == self.namespace || self.allowed_namespaces.iter().any(|a| a == "*" || a == ns);
+                let ok = ns == self.namespace
+                    || self.allowed_namespaces.iter().any(|a| a == "*" || a == ns);
                 if ok {
                     Ok(())
                 } else {
@@ -51,10 +55,9 @@ impl Tenancy {
                 }
             }
             None => {
-                let ok = self
-                    .cluster_resources
-                    .iter()
-                    .any(|gk| (gk.group == "*" || gk.group == group) && (gk.kind == "*" || gk.kind == kind));
+                let ok = self.cluster_resources.iter().any(|gk| {
+                    (gk.group == "*" || gk.group == group) && (gk.kind == "*" || gk.kind == kind)
+                });
                 if ok {
                     Ok(())
                 } else {
@@ -73,7 +76,10 @@ mod tests {
     use super::*;
 
     fn gk(group: &str, kind: &str) -> GroupKind {
-        GroupKind { group: group.into(), kind: kind.into() }
+        GroupKind {
+            group: group.into(),
+            kind: kind.into(),
+        }
     }
 
     #[test]
@@ -81,31 +87,66 @@ mod tests {
         let t = Tenancy::of(&Destination::default(), "team-a");
         assert!(t.check("", "ConfigMap", Some("team-a")).is_ok());
         let e = t.check("", "ConfigMap", Some("kube-system")).unwrap_err();
-        assert!(e.contains("`kube-system`") && e.contains("allowedNamespaces"), "{e}");
+        assert!(
+            e.contains("`kube-system`") && e.contains("allowedNamespaces"),
+            "{e}"
+        );
     }
 
     #[test]
     fn allowed_namespaces_should_widen_the_destination() {
-        let d = Destination { allowed_namespaces: vec!["jobs".into()], ..Default::default() };
+        let d = Destination {
+            allowed_namespaces: vec!["jobs".into()],
+            ..Default::default()
+        };
         let t = Tenancy::of(&d, "team-a");
         assert!(t.check("", "ConfigMap", Some("jobs")).is_ok());
         assert!(t.check("", "ConfigMap", Some("other")).is_err());
-        let d = Destination { allowed_namespaces: vec!["*".into()], ..Default::default() };
-        assert!(Tenancy::of(&d, "a").check("", "ConfigMap", Some("other")).is_ok());
+        let d = Destination {
+            allowed_namespaces: vec!["*".into()],
+            ..Default::default()
+        };
+        assert!(
+            Tenancy::of(&d, "a")
+                .check("", "ConfigMap", Some("other"))
+                .is_ok()
+        );
     }
 
     #[test]
     fn cluster_scoped_kinds_should_be_refused_unless_listed() {
         let t = Tenancy::of(&Destination::default(), "team-a");
-        let e = t.check("rbac.authorization.k8s.io", "ClusterRole", None).unwrap_err();
-        assert!(e.contains("`ClusterRole`") && e.contains("allowedClusterResources"), "{e}");
-        assert!(t.check("", "Namespace", None).unwrap_err().contains("group \"\""));
-        let d = Destination { allowed_cluster_resources: vec![gk("", "Namespace"), gk("apiextensions.k8s.io", "*")], ..Default::default() };
+        let e = t
+            .check("rbac.authorization.k8s.io", "ClusterRole", None)
+            .unwrap_err();
+        assert!(
+            e.contains("`ClusterRole`") && e.contains("allowedClusterResources"),
+            "{e}"
+        );
+        assert!(
+            t.check("", "Namespace", None)
+                .unwrap_err()
+                .contains("group \"\"")
+        );
+        let d = Destination {
+            allowed_cluster_resources: vec![gk("", "Namespace"), gk("apiextensions.k8s.io", "*")],
+            ..Default::default()
+        };
         let t = Tenancy::of(&d, "team-a");
         assert!(t.check("", "Namespace", None).is_ok());
-        assert!(t.check("apiextensions.k8s.io", "CustomResourceDefinition", None).is_ok());
-        assert!(t.check("rbac.authorization.k8s.io", "ClusterRole", None).is_err());
+        assert!(
+            t.check("apiextensions.k8s.io", "CustomResourceDefinition", None)
+                .is_ok()
+        );
+        assert!(
+            t.check("rbac.authorization.k8s.io", "ClusterRole", None)
+                .is_err()
+        );
         assert!(Tenancy::unrestricted("x").check("a", "B", None).is_ok());
-        assert!(Tenancy::unrestricted("x").check("a", "B", Some("y")).is_ok());
+        assert!(
+            Tenancy::unrestricted("x")
+                .check("a", "B", Some("y"))
+                .is_ok()
+        );
     }
 }

@@ -25,6 +25,8 @@ pub mod reason {
     pub const PRUNE_FAILED: &str = "PruneFailed";
     /// An object is outside the namespaces or cluster-scoped kinds the Application may touch.
     pub const TENANCY_VIOLATION: &str = "TenancyViolation";
+    /// The applied objects did not become healthy in time, or failed.
+    pub const HEALTH_CHECK_FAILED: &str = "HealthCheckFailed";
     /// The spec is invalid.
     pub const INVALID_SPEC: &str = "InvalidSpec";
     /// `spec.sync.suspend` is true.

@@ -1,0 +1,92 @@
+//! Waiting for applied objects to become healthy: the I/O edge of the health stage.
+
+use std::time::{Duration, Instant};
+
+use super::{Health, Status, assess, summarize};
+use crate::apply::{Applied, Applier};
+use crate::error::RetryClass;
+
+/// Why the health check failed.
+#[derive(Debug, thiserror::Error)]
+pub enum HealthError {
+    /// An object reached a state it will not leave by itself.
+    #[error("health check failed: {0}")]
+    Failed(String),
+    /// Not every object became healthy in time.
+    #[error("health check timed out after {seconds}s: {summary}")]
+    TimedOut { seconds: u64, summary: String },
+}
+
+impl HealthError {
+    /// A workload may still recover (an image pull, a node): retried with backoff.
+    pub fn retry_class(&self) -> RetryClass {
+        RetryClass::Transient
+    }
+}
+
+fn display(a: &Applied) -> String {
+    match &a.namespace {
+        Some(ns) => format!("{} {ns}/{}", a.resource.kind, a.name),
+        None => format!("{} {}", a.resource.kind, a.name),
+    }
+}
+
+/// Waits until every applied object is `Current` (kstatus), polling every `poll`, for at most
+/// `timeout`. The objects' state right after the apply is assessed first, so objects without
+/// health semantics cost no request.
+///
+/// # Errors
+/// [`HealthError::Failed`] as soon as an object is `Failed`; [`HealthError::TimedOut`] naming the
+/// objects not ready at the deadline.
+pub async fn wait_healthy(
+    applier: &Applier,
+    applied: &[Applied],
+    timeout: Duration,
+    poll: Duration,
+) -> Result<(), HealthError> {
+    let start = Instant::now();
+    let mut pending: Vec<(&Applied, Health)> = applied
+        .iter()
+        .map(|a| (a, assess(&a.live)))
+        .filter(|(_, h)| h.status != Status::Current)
+        .collect();
+    loop {
+        let failed: Vec<(String, &Health)> = pending
+            .iter()
+            .filter(|(_, h)| h.status == Status::Failed)
+            .map(|(a, h)| (display(a), h))
+            .collect();
+        if !failed.is_empty() {
+            let summary =
+                summarize(failed.iter().map(|(id, h)| (id.as_str(), *h))).unwrap_or_default();
+            return Err(HealthError::Failed(summary));
+        }
+        if pending.is_empty() {
+            return Ok(());
+        }
+        if start.elapsed() >= timeout {
+            let ids: Vec<(String, &Health)> =
+                pending.iter().map(|(a, h)| (display(a), h)).collect();
+            let summary =
+                summarize(ids.iter().map(|(id, h)| (id.as_str(), *h))).unwrap_or_default();
+            return Err(HealthError::TimedOut {
+                seconds: timeout.as_secs(),
+                summary,
+            });
+        }
+        tokio::time::sleep(poll.min(timeout.saturating_sub(start.elapsed()))).await;
+        let mut next = Vec::with_capacity(pending.len());
+        for (a, previous) in pending {
+            let health = match applier.get_live(a).await {
+                Ok(Some(live)) => assess(&live),
+                Ok(None) => Health::not_found(&display(a)),
+                // A read error is not a health verdict: keep the last one and poll again.
+                Err(_) => previous,
+            };
+            if health.status != Status::Current {
+                next.push((a, health));
+            }
+        }
+        pending = next;
+    }
+}
