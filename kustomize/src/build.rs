@@ -38,11 +38,17 @@ pub fn build(fs: &dyn FileSystem, dir: &Path) -> Result<ResMap, Error> {
     let mut b = Builder {
         fs,
         stack: Vec::new(),
+        root_sort: None,
     };
     let mut rm = b.accumulate(&root, ResMap::default(), Mode::Root, "(command line)")?;
     nameref::add_hashes(&mut rm);
     nameref::fix(&mut rm)?;
-    rm.sort_legacy();
+    // Only the top kustomization's sortOptions count.
+    match b.root_sort.take() {
+        Some(so) if so.fifo => {}
+        Some(so) => rm.sort_legacy_with(so.order_first.as_deref(), so.order_last.as_deref()),
+        None => rm.sort_legacy(),
+    }
     Ok(rm)
 }
 
@@ -56,6 +62,7 @@ enum Mode {
 struct Builder<'a> {
     fs: &'a dyn FileSystem,
     stack: Vec<PathBuf>,
+    root_sort: Option<kustomization::SortOptions>,
 }
 
 fn is_remote(s: &str) -> bool {
@@ -283,6 +290,9 @@ impl Builder<'_> {
             });
         }
         let (k, file) = self.load_kustomization(dir, mode, from)?;
+        if mode == Mode::Root {
+            self.root_sort = k.sort_options.clone();
+        }
         if mode == Mode::Component && !k.is_component {
             return Err(Error::Field {
                 file,

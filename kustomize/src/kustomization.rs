@@ -117,6 +117,16 @@ pub struct Kustomization {
     pub secret_generator: Vec<Generator>,
     pub generator_options: Option<GeneratorOptions>,
     pub replacements: Vec<ReplacementEntry>,
+    pub sort_options: Option<SortOptions>,
+}
+
+/// `sortOptions`: the output order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SortOptions {
+    /// `fifo` keeps the order resources were read in; otherwise kustomize's legacy order.
+    pub fifo: bool,
+    pub order_first: Option<Vec<String>>,
+    pub order_last: Option<Vec<String>>,
 }
 
 /// `replacements` entry: inline, or a file holding one replacement or a list of them.
@@ -158,7 +168,6 @@ const UNSUPPORTED: &[&str] = &[
     "configurations",
     "crds",
     "openapi",
-    "sortOptions",
     "buildMetadata",
     "inventory",
     "replacementTransformer",
@@ -629,6 +638,35 @@ pub fn parse(v: &Value, file: &str) -> Result<Kustomization, Error> {
                 }
             }
             "generatorOptions" => k.generator_options = Some(c.options(val, key)?),
+            "sortOptions" => {
+                let m = c.obj(val, key)?;
+                c.check_keys(m, key, &["order", "legacySortOptions"])?;
+                let order = c.string(m.get("order"), "sortOptions.order")?;
+                let fifo = match order.as_str() {
+                    "fifo" => true,
+                    "legacy" | "" => false,
+                    other => {
+                        return Err(c.err("sortOptions.order", format!("unknown order `{other}`")));
+                    }
+                };
+                let mut so = SortOptions {
+                    fifo,
+                    ..Default::default()
+                };
+                if let Some(l) = m.get("legacySortOptions").filter(|l| !l.is_null()) {
+                    let lk = "sortOptions.legacySortOptions";
+                    let lm = c.obj(l, lk)?;
+                    c.check_keys(lm, lk, &["orderFirst", "orderLast"])?;
+                    if fifo {
+                        return Err(c.err(lk, "legacySortOptions requires order `legacy`"));
+                    }
+                    so.order_first =
+                        Some(c.strings(lm.get("orderFirst"), &format!("{lk}.orderFirst"))?);
+                    so.order_last =
+                        Some(c.strings(lm.get("orderLast"), &format!("{lk}.orderLast"))?);
+                }
+                k.sort_options = Some(so);
+            }
             "replacements" => {
                 for (i, r) in c.list(Some(val), key)?.into_iter().enumerate() {
                     let kk = format!("replacements[{i}]");

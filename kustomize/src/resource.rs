@@ -336,6 +336,11 @@ impl ResMap {
 
     /// Sorts in kustomize's default ("legacy") order: by kind priority, then by id.
     pub(crate) fn sort_legacy(&mut self) {
+        self.sort_legacy_with(None, None);
+    }
+
+    /// The legacy order with custom first and last kinds (`sortOptions.legacySortOptions`).
+    pub(crate) fn sort_legacy_with(&mut self, first: Option<&[String]>, last: Option<&[String]>) {
         const FIRST: &[&str] = &[
             "Namespace",
             "ResourceQuota",
@@ -364,10 +369,18 @@ impl ResMap {
             "MutatingWebhookConfiguration",
             "ValidatingWebhookConfiguration",
         ];
+        let first: Vec<&str> = match first {
+            Some(f) => f.iter().map(String::as_str).collect(),
+            None => FIRST.to_vec(),
+        };
+        let last: Vec<&str> = match last {
+            Some(l) => l.iter().map(String::as_str).collect(),
+            None => LAST.to_vec(),
+        };
         let order = |k: &str| -> i64 {
-            if let Some(i) = FIRST.iter().position(|x| *x == k) {
-                i as i64 - FIRST.len() as i64
-            } else if let Some(i) = LAST.iter().position(|x| *x == k) {
+            if let Some(i) = first.iter().position(|x| *x == k) {
+                i as i64 - first.len() as i64
+            } else if let Some(i) = last.iter().position(|x| *x == k) {
                 i as i64 + 1
             } else {
                 0
