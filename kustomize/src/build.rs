@@ -469,7 +469,7 @@ impl Builder<'_> {
                 if doc.is_null() {
                     continue;
                 }
-                apply_smp_by_id(rm, &doc, &pfile)?;
+                apply_smp_by_id(rm, &doc, &pfile, (false, false))?;
             }
         }
         for p in &k.patches {
@@ -588,7 +588,12 @@ fn describe(doc: &Value) -> String {
 }
 
 /// A strategic merge patch without a target: it names its own target.
-fn apply_smp_by_id(rm: &mut ResMap, doc: &Value, pfile: &str) -> Result<(), Error> {
+fn apply_smp_by_id(
+    rm: &mut ResMap,
+    doc: &Value,
+    pfile: &str,
+    allow: (bool, bool),
+) -> Result<(), Error> {
     let patch = Resource::new(doc.clone(), pfile.into());
     let gvk = patch.gvk();
     let name = patch.name().to_string();
@@ -614,18 +619,31 @@ fn apply_smp_by_id(rm: &mut ResMap, doc: &Value, pfile: &str) -> Result<(), Erro
         });
     }
     let i = hits[0];
-    smp_into(rm, i, doc, pfile)
+    smp_into(rm, i, doc, pfile, allow)
 }
 
-fn smp_into(rm: &mut ResMap, i: usize, doc: &Value, pfile: &str) -> Result<(), Error> {
+fn smp_into(
+    rm: &mut ResMap,
+    i: usize,
+    doc: &Value,
+    pfile: &str,
+    allow: (bool, bool),
+) -> Result<(), Error> {
+    let (allow_name, allow_kind) = allow;
     let r = &mut rm.list[i];
-    // The patch may not rename its target: keep identity fields.
+    // Unless allowed, the patch may not rename its target or change its kind.
     let mut p = doc.clone();
+    let mut new_name = None;
     if let Some(m) = p.as_object_mut() {
-        m.remove("apiVersion");
-        m.remove("kind");
+        if !allow_kind {
+            m.remove("apiVersion");
+            m.remove("kind");
+        }
         if let Some(Value::Object(md)) = m.get_mut("metadata") {
-            md.remove("name");
+            let n = md.remove("name");
+            if allow_name {
+                new_name = n.and_then(|n| n.as_str().map(str::to_string));
+            }
             md.remove("namespace");
         }
     }
@@ -636,6 +654,8 @@ fn smp_into(rm: &mut ResMap, i: usize, doc: &Value, pfile: &str) -> Result<(), E
     })?;
     if outcome == smp::Outcome::Delete {
         rm.list.remove(i);
+    } else if let Some(n) = new_name {
+        r.set_name(&n);
     }
     Ok(())
 }
@@ -710,7 +730,7 @@ fn apply_patch(
     match &p.target {
         None => {
             for doc in &docs {
-                apply_smp_by_id(rm, doc, &pfile)?;
+                apply_smp_by_id(rm, doc, &pfile, (p.allow_name_change, p.allow_kind_change))?;
             }
         }
         Some(target) => {
@@ -724,7 +744,13 @@ fn apply_patch(
                 while i < rm.list.len() {
                     if m.matches(&rm.list[i]) {
                         let before = rm.list.len();
-                        smp_into(rm, i, doc, &pfile)?;
+                        smp_into(
+                            rm,
+                            i,
+                            doc,
+                            &pfile,
+                            (p.allow_name_change, p.allow_kind_change),
+                        )?;
                         if rm.list.len() < before {
                             continue;
                         }

@@ -48,6 +48,10 @@ pub struct Patch {
     pub target: Option<Selector>,
     /// Legacy `patchesJson6902` entries are always JSON patches.
     pub json6902: bool,
+    /// `options.allowNameChange`: a strategic merge patch may rename its target.
+    pub allow_name_change: bool,
+    /// `options.allowKindChange`: a strategic merge patch may change its target's kind.
+    pub allow_kind_change: bool,
 }
 
 /// `images` entry.
@@ -580,11 +584,17 @@ pub fn parse(v: &Value, file: &str) -> Result<Kustomization, Error> {
                     if path.is_empty() == patch.is_empty() {
                         return Err(c.err(&kk, "exactly one of `path` and `patch` must be set"));
                     }
-                    if pm.get("options").is_some_and(|o| !o.is_null()) {
-                        return Err(Error::Unsupported {
-                            file: file.into(),
-                            key: format!("{kk}.options"),
-                        });
+                    let (mut allow_name_change, mut allow_kind_change) = (false, false);
+                    if let Some(o) = pm.get("options").filter(|o| !o.is_null()) {
+                        let ok = format!("{kk}.options");
+                        let om = c.obj(o, &ok)?;
+                        c.check_keys(om, &ok, &["allowNameChange", "allowKindChange"])?;
+                        allow_name_change = c
+                            .bool(om.get("allowNameChange"), &format!("{ok}.allowNameChange"))?
+                            .unwrap_or(false);
+                        allow_kind_change = c
+                            .bool(om.get("allowKindChange"), &format!("{ok}.allowKindChange"))?
+                            .unwrap_or(false);
                     }
                     k.patches.push(Patch {
                         path: (!path.is_empty()).then_some(path),
@@ -595,6 +605,8 @@ pub fn parse(v: &Value, file: &str) -> Result<Kustomization, Error> {
                             .map(|t| c.selector(t, &format!("{kk}.target")))
                             .transpose()?,
                         json6902: false,
+                        allow_name_change,
+                        allow_kind_change,
                     });
                 }
             }
@@ -616,6 +628,8 @@ pub fn parse(v: &Value, file: &str) -> Result<Kustomization, Error> {
                         patch: (!patch.is_empty()).then_some(patch),
                         target: Some(target),
                         json6902: true,
+                        allow_name_change: false,
+                        allow_kind_change: false,
                     });
                 }
             }
