@@ -419,9 +419,13 @@ impl Builder<'_> {
             });
             match (behavior.as_str(), existing) {
                 ("create", Some(_)) => {
-                    return Err(Error::DuplicateId {
+                    return Err(Error::Generator {
                         file: file.into(),
-                        id: r.id_string(),
+                        name: g.name.clone(),
+                        message: format!(
+                            "may not add resource with an already registered id: {}; set `behavior: merge` or `behavior: replace`",
+                            r.id_string()
+                        ),
                     });
                 }
                 ("create", None) => {
