@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use crate::config::Config;
 use crate::error::Error;
 use crate::fs::{FileSystem, display, normalize};
 use crate::generator::{self, Loader};
@@ -39,10 +40,11 @@ pub fn build(fs: &dyn FileSystem, dir: &Path) -> Result<ResMap, Error> {
         fs,
         stack: Vec::new(),
         root_sort: None,
+        config: Config::default(),
     };
     let mut rm = b.accumulate(&root, ResMap::default(), Mode::Root, "(command line)")?;
     nameref::add_hashes(&mut rm);
-    nameref::fix(&mut rm)?;
+    nameref::fix(&mut rm, &b.config)?;
     // Only the top kustomization's sortOptions count.
     match b.root_sort.take() {
         Some(so) if so.fifo => {}
@@ -63,6 +65,8 @@ struct Builder<'a> {
     fs: &'a dyn FileSystem,
     stack: Vec<PathBuf>,
     root_sort: Option<kustomization::SortOptions>,
+    /// `configurations` of every kustomization loaded so far.
+    config: Config,
 }
 
 fn is_remote(s: &str) -> bool {
@@ -240,7 +244,16 @@ impl Builder<'_> {
                     file: from.into(),
                     path: file.clone(),
                 })?;
-                let docs = parse_yaml(&bytes, &file)?;
+                let text = std::str::from_utf8(&bytes).map_err(|_| Error::Yaml {
+                    file: file.clone(),
+                    line: 0,
+                    message: "not valid UTF-8".into(),
+                })?;
+                let docs = yaml::parse_kustomization_documents(text).map_err(|e| Error::Yaml {
+                    file: file.clone(),
+                    line: e.line,
+                    message: e.message,
+                })?;
                 let docs: Vec<Value> = docs.into_iter().filter(|d| !d.is_null()).collect();
                 if docs.len() > 1 {
                     return Err(Error::Field {
@@ -352,6 +365,14 @@ impl Builder<'_> {
                     &mut rs,
                 )?;
                 append_all(&mut rm, &mut seen, rs, &rfile)?;
+            }
+        }
+        // Like kustomize, a kustomization's configurations join the build's after its
+        // resources and before its components, generators and transformers.
+        for c in &k.configurations {
+            let cfile = display(&loader.resolve_file(c)?);
+            for doc in parse_yaml(&loader.load(c)?, &cfile)? {
+                self.config.merge_file(&doc, &cfile)?;
             }
         }
         for c in &k.components {
@@ -479,18 +500,24 @@ impl Builder<'_> {
         for p in &k.patches {
             apply_patch(rm, p, loader, file)?;
         }
-        transform::namespace(rm, &k.namespace);
+        transform::namespace(rm, &k.namespace, &self.config);
         transform::prefix_suffix(rm, &k.name_prefix, &k.name_suffix);
-        transform::labels(rm, &k.common_labels, true, true);
+        transform::labels(rm, &k.common_labels, true, true, &self.config);
         for l in &k.labels {
-            transform::labels(rm, &l.pairs, l.include_selectors, l.include_templates);
+            transform::labels(
+                rm,
+                &l.pairs,
+                l.include_selectors,
+                l.include_templates,
+                &self.config,
+            );
         }
-        transform::annotations(rm, &k.common_annotations);
+        transform::annotations(rm, &k.common_annotations, &self.config);
         for p in &k.patches_json6902 {
             apply_patch(rm, p, loader, file)?;
         }
-        transform::replicas(rm, &k.replicas, file)?;
-        transform::images(rm, &k.images);
+        transform::replicas(rm, &k.replicas, file, &self.config)?;
+        transform::images(rm, &k.images, &self.config);
         let mut reps = Vec::new();
         for entry in &k.replacements {
             match entry {

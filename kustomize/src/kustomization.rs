@@ -122,6 +122,7 @@ pub struct Kustomization {
     pub generator_options: Option<GeneratorOptions>,
     pub replacements: Vec<ReplacementEntry>,
     pub sort_options: Option<SortOptions>,
+    pub configurations: Vec<String>,
 }
 
 /// `sortOptions`: the output order.
@@ -169,7 +170,6 @@ const UNSUPPORTED: &[&str] = &[
     "helmCharts",
     "helmGlobals",
     "helmChartInflationGenerator",
-    "configurations",
     "crds",
     "openapi",
     "buildMetadata",
@@ -652,6 +652,7 @@ pub fn parse(v: &Value, file: &str) -> Result<Kustomization, Error> {
                 }
             }
             "generatorOptions" => k.generator_options = Some(c.options(val, key)?),
+            "configurations" => k.configurations = c.strings(Some(val), key)?,
             "sortOptions" => {
                 let m = c.obj(val, key)?;
                 c.check_keys(m, key, &["order", "legacySortOptions"])?;

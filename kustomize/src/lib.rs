@@ -22,6 +22,7 @@
 //! not be loaded from outside the kustomization's directory (kustomize's load restrictor).
 
 mod build;
+mod config;
 mod error;
 mod fieldspec;
 mod fs;

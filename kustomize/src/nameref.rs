@@ -205,7 +205,7 @@ fn find(
 ///
 /// # Errors
 /// [`Error::Reference`] when a reference is ambiguous.
-pub fn fix(rm: &mut ResMap) -> Result<(), Error> {
+pub fn fix(rm: &mut ResMap, cfg: &crate::config::Config) -> Result<(), Error> {
     let all: Vec<Known> = rm
         .list
         .iter()
@@ -218,7 +218,26 @@ pub fn fix(rm: &mut ResMap) -> Result<(), Error> {
             )
         })
         .collect();
-    let specs = specs();
+    let mut specs: Vec<(String, String, String)> = specs()
+        .into_iter()
+        .map(|(a, b, c)| (a.to_string(), b.to_string(), c))
+        .collect();
+    // Configured references: referenced kind, referrer kind (a spec without a kind applies to
+    // every kind, so it is expanded over the kinds present), path.
+    let kinds: Vec<String> = rm.list.iter().map(|r| r.kind().to_string()).collect();
+    for (target, _group, spec) in &cfg.name_reference {
+        let path = spec.path.join("/");
+        match &spec.kind {
+            Some(k) => specs.push((target.clone(), k.clone(), path)),
+            None => {
+                for k in &kinds {
+                    specs.push((target.clone(), k.clone(), path.clone()));
+                }
+            }
+        }
+    }
+    specs.sort();
+    specs.dedup();
     for r in &mut rm.list {
         let kind = r.kind().to_string();
         let origin = r.origin.clone();
@@ -239,7 +258,7 @@ pub fn fix(rm: &mut ResMap) -> Result<(), Error> {
                 .and_then(|x| x.get("kind"))
                 .and_then(Value::as_str)
                 .map(str::to_string);
-            if path == "roleRef/name" && role_ref_kind.as_deref() != Some(*target_kind) {
+            if path == "roleRef/name" && role_ref_kind.as_deref() != Some(target_kind.as_str()) {
                 continue;
             }
             fieldspec::visit(

@@ -2,6 +2,7 @@
 
 use serde_json::{Map, Value};
 
+use crate::config::{Config, DynSpec};
 use crate::error::Error;
 use crate::fieldspec::{self, FieldSpec, SELECTOR_LABELS, TEMPLATE_ANNOTATIONS, TEMPLATE_LABELS};
 use crate::kustomization::{Image, Replica};
@@ -35,8 +36,23 @@ fn apply_specs(r: &mut Resource, specs: &[FieldSpec], pairs: &Map<String, Value>
     }
 }
 
+fn apply_dyn(r: &mut Resource, specs: &[DynSpec], pairs: &Map<String, Value>) {
+    let gvk = r.gvk();
+    for s in specs.iter().filter(|s| s.applies(&gvk)) {
+        fieldspec::visit(&mut r.obj, &s.segs(), s.create, &mut |m, k| {
+            merge_into(m, k, pairs, s.create)
+        });
+    }
+}
+
 /// `commonLabels` / `labels`: metadata labels, and optionally selectors and templates.
-pub fn labels(rm: &mut ResMap, pairs: &Map<String, Value>, selectors: bool, templates: bool) {
+pub fn labels(
+    rm: &mut ResMap,
+    pairs: &Map<String, Value>,
+    selectors: bool,
+    templates: bool,
+    cfg: &Config,
+) {
     if pairs.is_empty() {
         return;
     }
@@ -48,12 +64,13 @@ pub fn labels(rm: &mut ResMap, pairs: &Map<String, Value>, selectors: bool, temp
         }
         if selectors {
             apply_specs(r, SELECTOR_LABELS, pairs);
+            apply_dyn(r, &cfg.common_labels, pairs);
         }
     }
 }
 
 /// `commonAnnotations`: metadata and pod-template annotations.
-pub fn annotations(rm: &mut ResMap, pairs: &Map<String, Value>) {
+pub fn annotations(rm: &mut ResMap, pairs: &Map<String, Value>, cfg: &Config) {
     if pairs.is_empty() {
         return;
     }
@@ -61,12 +78,13 @@ pub fn annotations(rm: &mut ResMap, pairs: &Map<String, Value>) {
         let md = r.metadata_mut();
         merge_into(md, "annotations", pairs, true);
         apply_specs(r, TEMPLATE_ANNOTATIONS, pairs);
+        apply_dyn(r, &cfg.common_annotations, pairs);
     }
 }
 
 /// `namespace`: sets the namespace of namespaced objects and of the service-account subjects of
 /// role bindings and webhook service references.
-pub fn namespace(rm: &mut ResMap, ns: &str) {
+pub fn namespace(rm: &mut ResMap, ns: &str, cfg: &Config) {
     if ns.is_empty() {
         return;
     }
@@ -74,6 +92,14 @@ pub fn namespace(rm: &mut ResMap, ns: &str) {
         let kind = r.kind().to_string();
         if !SCHEMA_CLUSTER_SCOPED.contains(&kind.as_str()) {
             r.set_namespace(ns);
+        }
+        let gvk = r.gvk();
+        for spec in cfg.namespace.iter().filter(|sp| sp.applies(&gvk)) {
+            fieldspec::visit(&mut r.obj, &spec.segs(), spec.create, &mut |m, k| {
+                if spec.create || m.contains_key(k) {
+                    m.insert(k.to_string(), Value::String(ns.into()));
+                }
+            });
         }
         if (kind == "RoleBinding" || kind == "ClusterRoleBinding")
             && let Some(Value::Array(subjects)) = r.obj.get_mut("subjects")
@@ -240,10 +266,20 @@ fn walk_containers(v: &mut Value, im: &Image, depth: usize) {
 }
 
 /// `images`: rewrites `image` fields of containers and init containers anywhere in objects.
-pub fn images(rm: &mut ResMap, images: &[Image]) {
+pub fn images(rm: &mut ResMap, images: &[Image], cfg: &Config) {
     for im in images {
         for r in &mut rm.list {
             walk_containers(&mut r.obj, im, 0);
+            let gvk = r.gvk();
+            for spec in cfg.images.iter().filter(|sp| sp.applies(&gvk)) {
+                fieldspec::visit(&mut r.obj, &spec.segs(), false, &mut |m, k| {
+                    if let Some(Value::String(img)) = m.get_mut(k)
+                        && let Some(new) = update_image(img, im)
+                    {
+                        *img = new;
+                    }
+                });
+            }
         }
     }
 }
@@ -252,7 +288,12 @@ pub fn images(rm: &mut ResMap, images: &[Image]) {
 ///
 /// # Errors
 /// [`Error::Field`] when no workload has that name.
-pub fn replicas(rm: &mut ResMap, replicas: &[Replica], file: &str) -> Result<(), Error> {
+pub fn replicas(
+    rm: &mut ResMap,
+    replicas: &[Replica],
+    file: &str,
+    cfg: &Config,
+) -> Result<(), Error> {
     const KINDS: &[&str] = &[
         "Deployment",
         "ReplicationController",
@@ -262,7 +303,23 @@ pub fn replicas(rm: &mut ResMap, replicas: &[Replica], file: &str) -> Result<(),
     for rep in replicas {
         let mut found = false;
         for r in &mut rm.list {
-            if !KINDS.contains(&r.kind()) || !r.has_had_name(&rep.name) {
+            if !r.has_had_name(&rep.name) {
+                continue;
+            }
+            let gvk = r.gvk();
+            let custom: Vec<&DynSpec> = cfg.replicas.iter().filter(|sp| sp.applies(&gvk)).collect();
+            if !custom.is_empty() {
+                found = true;
+                for spec in custom {
+                    fieldspec::visit(&mut r.obj, &spec.segs(), spec.create, &mut |m, k| {
+                        if spec.create || m.contains_key(k) {
+                            m.insert(k.to_string(), Value::Number(rep.count.into()));
+                        }
+                    });
+                }
+                continue;
+            }
+            if !KINDS.contains(&r.kind()) {
                 continue;
             }
             found = true;

@@ -7,5 +7,6 @@ mod parse;
 
 pub use emit::to_yaml_document;
 pub use parse::{
-    MAX_DEPTH, YamlError, parse_documents, parse_documents_verbatim, parse_one, resolve_plain,
+    MAX_DEPTH, YamlError, parse_documents, parse_documents_verbatim, parse_kustomization_documents,
+    parse_one, resolve_plain,
 };

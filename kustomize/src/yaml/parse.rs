@@ -35,6 +35,8 @@ struct Loader<'a> {
     keys: Vec<String>,
     /// Maps under `metadata` whose scalar values are read as strings, verbatim.
     verbatim: &'a [&'a str],
+    /// Read `yes`/`no`/`on`/`off`/`y`/`n` as booleans (YAML 1.1, as kustomization files are).
+    yaml11: bool,
 }
 
 /// Parses every document of a YAML stream. Empty documents come back as `Value::Null`.
@@ -49,12 +51,27 @@ pub fn parse_documents_verbatim<'a>(
     text: &'a str,
     verbatim: &'a [&'a str],
 ) -> Result<Vec<Value>, YamlError> {
+    parse_with(text, verbatim, false)
+}
+
+/// Parses a kustomization file: kustomize reads those with YAML 1.1 rules, so `yes`, `no`,
+/// `on`, `off`, `y` and `n` are booleans there.
+pub fn parse_kustomization_documents(text: &str) -> Result<Vec<Value>, YamlError> {
+    parse_with(text, &[], true)
+}
+
+fn parse_with<'a>(
+    text: &'a str,
+    verbatim: &'a [&'a str],
+    yaml11: bool,
+) -> Result<Vec<Value>, YamlError> {
     let mut l = Loader {
         parser: Parser::new_from_str(text),
         anchors: HashMap::new(),
         last_line: 1,
         keys: Vec::new(),
         verbatim,
+        yaml11,
     };
     let mut docs = Vec::new();
     loop {
@@ -137,6 +154,36 @@ impl<'a> Loader<'a> {
                     && self.verbatim.contains(&self.keys[1].as_str()) =>
             {
                 let v = Value::String(text.to_string());
+                if anchor > 0 {
+                    self.anchors.insert(anchor, v.clone());
+                }
+                Ok(v)
+            }
+            Event::Scalar(text, ScalarStyle::Plain, anchor, None)
+                if self.yaml11
+                    && matches!(
+                        text.as_ref(),
+                        "y" | "Y"
+                            | "yes"
+                            | "Yes"
+                            | "YES"
+                            | "on"
+                            | "On"
+                            | "ON"
+                            | "n"
+                            | "N"
+                            | "no"
+                            | "No"
+                            | "NO"
+                            | "off"
+                            | "Off"
+                            | "OFF"
+                    ) =>
+            {
+                let v = Value::Bool(matches!(
+                    text.as_ref(),
+                    "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON"
+                ));
                 if anchor > 0 {
                     self.anchors.insert(anchor, v.clone());
                 }
