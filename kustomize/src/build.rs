@@ -511,6 +511,7 @@ impl Builder<'_> {
                 l.include_templates,
                 &self.config,
             );
+            transform::label_fields(rm, &l.pairs, &l.fields);
         }
         transform::annotations(rm, &k.common_annotations, &self.config);
         for p in &k.patches_json6902 {

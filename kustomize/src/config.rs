@@ -104,7 +104,7 @@ fn spec(v: &Value, file: &str, key: &str) -> Result<DynSpec, Error> {
     })
 }
 
-fn specs(v: &Value, file: &str, key: &str) -> Result<Vec<DynSpec>, Error> {
+pub(crate) fn specs(v: &Value, file: &str, key: &str) -> Result<Vec<DynSpec>, Error> {
     match v {
         Value::Null => Ok(Vec::new()),
         Value::Array(a) => a

@@ -76,6 +76,8 @@ pub struct Labels {
     pub pairs: Map<String, Value>,
     pub include_selectors: bool,
     pub include_templates: bool,
+    /// `fields`: more places to put the labels.
+    pub fields: Vec<crate::config::DynSpec>,
 }
 
 /// Options shared by generators.
@@ -519,12 +521,6 @@ pub fn parse(v: &Value, file: &str) -> Result<Kustomization, Error> {
                         &kk,
                         &["pairs", "includeSelectors", "includeTemplates", "fields"],
                     )?;
-                    if lm.contains_key("fields") {
-                        return Err(Error::Unsupported {
-                            file: file.into(),
-                            key: format!("{kk}.fields"),
-                        });
-                    }
                     k.labels.push(Labels {
                         pairs: c.string_map(lm.get("pairs"), &format!("{kk}.pairs"))?,
                         include_selectors: c
@@ -533,6 +529,11 @@ pub fn parse(v: &Value, file: &str) -> Result<Kustomization, Error> {
                         include_templates: c
                             .bool(lm.get("includeTemplates"), &kk)?
                             .unwrap_or(false),
+                        fields: crate::config::specs(
+                            lm.get("fields").unwrap_or(&Value::Null),
+                            file,
+                            &format!("{kk}.fields"),
+                        )?,
                     });
                 }
             }

@@ -69,6 +69,16 @@ pub fn labels(
     }
 }
 
+/// `labels[].fields`: the labels also go to these paths.
+pub fn label_fields(rm: &mut ResMap, pairs: &Map<String, Value>, fields: &[DynSpec]) {
+    if pairs.is_empty() || fields.is_empty() {
+        return;
+    }
+    for r in &mut rm.list {
+        apply_dyn(r, fields, pairs);
+    }
+}
+
 /// `commonAnnotations`: metadata and pod-template annotations.
 pub fn annotations(rm: &mut ResMap, pairs: &Map<String, Value>, cfg: &Config) {
     if pairs.is_empty() {
