@@ -76,15 +76,28 @@ fn strip(v: &Value) -> Value {
             m.iter()
                 .filter(|(k, _)| k.as_str() != "$patch")
                 .filter(|(_, v)| !v.is_null())
+                .filter(|(_, v)| v.as_object().is_none_or(|m| directive(m) != Some("delete")))
                 .map(|(k, v)| (k.clone(), strip(v)))
                 .collect(),
         ),
-        Value::Array(a) => Value::Array(
-            a.iter()
-                .filter(|e| e.as_object().is_none_or(|m| directive(m) != Some("delete")))
-                .map(strip)
-                .collect(),
-        ),
+        Value::Array(a) => {
+            // kustomize's quirk for a list the target does not have: a `$patch: replace`
+            // element is kept as the only element.
+            if a.iter().any(|e| {
+                e.as_object()
+                    .is_some_and(|m| directive(m) == Some("replace"))
+            }) {
+                let mut m = Map::new();
+                m.insert("$patch".into(), Value::String("replace".into()));
+                return Value::Array(vec![Value::Object(m)]);
+            }
+            Value::Array(
+                a.iter()
+                    .filter(|e| e.as_object().is_none_or(|m| directive(m) != Some("delete")))
+                    .map(strip)
+                    .collect(),
+            )
+        }
         other => other.clone(),
     }
 }
