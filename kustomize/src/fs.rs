@@ -31,10 +31,18 @@ impl DiskFs {
     }
 
     fn full(&self, path: &Path) -> io::Result<PathBuf> {
-        let clean = normalize(path).ok_or_else(|| {
-            io::Error::new(io::ErrorKind::PermissionDenied, "path escapes the root")
-        })?;
-        Ok(self.root.join(clean))
+        let escapes = || io::Error::new(io::ErrorKind::PermissionDenied, "path escapes the root");
+        let clean = normalize(path).ok_or_else(escapes)?;
+        let full = self.root.join(clean);
+        // Symbolic links may not lead out of the root either.
+        if let (Ok(real), Ok(root)) = (
+            std::fs::canonicalize(&full),
+            std::fs::canonicalize(&self.root),
+        ) && !real.starts_with(&root)
+        {
+            return Err(escapes());
+        }
+        Ok(full)
     }
 }
 

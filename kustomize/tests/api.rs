@@ -123,3 +123,25 @@ fn deep_yaml_does_not_overflow_the_stack() {
     fs.add("app/deep.yaml", format!("a: {}", "[".repeat(100_000)));
     assert!(build(&fs, Path::new("app")).is_err());
 }
+
+#[test]
+fn disk_symlinks_out_of_the_root_are_refused() {
+    let dir = std::env::temp_dir().join(format!("kustomize-rs-symlink-{}", std::process::id()));
+    let app = dir.join("app");
+    std::fs::create_dir_all(&app).expect("mkdir");
+    let outside =
+        std::env::temp_dir().join(format!("kustomize-rs-outside-{}.yaml", std::process::id()));
+    std::fs::write(&outside, CM).expect("write");
+    let link = app.join("cm.yaml");
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink(&outside, &link).expect("symlink");
+    std::fs::write(app.join("kustomization.yaml"), "resources: [cm.yaml]\n").expect("write");
+    let fs = kustomize::DiskFs::new(&dir);
+    let result = build(&fs, Path::new("app"));
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_file(&outside);
+    assert!(
+        result.is_err(),
+        "a symlink leading out of the root must not be read"
+    );
+}
