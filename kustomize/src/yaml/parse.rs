@@ -60,7 +60,17 @@ pub fn parse_kustomization_documents(text: &str) -> Result<Vec<Value>, YamlError
     parse_with(text, &[], true)
 }
 
-fn parse_with<'a>(
+fn parse_with(text: &str, verbatim: &[&str], yaml11: bool) -> Result<Vec<Value>, YamlError> {
+    // libyaml (and so kustomize) reads NEL (U+0085) as a line break, as YAML 1.1 says; the
+    // YAML 1.2 parser does not, so normalise it first.
+    if text.contains('\u{85}') {
+        let normalised = text.replace('\u{85}', "\n");
+        return parse_normalised(&normalised, verbatim, yaml11);
+    }
+    parse_normalised(text, verbatim, yaml11)
+}
+
+fn parse_normalised<'a>(
     text: &'a str,
     verbatim: &'a [&'a str],
     yaml11: bool,
