@@ -21,6 +21,28 @@ pub fn kustomization_parser(data: &[u8]) {
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\ndata:\n  a: b\n",
     );
     fs.add("k/base/kustomization.yaml", "resources:\n- ../cm.yaml\n");
+    fs.add(
+        "k/deploy.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: d\nspec:\n  template:\n    spec:\n      containers:\n      - name: c\n        image: nginx\n        envFrom:\n        - configMapRef:\n            name: cm\n",
+    );
+    fs.add(
+        "k/patch.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: d\nspec:\n  replicas: 2\n",
+    );
+    fs.add(
+        "k/ops.yaml",
+        "- op: add\n  path: /metadata/labels\n  value: {a: b}\n",
+    );
+    fs.add("k/app.env", "A=1\nB=2\n");
+    fs.add("k/config.yaml", "nameReference:\n- kind: ConfigMap\n  fieldSpecs:\n  - kind: Deployment\n    path: spec/x\n");
+    fs.add(
+        "k/replacements.yaml",
+        "- source: {kind: ConfigMap, name: cm, fieldPath: data.a}\n  targets:\n  - select: {kind: Deployment}\n    fieldPaths: [spec.template.spec.containers.0.image]\n",
+    );
+    fs.add(
+        "k/comp/kustomization.yaml",
+        "kind: Component\nnamePrefix: c-\n",
+    );
     if let Ok(out) = build(&fs, Path::new("k")) {
         let _ = out.to_yaml();
     }
