@@ -14,6 +14,15 @@ pub fn kustomization_parser(data: &[u8]) {
     if let Ok(v) = yaml::parse_one(text) {
         let _ = kustomization::parse(&v, "kustomization.yaml");
     }
+    let fs = fixture(data);
+    if let Ok(out) = build(&fs, Path::new("k")) {
+        let _ = out.to_yaml();
+    }
+}
+
+/// The tree the kustomization fuzz target renders: `data` as `k/kustomization.yaml` beside
+/// resources, patches, an env file, a configuration, replacements and a component.
+fn fixture(data: &[u8]) -> MemFs {
     let mut fs = MemFs::new();
     fs.add("k/kustomization.yaml", data.to_vec());
     fs.add(
@@ -43,9 +52,7 @@ pub fn kustomization_parser(data: &[u8]) {
         "k/comp/kustomization.yaml",
         "kind: Component\nnamePrefix: c-\n",
     );
-    if let Ok(out) = build(&fs, Path::new("k")) {
-        let _ = out.to_yaml();
-    }
+    fs
 }
 
 /// Splits the input at the first NUL into a target object and a patch (strategic merge or
@@ -69,6 +76,13 @@ pub fn patch_engine(data: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fuzz_fixture_renders_a_full_kustomization() {
+        let k = "resources: [deploy.yaml, cm.yaml]\npatches:\n- path: patch.yaml\n- path: ops.yaml\n  target: {kind: Deployment}\nconfigMapGenerator:\n- name: g\n  envs: [app.env]\nconfigurations: [config.yaml]\nreplacements:\n- path: replacements.yaml\ncomponents: [comp]\nnamespace: ns1\n";
+        let out = build(&fixture(k.as_bytes()), Path::new("k")).expect("fixture renders");
+        assert_eq!(out.len(), 3);
+    }
 
     #[test]
     fn fuzz_bodies_survive_samples() {
