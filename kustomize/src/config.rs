@@ -44,7 +44,7 @@ pub struct Config {
     pub name_reference: Vec<(String, Option<String>, DynSpec)>,
 }
 
-fn split_path(p: &str) -> Vec<String> {
+pub(crate) fn split_path(p: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut cur = String::new();
     let mut chars = p.chars().peekable();

@@ -62,6 +62,26 @@ fn specs() -> Vec<(&'static str, &'static str, String)> {
         ("ConfigMap", "Role", "rules/resourceNames"),
         ("ConfigMap", "ClusterRole", "rules/resourceNames"),
         ("Secret", "Ingress", "spec/tls/secretName"),
+        (
+            "Secret",
+            "Ingress",
+            "metadata/annotations/ingress.kubernetes.io\\/auth-secret",
+        ),
+        (
+            "Secret",
+            "Ingress",
+            "metadata/annotations/nginx.ingress.kubernetes.io\\/auth-secret",
+        ),
+        (
+            "Secret",
+            "Ingress",
+            "metadata/annotations/nginx.ingress.kubernetes.io\\/auth-tls-secret",
+        ),
+        (
+            "ConfigMap",
+            "Ingress",
+            "metadata/annotations/nginx.ingress.kubernetes.io\\/fastcgi-params-configmap",
+        ),
         ("Secret", "ServiceAccount", "imagePullSecrets/name"),
         ("Secret", "StorageClass", "parameters/secretName"),
         ("Secret", "StorageClass", "parameters/adminSecretName"),
@@ -250,7 +270,8 @@ pub fn fix(rm: &mut ResMap, cfg: &crate::config::Config) -> Result<(), Error> {
             if *referrer != kind {
                 continue;
             }
-            let segs = fieldspec::segments(path);
+            let owned = crate::config::split_path(path);
+            let segs: Vec<&str> = owned.iter().map(|s| s.trim_end_matches("[]")).collect();
             let mut failure: Option<String> = None;
             let role_ref_kind = r
                 .obj
