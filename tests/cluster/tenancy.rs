@@ -14,7 +14,7 @@ async fn create_app_with(
     let app: Application = serde_json::from_value(json!({
         "apiVersion": "gitops.pi-agent.io/v1alpha1", "kind": "Application",
         "metadata": {"name": "web", "namespace": ns},
-        "spec": {"source": {"url": url, "path": "app", "interval": "1h"}, "destination": destination}
+        "spec": {"verify": verify_spec(), "source": {"url": url, "path": "app", "interval": "1h"}, "destination": destination}
     }))
     .expect("app");
     api.create(&PostParams::default(), &app)
@@ -36,7 +36,7 @@ const CLUSTER_ROLE: &str = "apiVersion: rbac.authorization.k8s.io/v1\nkind: Clus
 
 pub async fn objects_outside_the_destination_are_refused(env: Arc<Env>) {
     let ns = namespace(&env.client, "t-tenancy").await;
-    let repo = Repo::new();
+    let repo = signed_repo();
     let elsewhere = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: sneaky\n  namespace: kube-system\ndata:\n  a: b\n";
     repo.commit(
         &[("app/cm.yaml", CM_V1), ("app/elsewhere.yaml", elsewhere)],
@@ -144,7 +144,7 @@ pub async fn impersonation_bounds_what_the_repository_can_do(env: Arc<Env>) {
         .await
         .expect("binding");
 
-    let repo = Repo::new();
+    let repo = signed_repo();
     let secret = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: token\nstringData:\n  t: x\n";
     repo.commit(
         &[("app/cm.yaml", CM_V1), ("app/secret.yaml", secret)],

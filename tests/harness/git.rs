@@ -4,10 +4,13 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::TempDir;
+use crate::signing::SshSigner;
 
-/// A non-bare repository with a `main` branch, served as `file://`.
+/// A non-bare repository with a `main` branch, served as `file://`. Commits are signed with
+/// `signer` when there is one.
 pub struct Repo {
     dir: TempDir,
+    signer: Option<SshSigner>,
 }
 
 impl Repo {
@@ -18,7 +21,7 @@ impl Repo {
 
     /// A repository in a given (empty) directory, e.g. under a git server's root.
     pub fn in_dir(dir: TempDir) -> Self {
-        let r = Repo { dir };
+        let r = Repo { dir, signer: None };
         r.git(&["init", "-q", "-b", "main"]);
         r
     }
@@ -39,6 +42,11 @@ impl Repo {
     /// `file://` URL.
     pub fn url(&self) -> String {
         format!("file://{}", self.path().display())
+    }
+
+    /// Signs the next commits with `signer` (`None`: unsigned).
+    pub fn sign_with(&mut self, signer: Option<&SshSigner>) {
+        self.signer = signer.cloned();
     }
 
     /// Runs git in the repository with a fixed identity.
@@ -77,7 +85,26 @@ impl Repo {
             std::fs::write(&p, content).expect("write");
         }
         self.git(&["add", "-A"]);
-        self.git(&["commit", "-q", "--allow-empty", "-m", message]);
+        match &self.signer {
+            Some(s) => {
+                let key = format!("user.signingkey={}", s.key.display());
+                self.git(&[
+                    "-c",
+                    "gpg.format=ssh",
+                    "-c",
+                    &key,
+                    "commit",
+                    "-S",
+                    "-q",
+                    "--allow-empty",
+                    "-m",
+                    message,
+                ]);
+            }
+            None => {
+                self.git(&["commit", "-q", "--allow-empty", "-m", message]);
+            }
+        }
         self.git(&["rev-parse", "HEAD"])
     }
 }

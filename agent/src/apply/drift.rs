@@ -19,7 +19,7 @@ use serde_json::Value;
 use tracing::{debug, info, warn};
 
 use super::{Applied, Applier, Owner};
-use crate::api::{FIELD_MANAGER, OWNER_NAME_LABEL};
+use crate::api::OWNER_NAME_LABEL;
 
 /// An object, by kind and place.
 #[derive(Clone, Debug, Hash, PartialEq, Eq)]
@@ -46,6 +46,40 @@ struct Desired {
     resource: ApiResource,
     namespace: Option<String>,
     body: Value,
+    // What the object looked like after pi-agent last wrote it: an event with the same
+    // fingerprint changed nothing that matters (a status update, our own write).
+    seen: Fingerprint,
+}
+
+/// What tells a change of desired state from a status update in a metadata-only event: for kinds
+/// with `metadata.generation`, the generation (spec changes bump it) with the labels and
+/// annotations; for the others (ConfigMap, Secret…, which have no status), the resourceVersion.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+enum Fingerprint {
+    #[default]
+    Unknown,
+    Generation(i64, u64),
+    Version(String),
+}
+
+fn fingerprint(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> Fingerprint {
+    use std::hash::{Hash, Hasher};
+    match meta.generation {
+        Some(g) if g > 0 => {
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            meta.labels.hash(&mut h);
+            meta.annotations.hash(&mut h);
+            Fingerprint::Generation(g, h.finish())
+        }
+        _ => Fingerprint::Version(meta.resource_version.clone().unwrap_or_default()),
+    }
+}
+
+fn fingerprint_of_value(live: &Value) -> Fingerprint {
+    live.get("metadata")
+        .and_then(|m| serde_json::from_value(m.clone()).ok())
+        .map(|m| fingerprint(&m))
+        .unwrap_or_default()
 }
 
 /// What the drift watcher found and did, per Application, since the last reconcile read it.
@@ -77,22 +111,6 @@ impl std::hash::Hash for Owner {
         self.name.hash(state);
         self.namespace.hash(state);
     }
-}
-
-fn last_writer(
-    meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
-) -> Option<String> {
-    meta.managed_fields
-        .as_ref()?
-        .iter()
-        .filter(|m| m.subresource.as_deref().unwrap_or_default().is_empty())
-        .max_by(|a, b| {
-            a.time
-                .as_ref()
-                .map(|t| t.0)
-                .cmp(&b.time.as_ref().map(|t| t.0))
-        })
-        .and_then(|m| m.manager.clone())
 }
 
 impl DriftWatcher {
@@ -145,6 +163,7 @@ impl DriftWatcher {
                         resource: a.resource.clone(),
                         namespace: a.namespace.clone(),
                         body: a.body.clone(),
+                        seen: fingerprint_of_value(&a.live),
                     },
                 );
             }
@@ -229,12 +248,9 @@ impl DriftWatcher {
             .unwrap_or_else(|p| p.into_inner())
             .get(&key)
         {
-            Some(d) => d.owner.clone(),
-            None => return,
+            Some(d) if deleted || d.seen != fingerprint(m) => d.owner.clone(),
+            _ => return,
         };
-        if !deleted && last_writer(m).as_deref() == Some(FIELD_MANAGER) {
-            return;
-        }
         if !deleted && m.deletion_timestamp.is_some() {
             return;
         }
@@ -277,16 +293,33 @@ impl DriftWatcher {
             .await
         {
             Ok(after) if after.metadata.resource_version != before => {
+                self.remember(&key, &after.metadata);
                 self.count(&owner, true);
                 (self.on_drift)(&owner, &shown, true);
                 info!(app = %format!("{}/{}", owner.namespace, owner.name), object = %shown, deleted, "drift corrected");
             }
-            Ok(_) => {
+            Ok(after) => {
+                self.remember(&key, &after.metadata);
                 debug!(object = %shown, "change by another manager left managed fields intact")
             }
             Err(e) => {
                 warn!(object = %shown, error = %e, "drift correction failed; the next reconcile retries")
             }
+        }
+    }
+
+    fn remember(
+        &self,
+        key: &ObjectKey,
+        meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+    ) {
+        if let Some(d) = self
+            .desired
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_mut(key)
+        {
+            d.seen = fingerprint(meta);
         }
     }
 
@@ -317,32 +350,49 @@ impl Drop for DriftWatcher {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ManagedFieldsEntry, ObjectMeta, Time};
-
-    fn entry(manager: &str, at: &str, subresource: Option<&str>) -> ManagedFieldsEntry {
-        ManagedFieldsEntry {
-            manager: Some(manager.into()),
-            time: Some(Time(at.parse().unwrap())),
-            subresource: subresource.map(Into::into),
-            ..Default::default()
-        }
-    }
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
     #[test]
-    fn last_writer_should_ignore_status_writes() {
-        let meta = ObjectMeta {
-            managed_fields: Some(vec![
-                entry("pi-agent", "2026-01-01T00:00:01Z", None),
-                entry("kubectl-edit", "2026-01-01T00:00:02Z", None),
-                entry(
-                    "kube-controller-manager",
-                    "2026-01-01T00:00:03Z",
-                    Some("status"),
-                ),
-            ]),
+    fn fingerprints_should_ignore_status_updates_but_not_spec_or_metadata_changes() {
+        let mut meta = ObjectMeta {
+            generation: Some(3),
+            resource_version: Some("10".into()),
             ..Default::default()
         };
-        assert_eq!(last_writer(&meta).as_deref(), Some("kubectl-edit"));
-        assert_eq!(last_writer(&ObjectMeta::default()), None);
+        let base = fingerprint(&meta);
+        meta.resource_version = Some("11".into());
+        assert_eq!(
+            fingerprint(&meta),
+            base,
+            "a status write bumps only the resourceVersion"
+        );
+        meta.generation = Some(4);
+        assert_ne!(
+            fingerprint(&meta),
+            base,
+            "a spec change bumps the generation"
+        );
+        meta.generation = Some(3);
+        meta.labels = Some([("team".to_owned(), "a".to_owned())].into());
+        assert_ne!(fingerprint(&meta), base, "a label change is a change");
+        let cm = ObjectMeta {
+            resource_version: Some("5".into()),
+            ..Default::default()
+        };
+        assert_eq!(fingerprint(&cm), Fingerprint::Version("5".into()));
+        assert_eq!(
+            fingerprint_of_value(
+                &serde_json::json!({"metadata": {"generation": 2, "resourceVersion": "7"}})
+            ),
+            fingerprint(&ObjectMeta {
+                generation: Some(2),
+                resource_version: Some("7".into()),
+                ..Default::default()
+            })
+        );
+        assert_eq!(
+            fingerprint_of_value(&serde_json::json!(null)),
+            Fingerprint::Unknown
+        );
     }
 }

@@ -8,6 +8,8 @@ pub const READY: &str = "Ready";
 pub const RECONCILING: &str = "Reconciling";
 /// Will not progress without a change (kstatus abnormal-true).
 pub const STALLED: &str = "Stalled";
+/// Whether the last fetched revision was verified (False with `VerificationDisabled`: a warning).
+pub const SOURCE_VERIFIED: &str = "SourceVerified";
 
 /// Status reasons, one per outcome and stage (STYLE: the policy never reads messages).
 pub mod reason {
@@ -15,6 +17,12 @@ pub mod reason {
     pub const SUCCEEDED: &str = "ReconciliationSucceeded";
     /// A reconcile is running.
     pub const PROGRESSING: &str = "Progressing";
+    /// The revision's signatures were verified.
+    pub const VERIFIED: &str = "Succeeded";
+    /// `spec.verify.mode: None`: nothing is verified.
+    pub const VERIFICATION_DISABLED: &str = "VerificationDisabled";
+    /// Unsigned, untrusted, tampered, expired or rolled-back revision, or no trust material.
+    pub const SOURCE_VERIFICATION_FAILED: &str = "SourceVerificationFailed";
     /// Fetch or ref resolution failed.
     pub const SOURCE_FAILED: &str = "SourceFailed";
     /// The manifests do not render.
@@ -64,7 +72,8 @@ pub fn set_condition(
         READY => 0,
         RECONCILING => 1,
         STALLED => 2,
-        _ => 3,
+        SOURCE_VERIFIED => 3,
+        _ => 4,
     });
 }
 

@@ -61,6 +61,9 @@ pub struct Metrics {
     /// `pi_agent_drift_total{namespace,name,result}`: changes by other managers, `corrected` or
     /// `ignored` (selfHeal off).
     pub drift: Family<OutcomeLabels, Counter>,
+    /// `pi_agent_signature_verifications_total{namespace,name,result}`: `verified`, `refused`,
+    /// `disabled`.
+    pub verifications: Family<OutcomeLabels, Counter>,
     /// `pi_agent_pruned_objects_total{namespace,name}`.
     pub pruned_objects: Family<AppLabels, Counter>,
 }
@@ -114,6 +117,12 @@ impl Default for Metrics {
             "Changes to managed objects by other field managers, corrected or ignored",
             drift.clone(),
         );
+        let verifications = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "signature_verifications",
+            "Source revisions verified, refused, or not verified (mode None)",
+            verifications.clone(),
+        );
         let pruned_objects = Family::<AppLabels, Counter>::default();
         registry.register(
             "pruned_objects",
@@ -135,6 +144,7 @@ impl Default for Metrics {
             applied_objects,
             api_requests,
             drift,
+            verifications,
             pruned_objects,
         }
     }

@@ -6,6 +6,7 @@
 //! `https://` and `http://` ones are mirrored into a bare repository under the cache directory.
 
 mod reference;
+mod verify;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -14,6 +15,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 pub use reference::{Reference, Revision, highest_matching_tag, parse_semver_range};
+pub use verify::{MAX_COMMITS, Verdict, Verification};
 
 use crate::error::RetryClass;
 
@@ -35,6 +37,9 @@ pub enum SourceError {
     /// The reference does not exist in the repository.
     #[error("{reference} not found in `{url}`")]
     ReferenceNotFound { url: String, reference: String },
+    /// The revision's signatures or history do not satisfy the policy.
+    #[error("revision {revision} refused: {reason}")]
+    VerificationFailed { revision: String, reason: String },
     /// The repository is damaged or an object is missing.
     #[error("reading `{url}` failed: {message}")]
     RepositoryFailed { url: String, message: String },
@@ -48,9 +53,9 @@ impl SourceError {
                 RetryClass::Transient
             }
             SourceError::RepositoryFailed { .. } => RetryClass::Transient,
-            SourceError::InvalidSpec(_) | SourceError::ReferenceNotFound { .. } => {
-                RetryClass::Terminal
-            }
+            SourceError::InvalidSpec(_)
+            | SourceError::ReferenceNotFound { .. }
+            | SourceError::VerificationFailed { .. } => RetryClass::Terminal,
         }
     }
 }
@@ -324,6 +329,24 @@ fn resolve(
             (None, *c)
         }
     };
+    // An annotated tag: the object the tag ref points to directly (its signature is checked
+    // under the `Tag` modes).
+    let tag = match (reference, &name) {
+        (Reference::Tag(_) | Reference::Semver { .. }, Some(t)) => {
+            let direct = repo
+                .try_find_reference(format!("refs/tags/{t}").as_str())
+                .map_err(|e| broken(e.to_string()))?
+                .and_then(|r| r.target().try_id().map(ToOwned::to_owned));
+            match direct {
+                Some(d) => {
+                    let kind = repo.find_object(d).map_err(|e| broken(e.to_string()))?.kind;
+                    (kind == gix::object::Kind::Tag).then_some(d)
+                }
+                None => None,
+            }
+        }
+        _ => None,
+    };
     // The reference must end on a commit (a tag may point at a tree or blob).
     let object = repo.find_object(id).map_err(|e| broken(e.to_string()))?;
     let commit = object.peel_to_commit().map_err(|_| {
@@ -332,6 +355,7 @@ fn resolve(
     Ok(Revision {
         name,
         commit: commit.id,
+        tag,
     })
 }
 

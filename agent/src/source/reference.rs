@@ -157,6 +157,8 @@ pub struct Revision {
     pub name: Option<String>,
     /// The commit the tree is read from.
     pub commit: gix::ObjectId,
+    /// The annotated tag object the reference points to, if it is one.
+    pub tag: Option<gix::ObjectId>,
 }
 
 impl fmt::Display for Revision {
@@ -252,6 +254,7 @@ mod tests {
         let r = Revision {
             name: Some("main".into()),
             commit: id,
+            tag: None,
         };
         assert_eq!(
             r.to_string(),
@@ -260,7 +263,8 @@ mod tests {
         assert_eq!(
             Revision {
                 name: None,
-                commit: id
+                commit: id,
+                tag: None,
             }
             .to_string(),
             "sha1:0123456789abcdef0123456789abcdef01234567"
