@@ -19,6 +19,9 @@ pub const PRUNE_ANNOTATION: &str = "gitops.pi-agent.io/prune";
 pub const OWNER_NAME_LABEL: &str = "gitops.pi-agent.io/name";
 /// Label set on every applied object: the owning Application's namespace.
 pub const OWNER_NAMESPACE_LABEL: &str = "gitops.pi-agent.io/namespace";
+/// Objects are applied in ascending order of this annotation (an integer, default 0), each wave
+/// healthy before the next when `spec.sync.wait` is on, as Argo CD's sync waves.
+pub const SYNC_WAVE_ANNOTATION: &str = "gitops.pi-agent.io/sync-wave";
 /// Finalizer that prunes (or orphans) the applied objects when the Application is deleted.
 pub const FINALIZER: &str = "gitops.pi-agent.io/finalizer";
 
@@ -189,6 +192,9 @@ pub struct SyncPolicy {
     /// Wait for the applied objects to be healthy (kstatus) before reporting Ready (default true).
     #[serde(default = "yes")]
     pub wait: bool,
+    /// Applications that must be Ready (at their current generation) before this one is applied.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<DependencyRef>,
     /// How long the health check may take, as a Go duration (default `5m`); past it the
     /// Application reports `HealthCheckFailed` naming the objects not ready.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -208,9 +214,20 @@ impl Default for SyncPolicy {
             allow_empty: false,
             deletion_policy: DeletionPolicy::default(),
             wait: true,
+            depends_on: Vec::new(),
             timeout: None,
         }
     }
+}
+
+/// Another Application, by name (and namespace: default, this one's).
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub struct DependencyRef {
+    /// Its name.
+    pub name: String,
+    /// Its namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
 }
 
 /// What happens to the applied objects when the Application is deleted.

@@ -53,6 +53,9 @@ pub enum ReconcileError {
     /// Applying failed.
     #[error(transparent)]
     Apply(#[from] ApplyError),
+    /// An Application of `spec.sync.dependsOn` is not Ready yet.
+    #[error("{0}")]
+    DependencyNotReady(String),
     /// The applied objects did not become healthy.
     #[error(transparent)]
     Health(#[from] health::HealthError),
@@ -78,6 +81,7 @@ impl ReconcileError {
             ReconcileError::Apply(ApplyError::TenancyViolation { .. }) => reason::TENANCY_VIOLATION,
             ReconcileError::Apply(_) | ReconcileError::Status(_) => reason::APPLY_FAILED,
             ReconcileError::Health(_) => reason::HEALTH_CHECK_FAILED,
+            ReconcileError::DependencyNotReady(_) => reason::DEPENDENCY_NOT_READY,
         }
     }
 
@@ -90,6 +94,7 @@ impl ReconcileError {
             ReconcileError::Apply(e) => e.retry_class(),
             ReconcileError::Status(_) => RetryClass::Transient,
             ReconcileError::Health(e) => e.retry_class(),
+            ReconcileError::DependencyNotReady(_) => RetryClass::Waiting,
         }
     }
 }
@@ -332,6 +337,48 @@ async fn read_key(
     }
 }
 
+/// Waits for every Application of `spec.sync.dependsOn` to be Ready at its current generation.
+///
+/// # Errors
+/// [`ReconcileError::DependencyNotReady`] naming the first one that is not (a waiting state).
+async fn check_dependencies(
+    app: &Application,
+    client: &kube::Client,
+) -> Result<(), ReconcileError> {
+    for dep in &app.spec.sync.depends_on {
+        let ns = dep
+            .namespace
+            .clone()
+            .unwrap_or_else(|| app.namespace().unwrap_or_default());
+        let api: Api<Application> = Api::namespaced(client.clone(), &ns);
+        let other = api
+            .get_opt(&dep.name)
+            .await
+            .map_err(ReconcileError::Status)?;
+        let ready = other.as_ref().is_some_and(|o| {
+            let status = o.status.as_ref();
+            status.is_some_and(|s| {
+                s.observed_generation == o.metadata.generation
+                    && s.conditions
+                        .iter()
+                        .any(|c| c.type_ == conditions::READY && c.status == "True")
+            })
+        });
+        if !ready {
+            let why = if other.is_none() {
+                "does not exist"
+            } else {
+                "is not Ready"
+            };
+            return Err(ReconcileError::DependencyNotReady(format!(
+                "dependency `{ns}/{}` {why}",
+                dep.name
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// How often the health check polls objects that are not ready yet.
 const HEALTH_POLL: Duration = Duration::from_secs(1);
 /// Default `spec.sync.timeout`.
@@ -468,6 +515,8 @@ async fn reconcile_inner(app: &Application, ctx: &Context) -> Result<Action, Rec
             status = progress;
         }
 
+        check_dependencies(app, &ctx.client).await?;
+
         let fetch_start = Instant::now();
         let snapshot = ctx.fetcher.fetch(&url, &reference).await?;
         let labels = AppLabels {
@@ -549,7 +598,26 @@ async fn reconcile_inner(app: &Application, ctx: &Context) -> Result<Action, Rec
         let guard = lock.lock().await;
         let applier = ctx.applier_for(app)?;
         let tenancy = Tenancy::of(&app.spec.destination, &app.target_namespace());
-        let applied = applier.apply(&objects, &tenancy, &owner).await?;
+        let waves = render::waves(&objects)?;
+        let applied = if waves.len() == 1 {
+            applier.apply(&objects, &tenancy, &owner).await?
+        } else {
+            // Sync waves: the whole revision is checked first (nothing written if any object is
+            // refused), then each wave is applied and, with `wait`, must be healthy before the next.
+            applier.check(&objects, &tenancy, &owner).await?;
+            let timeout = timeout_of(app)?;
+            let mut all = Vec::new();
+            for (i, (wave, members)) in waves.iter().enumerate() {
+                let batch: Vec<render::Object> = members.iter().map(|o| (*o).clone()).collect();
+                let applied = applier.apply(&batch, &tenancy, &owner).await?;
+                info!(wave, objects = applied.len(), "wave applied");
+                if app.spec.sync.wait && i + 1 < waves.len() {
+                    health::wait_healthy(&applier, &applied, timeout, HEALTH_POLL).await?;
+                }
+                all.extend(applied);
+            }
+            all
+        };
         let inventory = inventory_of(applied.iter().map(|a| &a.entry));
         ctx.drift
             .track(&owner, app.spec.sync.self_heal, &applier, &applied);

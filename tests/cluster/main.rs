@@ -21,9 +21,11 @@ use libtest_mimic::{Arguments, Failed, Trial};
 use pi_agent::api::Application;
 use serde_json::json;
 
+mod ordering;
 mod sync;
 mod tenancy;
 mod verify;
+use ordering::*;
 use sync::*;
 use tenancy::*;
 use verify::*;
@@ -662,6 +664,9 @@ fn main() {
         trial!(a_change_by_another_manager_is_reverted),
         trial!(self_heal_off_leaves_a_hand_edit_until_the_next_sync),
         trial!(an_unready_workload_reports_health_check_failed),
+        trial!(a_later_wave_waits_for_the_earlier_one_to_be_healthy),
+        trial!(an_application_waits_for_its_dependencies),
+        trial!(fields_set_by_kubectl_are_taken_over_and_removed_with_git),
         trial!(a_signed_commit_is_verified_and_applied),
         trial!(unsigned_and_untrusted_commits_are_refused_and_nothing_changes),
         trial!(all_since_refuses_an_unsigned_commit_in_the_middle),

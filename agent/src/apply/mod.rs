@@ -6,6 +6,7 @@
 
 mod drift;
 mod inventory;
+mod takeover;
 mod tenancy;
 
 use std::collections::{BTreeSet, HashMap};
@@ -294,6 +295,30 @@ impl Applier {
         tenancy: &Tenancy,
         owner: &Owner,
     ) -> Result<Vec<Applied>, ApplyError> {
+        self.run(objects, tenancy, owner, true).await
+    }
+
+    /// Checks `objects` as [`Applier::apply`] would (discovery, tenancy, server-side dry run of
+    /// every object whose kind and namespace exist), writing nothing.
+    ///
+    /// # Errors
+    /// As [`Applier::apply`].
+    pub async fn check(
+        &self,
+        objects: &[Object],
+        tenancy: &Tenancy,
+        owner: &Owner,
+    ) -> Result<(), ApplyError> {
+        self.run(objects, tenancy, owner, false).await.map(|_| ())
+    }
+
+    async fn run(
+        &self,
+        objects: &[Object],
+        tenancy: &Tenancy,
+        owner: &Owner,
+        write: bool,
+    ) -> Result<Vec<Applied>, ApplyError> {
         let default_ns = tenancy.namespace.as_str();
         // Phase 0: Namespaces and CRDs. What they create cannot be dry-run before they exist.
         let (first, rest): (Vec<&Object>, Vec<&Object>) =
@@ -353,8 +378,19 @@ impl Applier {
                 }
             })?;
         }
-        self.patch_all(&phase0, owner, true).await?;
-        self.patch_all(&checked, owner, true).await?;
+        let dry0 = self.patch_all(&phase0, owner, true).await?;
+        let dry1 = self.patch_all(&checked, owner, true).await?;
+        if !write {
+            return Ok(Vec::new());
+        }
+        // Fields that `kubectl apply` (client-side) or `kubectl create` set are owned by those
+        // managers: server-side apply alone would never remove them when they leave Git. Hand
+        // them to pi-agent first (the dry run shows which objects have such managers).
+        for (r, dry) in phase0.iter().chain(&checked).zip(dry0.iter().chain(&dry1)) {
+            if takeover::needed(dry) {
+                self.take_over(r).await?;
+            }
+        }
 
         let live0 = self.patch_all(&phase0, owner, false).await?;
         // Objects that depend on CRDs of this revision: resolve now that the CRDs exist.
@@ -424,6 +460,39 @@ impl Applier {
 }
 
 impl Applier {
+    /// Rewrites the live object's managed fields so that what client-side managers own becomes
+    /// pi-agent's (see [`takeover`]).
+    async fn take_over(&self, r: &Resolved<'_>) -> Result<(), ApplyError> {
+        let api: Api<DynamicObject> = match &r.namespace {
+            Some(ns) => Api::namespaced_with(self.client.clone(), ns, &r.resource),
+            None => Api::all_with(self.client.clone(), &r.resource),
+        };
+        let id = r.object.display_id();
+        let failed = |e: kube::Error| ApplyError::Unavailable {
+            object: id.clone(),
+            message: format!("taking over fields: {e}"),
+        };
+        let Some(live) = api.get_opt(r.object.name()).await.map_err(failed)? else {
+            return Ok(());
+        };
+        let Some(fields) = takeover::rewrite(
+            &live.metadata.managed_fields.clone().unwrap_or_default(),
+            FIELD_MANAGER,
+        ) else {
+            return Ok(());
+        };
+        let patch = serde_json::json!({"metadata": {"resourceVersion": live.metadata.resource_version, "managedFields": fields}});
+        api.patch(
+            r.object.name(),
+            &PatchParams::default(),
+            &Patch::Merge(&patch),
+        )
+        .await
+        .map_err(failed)?;
+        tracing::info!(object = %id, "took over fields owned by client-side managers");
+        Ok(())
+    }
+
     /// The live object, or `None` when it does not exist.
     ///
     /// # Errors

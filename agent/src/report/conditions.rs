@@ -35,6 +35,8 @@ pub mod reason {
     pub const TENANCY_VIOLATION: &str = "TenancyViolation";
     /// The applied objects did not become healthy in time, or failed.
     pub const HEALTH_CHECK_FAILED: &str = "HealthCheckFailed";
+    /// An Application this one depends on is not Ready.
+    pub const DEPENDENCY_NOT_READY: &str = "DependencyNotReady";
     /// The spec is invalid.
     pub const INVALID_SPEC: &str = "InvalidSpec";
     /// `spec.sync.suspend` is true.

@@ -1,0 +1,147 @@
+//! Sync waves, dependencies between Applications, and field take-over from client-side managers.
+
+use super::*;
+
+async fn create(client: &kube::Client, ns: &str, name: &str, url: &str, sync: serde_json::Value) {
+    let api: Api<Application> = Api::namespaced(client.clone(), ns);
+    let app: Application = serde_json::from_value(json!({
+        "apiVersion": "gitops.pi-agent.io/v1alpha1", "kind": "Application",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {"verify": verify_spec(), "source": {"url": url, "path": "app", "interval": "1h"}, "sync": sync}
+    }))
+    .expect("app");
+    api.create(&PostParams::default(), &app)
+        .await
+        .expect("create Application");
+}
+
+pub async fn a_later_wave_waits_for_the_earlier_one_to_be_healthy(env: Arc<Env>) {
+    let ns = namespace(&env.client, "t-waves").await;
+    let repo = signed_repo();
+    // Wave 0 never becomes healthy (no node matches); wave 1 must then never be applied.
+    let unschedulable = DEPLOY.replace(
+        "    spec:\n      containers:",
+        "    spec:\n      nodeSelector: {disk: none}\n      containers:",
+    );
+    let later = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  annotations:\n    gitops.pi-agent.io/sync-wave: \"1\"\ndata:\n  color: blue\n";
+    repo.commit(
+        &[
+            ("app/deploy.yaml", &unschedulable),
+            ("app/later.yaml", later),
+        ],
+        "two waves",
+    );
+    create(
+        &env.client,
+        &ns,
+        "web",
+        &repo.url(),
+        json!({"timeout": "3s"}),
+    )
+    .await;
+    let app = wait_app(&env.client, &ns, "web", "wave 0 unhealthy", |a| {
+        ready(a).is_some_and(|(_, r, _)| r == "HealthCheckFailed")
+    })
+    .await;
+    let (_, _, message) = ready(&app).expect("Ready");
+    assert!(
+        message.contains(&format!("Deployment {ns}/web")),
+        "{message}"
+    );
+    assert_eq!(
+        color(&env.client, &ns).await,
+        "",
+        "wave 1 must wait for wave 0"
+    );
+
+    // Once wave 0 is healthy, wave 1 follows.
+    let c2 = repo.commit(&[("app/deploy.yaml", DEPLOY)], "schedulable");
+    sync_now(&env, &ns, "web").await;
+    wait_app(&env.client, &ns, "web", "both waves applied", |a| {
+        applied(a).ends_with(&c2)
+    })
+    .await;
+    assert_eq!(color(&env.client, &ns).await, "blue");
+}
+
+pub async fn an_application_waits_for_its_dependencies(env: Arc<Env>) {
+    let ns = namespace(&env.client, "t-depends").await;
+    let base = signed_repo();
+    base.commit(
+        &[(
+            "app/ns-config.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: base\ndata:\n  a: b\n",
+        )],
+        "base",
+    );
+    let repo = signed_repo();
+    let c1 = repo.commit(&[("app/cm.yaml", CM_V1)], "app");
+    create(
+        &env.client,
+        &ns,
+        "web",
+        &repo.url(),
+        json!({"dependsOn": [{"name": "base"}]}),
+    )
+    .await;
+    let app = wait_app(&env.client, &ns, "web", "waiting for base", |a| {
+        ready(a).is_some_and(|(_, r, _)| r == "DependencyNotReady")
+    })
+    .await;
+    let (_, _, message) = ready(&app).expect("Ready");
+    assert!(
+        message.contains(&format!("`{ns}/base` does not exist")),
+        "{message}"
+    );
+    assert_eq!(color(&env.client, &ns).await, "");
+    create(&env.client, &ns, "base", &base.url(), json!({})).await;
+    wait_app(&env.client, &ns, "web", "applied after base", |a| {
+        applied(a).ends_with(&c1)
+    })
+    .await;
+    assert_eq!(color(&env.client, &ns).await, "blue");
+}
+
+pub async fn fields_set_by_kubectl_are_taken_over_and_removed_with_git(env: Arc<Env>) {
+    let ns = namespace(&env.client, "t-takeover").await;
+    // The object exists already, made by a client-side `kubectl apply` with a field Git lacks.
+    let cms: Api<ConfigMap> = Api::namespaced(env.client.clone(), &ns);
+    let before: ConfigMap = serde_json::from_value(json!({"metadata": {"name": "settings", "labels": {"legacy": "yes"}}, "data": {"color": "red", "legacy": "x"}})).expect("cm");
+    cms.create(
+        &PostParams {
+            field_manager: Some("kubectl-client-side-apply".into()),
+            ..Default::default()
+        },
+        &before,
+    )
+    .await
+    .expect("create as kubectl");
+    let repo = signed_repo();
+    let c1 = repo.commit(&[("app/cm.yaml", CM_V1)], "adopt");
+    create_app(&env.client, &ns, "web", &repo.url(), "1h").await;
+    wait_app(&env.client, &ns, "web", "adopted", |a| {
+        applied(a).ends_with(&c1)
+    })
+    .await;
+    let cm = cms.get("settings").await.expect("get");
+    let data = cm.data.unwrap_or_default();
+    assert_eq!(data.get("color").map(String::as_str), Some("blue"));
+    assert!(
+        !data.contains_key("legacy"),
+        "a field kubectl set and Git does not have must go: {data:?}"
+    );
+    assert!(
+        !cm.metadata
+            .labels
+            .unwrap_or_default()
+            .contains_key("legacy")
+    );
+    let managers: Vec<String> = cm
+        .metadata
+        .managed_fields
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|m| m.manager)
+        .collect();
+    assert_eq!(managers, ["pi-agent"]);
+}
