@@ -16,6 +16,24 @@ use crate::resource::{ResMap, Resource};
 use crate::select::Matcher;
 use crate::{nameref, transform, yaml};
 
+fn stringify_annotations(obj: &mut Value) {
+    let Some(Value::Object(ann)) = obj
+        .get_mut("metadata")
+        .and_then(|m| m.get_mut("annotations"))
+    else {
+        return;
+    };
+    for v in ann.values_mut() {
+        let text = match v {
+            Value::Number(n) => n.to_string(),
+            Value::Bool(b) => b.to_string(),
+            Value::Null => String::new(),
+            _ => continue,
+        };
+        *v = Value::String(text);
+    }
+}
+
 /// The file names kustomize recognises as a kustomization.
 pub const KUSTOMIZATION_FILES: &[&str] =
     &["kustomization.yaml", "kustomization.yml", "Kustomization"];
@@ -45,6 +63,10 @@ pub fn build(fs: &dyn FileSystem, dir: &Path) -> Result<ResMap, Error> {
     let mut rm = b.accumulate(&root, ResMap::default(), Mode::Root, "(command line)")?;
     nameref::add_hashes(&mut rm);
     nameref::fix(&mut rm, &b.config)?;
+    // kustomize rewrites every annotation map through map[string]string before printing.
+    for r in &mut rm.list {
+        stringify_annotations(&mut r.obj);
+    }
     // Only the top kustomization's sortOptions count.
     match b.root_sort.take() {
         Some(so) if so.fifo => {}
@@ -263,6 +285,13 @@ impl Builder<'_> {
                     });
                 }
                 let k = kustomization::parse(docs.first().unwrap_or(&Value::Null), &file)?;
+                if k.empty {
+                    return Err(Error::Field {
+                        file,
+                        key: "(root)".into(),
+                        message: "kustomization is empty".into(),
+                    });
+                }
                 Ok((k, file))
             }
             None if mode == Mode::Root => {
@@ -367,14 +396,9 @@ impl Builder<'_> {
                 append_all(&mut rm, &mut seen, rs, &rfile)?;
             }
         }
-        // Like kustomize, a kustomization's configurations join the build's after its
-        // resources and before its components, generators and transformers.
-        for c in &k.configurations {
-            let cfile = display(&loader.resolve_file(c)?);
-            for doc in parse_yaml(&loader.load(c)?, &cfile)? {
-                self.config.merge_file(&doc, &cfile)?;
-            }
-        }
+        // kustomize 5.8 runs a kustomization's generators before its components, so a
+        // component's transformers also see the generated ConfigMaps and Secrets.
+        self.generate(&mut rm, k, &loader, file)?;
         for c in &k.components {
             if is_remote(c) {
                 return Err(Error::RemoteResource {
@@ -395,7 +419,14 @@ impl Builder<'_> {
             }
             rm = self.accumulate(&p, rm, Mode::Component, file)?;
         }
-        self.generate(&mut rm, k, &loader, file)?;
+        // Like kustomize, a kustomization's configurations join the build's after its
+        // components and before its transformers.
+        for c in &k.configurations {
+            let cfile = display(&loader.resolve_file(c)?);
+            for doc in parse_yaml(&loader.load(c)?, &cfile)? {
+                self.config.merge_file(&doc, &cfile)?;
+            }
+        }
         self.transform(&mut rm, k, &loader, file)?;
         Ok(rm)
     }
@@ -566,8 +597,13 @@ fn merge_generated(old: &mut Resource, new: Resource, replace: bool) {
     }
     // The generator's own top-level fields (a Secret's `type`, `immutable`) win.
     for key in ["type", "immutable"] {
-        if let Some(v) = new.obj.get(key) {
-            obj.insert(key.into(), v.clone());
+        match new.obj.get(key) {
+            Some(v) => {
+                obj.insert(key.into(), v.clone());
+            }
+            None => {
+                obj.remove(key);
+            }
         }
     }
     let labels = new.labels();

@@ -125,6 +125,8 @@ pub struct Kustomization {
     pub replacements: Vec<ReplacementEntry>,
     pub sort_options: Option<SortOptions>,
     pub configurations: Vec<String>,
+    /// Nothing but `apiVersion`/`kind` (or zero values): kustomize refuses such a file.
+    pub empty: bool,
 }
 
 /// `sortOptions`: the output order.
@@ -483,10 +485,22 @@ pub fn parse_replacements(v: &Value, file: &str) -> Result<Vec<Replacement>, Err
 pub fn parse(v: &Value, file: &str) -> Result<Kustomization, Error> {
     let c = Ctx { file };
     if v.is_null() {
-        return Ok(Kustomization::default());
+        return Ok(Kustomization {
+            empty: true,
+            ..Default::default()
+        });
     }
     let m = c.obj(v, "(root)")?;
-    let mut k = Kustomization::default();
+    let mut k = Kustomization {
+        empty: !m.iter().any(|(key, val)| {
+            key != "apiVersion"
+                && key != "kind"
+                && !matches!(val, Value::Null | Value::Bool(false))
+                && val.as_str() != Some("")
+                && val.as_i64() != Some(0)
+        }),
+        ..Default::default()
+    };
     for (key, val) in m {
         let key = key.as_str();
         if UNSUPPORTED.contains(&key) {

@@ -127,6 +127,7 @@ spec:
   maxReplicas: 3
 ''',
 }
+COMPONENTS = []
 def layer_transforms(lvl, kinds):
     k=[]
     if R.random()<0.4: k.append(f"namespace: ns{lvl}")
@@ -185,6 +186,40 @@ def layer_transforms(lvl, kinds):
       items: [z]
       size: 4''')
     if patches: k.append("patches:\n" + "\n".join(patches))
+    if 'deploy' in kinds and 'svc' in kinds and R.random()<0.25:
+        k.append("""replacements:
+- source:
+    kind: Service
+    name: web
+  targets:
+  - select:
+      kind: Deployment
+    fieldPaths:
+    - spec.template.spec.containers.[name=web].env.[name=A].value
+- source:
+    kind: Deployment
+    name: web
+    fieldPath: spec.template.spec.containers.0.image
+    options:
+      delimiter: ':'
+      index: 1
+  targets:
+  - select:
+      kind: Service
+    fieldPaths:
+    - metadata.annotations.image-tag
+    options:
+      create: true""")
+    if R.random()<0.25:
+        k.append(f"components:\n- comp{lvl}")
+        comp = ["kind: Component"]
+        if R.random()<0.5: comp.append(f"commonAnnotations:\n  comp{lvl}: \"on\"")
+        if R.random()<0.5: comp.append(f"configMapGenerator:\n- name: comp-cfg{lvl}\n  literals:\n  - C=1")
+        if 'svc' in kinds and R.random()<0.5:
+            comp.append("patches:\n- target:\n    kind: Service\n  patch: |-\n    - op: add\n      path: /spec/ports/-\n      value:\n        name: extra\n        port: 9%d" % lvl)
+        COMPONENTS.append((lvl, "\n".join(comp) + "\n"))
+    if R.random()<0.2:
+        k.append(R.choice(["generatorOptions:\n  disableNameSuffixHash: true", "generatorOptions:\n  labels:\n    gen: \"y\"\n  immutable: true"]))
     return k
 kinds = R.sample(list(RES.keys()), R.randint(2, len(RES)))
 if 'deploy' in kinds:
@@ -204,3 +239,5 @@ for lvl in range(1, layers):
     t = layer_transforms(lvl, kinds)
     w(f"{out}/l{lvl}/kustomization.yaml", "\n".join([f"resources:\n- ../l{lvl-1}"] + t) + "\n")
 w(f"{out}/kustomization.yaml", f"resources:\n- l{layers-1}\n")
+for lvl, text in COMPONENTS:
+    w(f"{out}/l{lvl}/comp{lvl}/kustomization.yaml", text)
