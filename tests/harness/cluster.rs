@@ -8,6 +8,7 @@ use crate::{TempDir, repo_root};
 /// A running control plane; stopped (by PID, through `local-cluster down`) on drop.
 pub struct ControlPlane {
     dir: TempDir,
+    port_base: u16,
     /// Kubeconfig with cluster-admin credentials.
     pub kubeconfig: PathBuf,
 }
@@ -47,7 +48,11 @@ impl ControlPlane {
             );
         }
         let kubeconfig = dir.path().join("kubeconfig");
-        ControlPlane { dir, kubeconfig }
+        ControlPlane {
+            dir,
+            port_base: base,
+            kubeconfig,
+        }
     }
 
     /// A client with cluster-admin rights.
@@ -57,6 +62,40 @@ impl ControlPlane {
             .await
             .expect("config");
         kube::Client::try_from(config).expect("client")
+    }
+
+    /// Stops kube-apiserver (by its PID), as a crash would.
+    pub fn stop_apiserver(&self) {
+        let pid_file = self.dir.path().join("pids/kube-apiserver");
+        let pid = std::fs::read_to_string(&pid_file).expect("apiserver pid");
+        let _ = Command::new("kill").arg("-9").arg(pid.trim()).status();
+        for _ in 0..50 {
+            if Command::new("kill")
+                .arg("-0")
+                .arg(pid.trim())
+                .status()
+                .map(|s| !s.success())
+                .unwrap_or(true)
+            {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+
+    /// Starts what is not running again (`local-cluster up` is idempotent).
+    pub fn restart(&self) {
+        let out = Command::new(repo_root().join("bootstrap/local-cluster"))
+            .arg("up")
+            .args(["--dir", &self.dir.path().display().to_string()])
+            .args(["--port-base", &self.port_base.to_string()])
+            .output()
+            .expect("local-cluster up");
+        assert!(
+            out.status.success(),
+            "restart failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     /// Where component logs are.

@@ -1,0 +1,199 @@
+//! Resilience on a real control plane of its own (its API server is stopped on purpose, so it is
+//! not shared with other tests): the API server or the agent dies in the middle of an apply, and
+//! the Application converges afterwards with nothing lost.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use harness::TempDir;
+use harness::agent::Agent;
+use harness::cluster::ControlPlane;
+use harness::eventually;
+use harness::git::Repo;
+use harness::signing::SshSigner;
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret};
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
+use libtest_mimic::{Arguments, Failed, Trial};
+use pi_agent::api::Application;
+use serde_json::json;
+
+const OBJECTS: usize = 400;
+
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RT: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+    })
+}
+
+// One test at a time: each one breaks the control plane on purpose.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+struct Setup {
+    cluster: ControlPlane,
+    client: kube::Client,
+    repo: Repo,
+    commit: String,
+    _signer_dir: TempDir,
+}
+
+async fn setup(ns: &str) -> Setup {
+    let cluster = ControlPlane::start();
+    let client = cluster.client().await;
+    use kube::CustomResourceExt;
+    let crds: Api<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> = Api::all(client.clone());
+    crds.patch(
+        "applications.gitops.pi-agent.io",
+        &PatchParams::apply("tests").force(),
+        &Patch::Apply(&Application::crd()),
+    )
+    .await
+    .expect("CRD");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let signer_dir = TempDir::new("signer");
+    let signer = SshSigner::generate(signer_dir.path(), "dev", "dev@example.com");
+    let nss: Api<Namespace> = Api::all(client.clone());
+    nss.create(
+        &PostParams::default(),
+        &serde_json::from_value(json!({"metadata": {"name": ns}})).expect("ns"),
+    )
+    .await
+    .expect("ns");
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), ns);
+    let secret = json!({"metadata": {"name": "git-signers"}, "stringData": {"allowed_signers": signer.allowed_signers_line()}});
+    secrets
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(secret).expect("secret"),
+        )
+        .await
+        .expect("secret");
+    let mut repo = Repo::new();
+    repo.sign_with(Some(&signer));
+    let mut yaml = String::new();
+    for i in 0..OBJECTS {
+        yaml.push_str(&format!("---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-{i:04}\ndata:\n  value: \"{i}\"\n  payload: \"{}\"\n", "x".repeat(512)));
+    }
+    let commit = repo.commit(&[("app/many.yaml", &yaml)], "many objects");
+    Setup {
+        cluster,
+        client,
+        repo,
+        commit,
+        _signer_dir: signer_dir,
+    }
+}
+
+async fn create_app(client: &kube::Client, ns: &str, url: &str) {
+    let api: Api<Application> = Api::namespaced(client.clone(), ns);
+    let app: Application = serde_json::from_value(json!({
+        "apiVersion": "gitops.pi-agent.io/v1alpha1", "kind": "Application",
+        "metadata": {"name": "many", "namespace": ns},
+        "spec": {"verify": {"allowedSigners": {"secretRef": {"name": "git-signers", "key": "allowed_signers"}}},
+                 "source": {"url": url, "path": "app", "interval": "1h"}}
+    }))
+    .expect("app");
+    api.create(&PostParams::default(), &app)
+        .await
+        .expect("create Application");
+}
+
+async fn converged(client: &kube::Client, ns: &str, commit: &str, within: Duration) {
+    let api: Api<Application> = Api::namespaced(client.clone(), ns);
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), ns);
+    eventually(
+        "the Application converged with every object",
+        within,
+        || {
+            let (api, cms) = (api.clone(), cms.clone());
+            async move {
+                let app = api.get("many").await.map_err(|e| e.to_string())?;
+                let status = app.status.clone().unwrap_or_default();
+                let applied = status
+                    .last_applied_revision
+                    .as_deref()
+                    .is_some_and(|r| r.ends_with(commit));
+                let count = cms
+                    .list(&ListParams::default().labels("gitops.pi-agent.io/name=many"))
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .items
+                    .len();
+                if applied && count == OBJECTS && status.inventory.len() == OBJECTS {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "applied={applied} objects={count} inventory={}",
+                        status.inventory.len()
+                    ))
+                }
+            }
+        },
+    )
+    .await;
+}
+
+async fn api_server_stopped_in_the_middle_of_an_apply() {
+    let ns = "t-api-down";
+    let s = setup(ns).await;
+    let agent = Agent::start(&s.cluster.kubeconfig, &[]).await;
+    create_app(&s.client, ns, &s.repo.url()).await;
+    // Let the apply start, then take the API server away for a few seconds.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    s.cluster.stop_apiserver();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let restarted = Instant::now();
+    s.cluster.restart();
+    converged(&s.client, ns, &s.commit, Duration::from_secs(90)).await;
+    println!(
+        "api server restart: converged {:?} after the API server came back",
+        restarted.elapsed()
+    );
+    assert!(
+        agent.log_text().contains("reconcile failed"),
+        "the outage must have been seen and retried:\n{}",
+        agent.log_text()
+    );
+}
+
+async fn agent_killed_in_the_middle_of_an_apply() {
+    let ns = "t-agent-killed";
+    let s = setup(ns).await;
+    let agent = Agent::start(&s.cluster.kubeconfig, &[]).await;
+    create_app(&s.client, ns, &s.repo.url()).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    drop(agent); // SIGKILL, by PID
+    let agent = Agent::start(&s.cluster.kubeconfig, &[]).await;
+    converged(&s.client, ns, &s.commit, Duration::from_secs(60)).await;
+    drop(agent);
+}
+
+fn run(body: impl std::future::Future<Output = ()>) -> Result<(), Failed> {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| runtime().block_on(body))).map_err(
+        |p| {
+            Failed::from(
+                p.downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| p.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                    .unwrap_or_default(),
+            )
+        },
+    )
+}
+
+fn main() {
+    let args = Arguments::from_args();
+    let trials = vec![
+        Trial::test("api_server_stopped_in_the_middle_of_an_apply", || {
+            run(api_server_stopped_in_the_middle_of_an_apply())
+        }),
+        Trial::test("agent_killed_in_the_middle_of_an_apply", || {
+            run(agent_killed_in_the_middle_of_an_apply())
+        }),
+    ];
+    libtest_mimic::run(&args, trials).exit();
+}
