@@ -219,6 +219,10 @@ def layer_transforms(lvl, kinds):
             comp.append("patches:\n- target:\n    kind: Service\n  patch: |-\n    - op: add\n      path: /spec/ports/-\n      value:\n        name: extra\n        port: 9%d" % lvl)
         COMPONENTS.append((lvl, "\n".join(comp) + "\n"))
     if R.random()<0.2:
+        k.append("patchesStrategicMerge:\n- |-\n  apiVersion: v1\n  kind: ServiceAccount\n  metadata:\n    name: sa\n  automountServiceAccountToken: false\n  imagePullSecrets:\n  - name: sec" if 'sa' in kinds else "patchesStrategicMerge: []")
+    if R.random()<0.2:
+        k.append("patchesJson6902:\n- target:\n    version: v1\n    kind: Service\n    name: web\n  patch: |-\n    - op: replace\n      path: /spec/ports/0/port\n      value: 8%d" % lvl)
+    if R.random()<0.2:
         k.append(R.choice(["generatorOptions:\n  disableNameSuffixHash: true", "generatorOptions:\n  labels:\n    gen: \"y\"\n  immutable: true"]))
     return k
 kinds = R.sample(list(RES.keys()), R.randint(2, len(RES)))
