@@ -62,6 +62,18 @@ enum Command {
         /// The directory.
         dir: PathBuf,
     },
+    /// Show what applying a directory would change in the cluster (server-side dry run).
+    /// Exit code 0: no difference, 1: differences, 2: error.
+    Diff {
+        /// The directory.
+        dir: PathBuf,
+        /// Namespace for namespaced objects that name none.
+        #[arg(long, short = 'n', default_value = "default")]
+        namespace: String,
+        /// Kubeconfig file (default: $KUBECONFIG, ~/.kube/config, then in-cluster).
+        #[arg(long, env = "KUBECONFIG")]
+        kubeconfig: Option<PathBuf>,
+    },
     /// Print the Application CRD (the committed copy is under manifests/crds/).
     Crd,
 }
@@ -86,6 +98,11 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Render { dir } => render(&dir),
+        Command::Diff {
+            dir,
+            namespace,
+            kubeconfig,
+        } => diff(&dir, &namespace, kubeconfig),
         Command::Run {
             kubeconfig,
             namespace,
@@ -156,14 +173,12 @@ fn main() -> ExitCode {
     }
 }
 
-fn render(dir: &std::path::Path) -> ExitCode {
-    let mut entries: Vec<PathBuf> = match std::fs::read_dir(dir) {
-        Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
-        Err(e) => {
-            eprintln!("error: cannot read `{}`: {e}", dir.display());
-            return ExitCode::from(2);
-        }
-    };
+/// Renders a local directory as the agent renders a revision's path.
+fn load_dir(dir: &std::path::Path) -> Result<Vec<pi_agent::render::Object>, String> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| format!("cannot read `{}`: {e}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
     entries.retain(|p| {
         p.is_file()
             && p.extension()
@@ -172,15 +187,15 @@ fn render(dir: &std::path::Path) -> ExitCode {
     entries.sort();
     let mut files = Vec::new();
     for p in &entries {
-        match std::fs::read(p) {
-            Ok(data) => files.push((p.display().to_string(), data)),
-            Err(e) => {
-                eprintln!("error: cannot read `{}`: {e}", p.display());
-                return ExitCode::from(2);
-            }
-        }
+        let data = std::fs::read(p).map_err(|e| format!("cannot read `{}`: {e}", p.display()))?;
+        files.push((p.display().to_string(), data));
     }
-    match pi_agent::render::render_plain(files.iter().map(|(p, d)| (p.as_str(), d.as_slice()))) {
+    pi_agent::render::render_plain(files.iter().map(|(p, d)| (p.as_str(), d.as_slice())))
+        .map_err(|e| e.to_string())
+}
+
+fn render(dir: &std::path::Path) -> ExitCode {
+    match load_dir(dir) {
         Ok(objects) => {
             for o in objects {
                 match serde_saphyr::to_string(&o.value) {
@@ -195,6 +210,58 @@ fn render(dir: &std::path::Path) -> ExitCode {
         }
         Err(e) => {
             eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn diff(dir: &std::path::Path, namespace: &str, kubeconfig: Option<PathBuf>) -> ExitCode {
+    let objects = match load_dir(dir) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    pi_agent::install_crypto_provider();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = runtime.block_on(async {
+        let config = kube_config(kubeconfig).await?;
+        let applier = pi_agent::apply::Applier::new(kube::Client::try_from(config)?);
+        let tenancy = pi_agent::apply::Tenancy::unrestricted(namespace);
+        Ok::<_, anyhow::Error>(applier.diff(&objects, &tenancy).await?)
+    });
+    match result {
+        Ok(changes) if changes.is_empty() => {
+            eprintln!("no difference: {} objects match the cluster", objects.len());
+            ExitCode::SUCCESS
+        }
+        Ok(changes) => {
+            for (id, change) in &changes {
+                match change {
+                    pi_agent::apply::Change::Added(y) => {
+                        println!("+++ {id} (new)");
+                        for line in y.lines() {
+                            println!("+{line}");
+                        }
+                    }
+                    pi_agent::apply::Change::Changed(d) => print!("{d}"),
+                }
+            }
+            eprintln!("{} of {} objects differ", changes.len(), objects.len());
+            ExitCode::from(1)
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
             ExitCode::from(2)
         }
     }

@@ -145,3 +145,53 @@ pub async fn fields_set_by_kubectl_are_taken_over_and_removed_with_git(env: Arc<
         .collect();
     assert_eq!(managers, ["pi-agent"]);
 }
+
+pub async fn diff_shows_what_a_sync_would_change(env: Arc<Env>) {
+    let ns = namespace(&env.client, "t-diff").await;
+    let repo = signed_repo();
+    let c1 = repo.commit(&[("app/cm.yaml", CM_V1), ("app/deploy.yaml", DEPLOY)], "v1");
+    create_app(&env.client, &ns, "web", &repo.url(), "1h").await;
+    wait_app(&env.client, &ns, "web", "applied", |a| {
+        applied(a).ends_with(&c1)
+    })
+    .await;
+    let run = |dir: std::path::PathBuf| {
+        let out = std::process::Command::new(harness::agent::binary())
+            .arg("diff")
+            .arg(&dir)
+            .args([
+                "-n",
+                &ns,
+                "--kubeconfig",
+                &env._cluster.kubeconfig.display().to_string(),
+            ])
+            .output()
+            .expect("run pi-agent diff");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, stdout, stderr) = run(repo.path().join("app"));
+    assert_eq!(code, Some(0), "no difference expected:\n{stdout}\n{stderr}");
+
+    std::fs::write(repo.path().join("app/cm.yaml"), CM_V2).expect("edit");
+    let (code, stdout, _) = run(repo.path().join("app"));
+    assert_eq!(code, Some(1));
+    assert!(
+        stdout.contains(&format!("--- ConfigMap {ns}/settings (live)"))
+            && stdout.contains("-  color: blue")
+            && stdout.contains("+  color: green"),
+        "{stdout}"
+    );
+    assert_eq!(
+        color(&env.client, &ns).await,
+        "blue",
+        "diff changes nothing"
+    );
+
+    let (code, _, stderr) = run(repo.path().join("missing"));
+    assert_eq!(code, Some(2));
+    assert!(stderr.starts_with("error: cannot read"), "{stderr}");
+}

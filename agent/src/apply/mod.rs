@@ -4,6 +4,7 @@
 //! Before anything is written, every object that can be checked is sent as a server-side dry run:
 //! a schema or admission error in one object stops the whole revision with the cluster untouched.
 
+mod diff;
 mod drift;
 mod inventory;
 mod takeover;
@@ -19,6 +20,7 @@ use kube::core::GroupVersionKind;
 use kube::discovery::{ApiCapabilities, ApiResource, Scope};
 use serde_json::Value;
 
+pub use diff::{Change, unified};
 pub use drift::{DriftCounts, DriftWatcher, OnDrift};
 pub use inventory::{ObjectId, entry_for, inventory_of, stale};
 pub use tenancy::Tenancy;
