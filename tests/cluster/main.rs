@@ -668,6 +668,7 @@ fn main() {
         trial!(an_application_waits_for_its_dependencies),
         trial!(fields_set_by_kubectl_are_taken_over_and_removed_with_git),
         trial!(diff_shows_what_a_sync_would_change),
+        trial!(a_crd_and_its_custom_resources_apply_in_one_commit),
         trial!(a_signed_commit_is_verified_and_applied),
         trial!(unsigned_and_untrusted_commits_are_refused_and_nothing_changes),
         trial!(all_since_refuses_an_unsigned_commit_in_the_middle),

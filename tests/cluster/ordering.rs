@@ -195,3 +195,95 @@ pub async fn diff_shows_what_a_sync_would_change(env: Arc<Env>) {
     assert_eq!(code, Some(2));
     assert!(stderr.starts_with("error: cannot read"), "{stderr}");
 }
+
+const CRD: &str = r#"apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.example.com
+spec:
+  group: example.com
+  names: {kind: Widget, plural: widgets, singular: widget}
+  scope: Namespaced
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            properties:
+              size: {type: integer}
+"#;
+
+pub async fn a_crd_and_its_custom_resources_apply_in_one_commit(env: Arc<Env>) {
+    let ns = namespace(&env.client, "t-crd").await;
+    let repo = signed_repo();
+    // The custom resource sorts before its CRD in the directory: the order comes from the agent.
+    let widget =
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w1\nspec:\n  size: 3\n";
+    let c1 = repo.commit(
+        &[("app/a-widget.yaml", widget), ("app/z-crd.yaml", CRD)],
+        "crd and cr",
+    );
+    let api: Api<Application> = Api::namespaced(env.client.clone(), &ns);
+    let app: Application = serde_json::from_value(json!({
+        "apiVersion": "gitops.pi-agent.io/v1alpha1", "kind": "Application",
+        "metadata": {"name": "web", "namespace": ns},
+        "spec": {"verify": verify_spec(), "source": {"url": repo.url(), "path": "app", "interval": "1h"},
+                 "destination": {"allowedClusterResources": [{"group": "apiextensions.k8s.io", "kind": "CustomResourceDefinition"}]}}
+    }))
+    .expect("app");
+    api.create(&PostParams::default(), &app)
+        .await
+        .expect("create");
+    let app = wait_app(&env.client, &ns, "web", "CRD and CR applied", |a| {
+        applied(a).ends_with(&c1)
+    })
+    .await;
+    let ids: Vec<String> = app
+        .status
+        .expect("status")
+        .inventory
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "_widgets.example.com_apiextensions.k8s.io_CustomResourceDefinition".to_owned(),
+            format!("{ns}_w1_example.com_Widget")
+        ]
+    );
+    let ar = kube::discovery::ApiResource::from_gvk(&kube::core::GroupVersionKind::gvk(
+        "example.com",
+        "v1",
+        "Widget",
+    ));
+    let widgets: Api<kube::api::DynamicObject> = Api::namespaced_with(env.client.clone(), &ns, &ar);
+    let w = widgets.get("w1").await.expect("widget");
+    assert_eq!(w.data.pointer("/spec/size"), Some(&json!(3)));
+
+    // Deleting the Application prunes the custom resource before its CRD.
+    api.delete("web", &Default::default())
+        .await
+        .expect("delete");
+    let crds: Api<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> = Api::all(env.client.clone());
+    eventually("CRD pruned", Duration::from_secs(30), || {
+        let crds = crds.clone();
+        async move {
+            match crds
+                .get_opt("widgets.example.com")
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                None => Ok(()),
+                Some(c) if c.metadata.deletion_timestamp.is_some() => Ok(()),
+                Some(_) => Err("still there".into()),
+            }
+        }
+    })
+    .await;
+}

@@ -111,9 +111,13 @@ impl ApplyError {
     /// Refusals of the object itself are terminal; the rest is worth a retry.
     pub fn retry_class(&self) -> RetryClass {
         match self {
+            // 404: the kind went away (discovery is refreshed); 409/429: conflict, throttling.
             ApplyError::Rejected { code, .. }
-                if (400..500).contains(code) && *code != 409 && *code != 429 =>
+                if (400..500).contains(code) && ![404, 409, 429].contains(code) =>
             {
+                RetryClass::Terminal
+            }
+            ApplyError::EmptyRender { .. } | ApplyError::TenancyViolation { .. } => {
                 RetryClass::Terminal
             }
             _ => RetryClass::Transient,
@@ -231,6 +235,22 @@ impl Applier {
         .await
         .map(|o| serde_json::to_value(o).unwrap_or_default())
         .map_err(|e| match e {
+            // The kind is no longer served (its CRD was deleted or changed version): forget the
+            // cached discovery so the next attempt asks the API server again.
+            kube::Error::Api(s) if s.code == 404 => {
+                let gvk =
+                    GroupVersionKind::gvk(&r.resource.group, &r.resource.version, &r.resource.kind);
+                self.discovery
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&gvk);
+                ApplyError::Rejected {
+                    object: id,
+                    origin: r.object.origin.clone(),
+                    message: s.message.clone(),
+                    code: s.code,
+                }
+            }
             kube::Error::Api(s) => ApplyError::Rejected {
                 object: id,
                 origin: r.object.origin.clone(),
