@@ -175,30 +175,41 @@ struct Candidate {
     namespace: String,
 }
 
+/// How a reference's namespace selects among same-named objects.
+#[derive(Clone, Copy)]
+enum NsRule<'a> {
+    /// A plain name: the referrer's own namespace (for namespaced referrers).
+    Referrer(Option<&'a str>),
+    /// A role-binding subject: the object's current namespace.
+    Current(&'a str),
+    /// A `{name, namespace}` reference such as a webhook's service: the object's original
+    /// namespace.
+    Original(&'a str),
+}
+
+fn eff(ns: &str) -> &str {
+    if ns.is_empty() { "default" } else { ns }
+}
+
 fn find(
     all: &[Known],
     kind: &str,
     old: &str,
-    referrer_ns: Option<&str>,
-    subject_ns: Option<&str>,
+    rule: NsRule<'_>,
 ) -> Result<Option<Candidate>, String> {
     let mut c: Vec<&Known> = all
         .iter()
         .filter(|(k, ids, _, _)| k == kind && ids.iter().any(|(n, _)| n == old))
         .collect();
-    if let Some(sns) = subject_ns {
-        c.retain(|(_, ids, _, _)| ids.iter().any(|(n, ns)| n == old && ns == sns));
-    } else if let Some(rns) = referrer_ns
-        && is_namespaced(kind)
-    {
-        let eff = |ns: &str| {
-            if ns.is_empty() {
-                "default".to_string()
-            } else {
-                ns.to_string()
-            }
-        };
-        c.retain(|(_, _, _, ns)| eff(ns) == eff(rns));
+    match rule {
+        NsRule::Current(ns) => c.retain(|(_, _, _, cur)| eff(cur) == eff(ns)),
+        NsRule::Original(ns) => {
+            c.retain(|(_, ids, _, _)| ids.first().is_some_and(|(_, org)| eff(org) == eff(ns)))
+        }
+        NsRule::Referrer(Some(rns)) if is_namespaced(kind) => {
+            c.retain(|(_, _, _, cur)| eff(cur) == eff(rns))
+        }
+        NsRule::Referrer(_) => {}
     }
     match c.len() {
         0 => Ok(None),
@@ -314,7 +325,7 @@ fn rewrite(
 ) -> Result<(), String> {
     match v {
         Value::String(s) => {
-            if let Some(c) = find(all, kind, s, rns, None)? {
+            if let Some(c) = find(all, kind, s, NsRule::Referrer(rns))? {
                 *s = c.name;
             }
         }
@@ -333,7 +344,16 @@ fn rewrite(
                     .get("namespace")
                     .and_then(Value::as_str)
                     .map(str::to_string);
-                if let Some(c) = find(all, kind, &name, None, Some(sns.as_deref().unwrap_or("")))? {
+                if let Some(c) = find(
+                    all,
+                    kind,
+                    &name,
+                    match (sns.as_deref(), rns) {
+                        (Some(n), _) => NsRule::Current(n),
+                        (None, Some(r)) => NsRule::Current(r),
+                        (None, None) => NsRule::Referrer(None),
+                    },
+                )? {
                     m.insert("name".into(), Value::String(c.name));
                     if !c.namespace.is_empty() {
                         m.insert("namespace".into(), Value::String(c.namespace));
@@ -344,7 +364,7 @@ fn rewrite(
         Value::Array(items) => {
             for it in items {
                 if let Value::String(s) = it
-                    && let Some(c) = find(all, kind, s, rns, None)?
+                    && let Some(c) = find(all, kind, s, NsRule::Referrer(rns))?
                 {
                     *s = c.name;
                 }
@@ -358,7 +378,15 @@ fn rewrite(
                 .get("namespace")
                 .and_then(Value::as_str)
                 .map(str::to_string);
-            if let Some(c) = find(all, kind, &name, rns, ns.as_deref())? {
+            if let Some(c) = find(
+                all,
+                kind,
+                &name,
+                match ns.as_deref() {
+                    Some(n) => NsRule::Original(n),
+                    None => NsRule::Referrer(rns),
+                },
+            )? {
                 m.insert("name".into(), Value::String(c.name));
                 if ns.is_some() && !c.namespace.is_empty() {
                     m.insert("namespace".into(), Value::String(c.namespace));

@@ -125,18 +125,6 @@ pub fn namespace(rm: &mut ResMap, ns: &str, cfg: &Config) {
                 }
             }
         }
-        if kind == "ValidatingWebhookConfiguration" || kind == "MutatingWebhookConfiguration" {
-            fieldspec::visit(
-                &mut r.obj,
-                &["webhooks", "clientConfig", "service", "namespace"],
-                false,
-                &mut |m, k| {
-                    if m.contains_key(k) || !m.is_empty() {
-                        m.insert(k.to_string(), Value::String(ns.into()));
-                    }
-                },
-            );
-        }
         if kind == "APIService" && r.gvk().group == "apiregistration.k8s.io" {
             fieldspec::visit(
                 &mut r.obj,

@@ -118,6 +118,53 @@ spec:
   minAvailable: 1
   selector: {matchLabels: {app: web}}
 ''',
+'cluster': '''apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: reader}
+rules:
+- {apiGroups: [""], resources: [secrets], resourceNames: [sec], verbs: [get]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: reader}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: reader}
+subjects:
+- {kind: ServiceAccount, name: sa, namespace: ns0}
+- {kind: ServiceAccount, name: default, namespace: kube-system}
+---
+apiVersion: scheduling.k8s.io/v1
+kind: PriorityClass
+metadata: {name: high}
+value: 1000
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: MutatingWebhookConfiguration
+metadata: {name: hook}
+webhooks:
+- name: hook.example.com
+  admissionReviewVersions: [v1]
+  sideEffects: None
+  clientConfig:
+    service: {name: web, namespace: ns0, path: /mutate}
+''',
+'pod': '''apiVersion: v1
+kind: Pod
+metadata: {name: debug, labels: {app: debug}}
+spec:
+  priorityClassName: high
+  serviceAccountName: sa
+  imagePullSecrets: [{name: sec}]
+  containers:
+  - name: d
+    image: busybox:1.36
+    envFrom: [{secretRef: {name: sec}}]
+  volumes:
+  - name: p
+    projected:
+      sources:
+      - configMap: {name: cfg}
+      - secret: {name: sec}
+''',
 'hpa': '''apiVersion: autoscaling/v2
 kind: HorizontalPodAutoscaler
 metadata: {name: web}
@@ -128,6 +175,7 @@ spec:
 ''',
 }
 COMPONENTS = []
+FILES = []
 def layer_transforms(lvl, kinds):
     k=[]
     if R.random()<0.4: k.append(f"namespace: ns{lvl}")
@@ -219,6 +267,10 @@ def layer_transforms(lvl, kinds):
             comp.append("patches:\n- target:\n    kind: Service\n  patch: |-\n    - op: add\n      path: /spec/ports/-\n      value:\n        name: extra\n        port: 9%d" % lvl)
         COMPONENTS.append((lvl, "\n".join(comp) + "\n"))
     if R.random()<0.2:
+        FILES.append((lvl, "extra.env", "E1=one\nE2=two=2\n"))
+        FILES.append((lvl, "conf.txt", "line1\nline2\n"))
+        k.append("configMapGenerator:\n- name: files%d\n  files:\n  - conf.txt\n  - renamed.txt=conf.txt\n  envs:\n  - extra.env" % lvl if not any(x.startswith("configMapGenerator") for x in k) else "secretGenerator:\n- name: files%d\n  files:\n  - conf.txt\n  envs:\n  - extra.env\n  type: Opaque" % lvl)
+    if R.random()<0.2:
         k.append("patchesStrategicMerge:\n- |-\n  apiVersion: v1\n  kind: ServiceAccount\n  metadata:\n    name: sa\n  automountServiceAccountToken: false\n  imagePullSecrets:\n  - name: sec" if 'sa' in kinds else "patchesStrategicMerge: []")
     if R.random()<0.2:
         k.append("patchesJson6902:\n- target:\n    version: v1\n    kind: Service\n    name: web\n  patch: |-\n    - op: replace\n      path: /spec/ports/0/port\n      value: 8%d" % lvl)
@@ -243,5 +295,7 @@ for lvl in range(1, layers):
     t = layer_transforms(lvl, kinds)
     w(f"{out}/l{lvl}/kustomization.yaml", "\n".join([f"resources:\n- ../l{lvl-1}"] + t) + "\n")
 w(f"{out}/kustomization.yaml", f"resources:\n- l{layers-1}\n")
+for lvl, name, text in FILES:
+    w(f"{out}/l{lvl}/{name}", text)
 for lvl, text in COMPONENTS:
     w(f"{out}/l{lvl}/comp{lvl}/kustomization.yaml", text)
