@@ -180,11 +180,9 @@ struct Candidate {
 enum NsRule<'a> {
     /// A plain name: the referrer's own namespace (for namespaced referrers).
     Referrer(Option<&'a str>),
-    /// A role-binding subject: the object's current namespace.
-    Current(&'a str),
-    /// A `{name, namespace}` reference such as a webhook's service: the object's original
-    /// namespace.
-    Original(&'a str),
+    /// A `{name, namespace}` reference (a role-binding subject, a webhook's service): the
+    /// object's original or current namespace, as kustomize matches ids.
+    OrgOrCur(&'a str),
 }
 
 fn eff(ns: &str) -> &str {
@@ -202,10 +200,9 @@ fn find(
         .filter(|(k, ids, _, _)| k == kind && ids.iter().any(|(n, _)| n == old))
         .collect();
     match rule {
-        NsRule::Current(ns) => c.retain(|(_, _, _, cur)| eff(cur) == eff(ns)),
-        NsRule::Original(ns) => {
-            c.retain(|(_, ids, _, _)| ids.first().is_some_and(|(_, org)| eff(org) == eff(ns)))
-        }
+        NsRule::OrgOrCur(ns) => c.retain(|(_, ids, _, cur)| {
+            eff(cur) == eff(ns) || ids.first().is_some_and(|(_, org)| eff(org) == eff(ns))
+        }),
         NsRule::Referrer(Some(rns)) if is_namespaced(kind) => {
             c.retain(|(_, _, _, cur)| eff(cur) == eff(rns))
         }
@@ -349,8 +346,8 @@ fn rewrite(
                     kind,
                     &name,
                     match (sns.as_deref(), rns) {
-                        (Some(n), _) => NsRule::Current(n),
-                        (None, Some(r)) => NsRule::Current(r),
+                        (Some(n), _) => NsRule::OrgOrCur(n),
+                        (None, Some(r)) => NsRule::OrgOrCur(r),
                         (None, None) => NsRule::Referrer(None),
                     },
                 )? {
@@ -383,7 +380,7 @@ fn rewrite(
                 kind,
                 &name,
                 match ns.as_deref() {
-                    Some(n) => NsRule::Original(n),
+                    Some(n) => NsRule::OrgOrCur(n),
                     None => NsRule::Referrer(rns),
                 },
             )? {
