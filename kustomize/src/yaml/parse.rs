@@ -283,7 +283,8 @@ impl<'a> Loader<'a> {
                         }
                         continue;
                     }
-                    if map.contains_key(&key) {
+                    // Kustomization files go through go-yaml v2, where the last duplicate wins.
+                    if map.contains_key(&key) && !self.yaml11 {
                         return Err(YamlError {
                             line: kspan.start.line(),
                             message: format!("mapping key {key:?} already defined"),
