@@ -68,10 +68,21 @@ pub struct Source {
     /// Directory inside the repository, `/`-separated, relative to its root (default: the root).
     #[serde(default)]
     pub path: Option<String>,
+    /// Credentials for `https://` (a Secret in the Application's namespace with `username` and
+    /// `password`, or `bearerToken`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_ref: Option<LocalObjectRef>,
     /// How often the source is fetched and the cluster re-synced, as a Go duration (`30s`, `1m`,
     /// `1h30m`). Default `1m`.
     #[serde(default)]
     pub interval: Option<String>,
+}
+
+/// An object in the Application's namespace, by name.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub struct LocalObjectRef {
+    /// Its name.
+    pub name: String,
 }
 
 /// Exactly one of `branch`, `tag`, `semver` or `commit`.
@@ -327,6 +338,7 @@ mod tests {
                     url: "file:///r".into(),
                     reference: GitRef::default(),
                     path: None,
+                    secret_ref: None,
                     interval: None,
                 },
                 verify: Verify::default(),

@@ -31,7 +31,7 @@ use crate::render::{self, RenderError};
 use crate::report::Metrics;
 use crate::report::conditions::{self, reason};
 use crate::report::metrics::{AppLabels, OutcomeLabels};
-use crate::source::{Fetcher, Reference, SourceError, Verification};
+use crate::source::{Auth, Fetcher, Reference, SourceError, Verification};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use pi_verify::{TrustPolicy, VerifyMode};
 
@@ -337,6 +337,47 @@ async fn read_key(
     }
 }
 
+/// The credentials of `spec.source.secretRef`, read at every reconcile (a rotated Secret applies
+/// at once).
+///
+/// # Errors
+/// A missing Secret or one without usable keys, named.
+async fn source_auth(
+    app: &Application,
+    client: &kube::Client,
+) -> Result<Option<Auth>, ReconcileError> {
+    let Some(r) = &app.spec.source.secret_ref else {
+        return Ok(None);
+    };
+    let ns = app.namespace().unwrap_or_default();
+    let invalid = |m: String| ReconcileError::InvalidSpec(format!("`spec.source.secretRef`: {m}"));
+    let api: Api<Secret> = Api::namespaced(client.clone(), &ns);
+    let secret = api
+        .get_opt(&r.name)
+        .await
+        .map_err(ReconcileError::Status)?
+        .ok_or_else(|| invalid(format!("Secret `{ns}/{}` not found", r.name)))?;
+    let data = secret.data.unwrap_or_default();
+    let text = |k: &str| {
+        data.get(k)
+            .map(|v| String::from_utf8_lossy(&v.0).trim().to_owned())
+    };
+    if data.contains_key("ca.crt") {
+        return Err(invalid(format!(
+            "Secret `{}` has `ca.crt`: per-Application CAs are not supported yet; add the CA to the agent's trust store (SSL_CERT_FILE)",
+            r.name
+        )));
+    }
+    match (text("username"), text("password"), text("bearerToken")) {
+        (_, _, Some(token)) if !token.is_empty() => Ok(Some(Auth::Bearer(token))),
+        (Some(username), Some(password), _) => Ok(Some(Auth::Basic { username, password })),
+        _ => Err(invalid(format!(
+            "Secret `{}` needs `username` and `password`, or `bearerToken`",
+            r.name
+        ))),
+    }
+}
+
 /// Waits for every Application of `spec.sync.dependsOn` to be Ready at its current generation.
 ///
 /// # Errors
@@ -518,7 +559,8 @@ async fn reconcile_inner(app: &Application, ctx: &Context) -> Result<Action, Rec
         check_dependencies(app, &ctx.client).await?;
 
         let fetch_start = Instant::now();
-        let snapshot = ctx.fetcher.fetch(&url, &reference).await?;
+        let auth = source_auth(app, &ctx.client).await?;
+        let snapshot = ctx.fetcher.fetch(&url, &reference, auth.as_ref()).await?;
         let labels = AppLabels {
             namespace: owner.namespace.clone(),
             name: owner.name.clone(),

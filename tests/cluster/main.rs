@@ -34,6 +34,7 @@ struct Env {
     client: kube::Client,
     agent: Agent,
     git_https: GitHttpServer,
+    git_https_auth: GitHttpServer,
     _git_root: TempDir,
     // Dropped last: stops the control plane.
     _cluster: ControlPlane,
@@ -65,11 +66,14 @@ fn env() -> Arc<Env> {
         let git_root = TempDir::new("git-root");
         let pki = Pki::new(git_root.path());
         let git_https = GitHttpServer::start_tls(git_root.path(), &pki);
+        let git_https_auth =
+            GitHttpServer::start_tls_with_auth(git_root.path(), &pki, "pi:s3cret-password");
         let agent = Agent::start(&cluster.kubeconfig, &[("SSL_CERT_FILE", &pki.ca)]).await;
         Arc::new(Env {
             client,
             agent,
             git_https,
+            git_https_auth,
             _git_root: git_root,
             _cluster: cluster,
         })
@@ -642,6 +646,64 @@ async fn sync_now(env: &Env, ns: &str, name: &str) {
     assert_eq!(code, 202, "{body}");
 }
 
+async fn https_credentials_come_from_the_source_secret(env: Arc<Env>) {
+    let ns = namespace(&env.client, "t-https-auth").await;
+    let mut repo = Repo::in_dir(TempDir::under(&env.git_https_auth.root, "private"));
+    repo.sign_with(Some(signer()));
+    let c1 = repo.commit(&[("app/cm.yaml", CM_V1)], "v1");
+    let url = format!("{}/{}/.git", env.git_https_auth.base_url, repo.name());
+    let api: Api<Application> = Api::namespaced(env.client.clone(), &ns);
+    let app = |secret: Option<&str>| -> Application {
+        let mut source = json!({"url": url, "path": "app", "interval": "1h"});
+        if let Some(s) = secret {
+            source["secretRef"] = json!({"name": s});
+        }
+        serde_json::from_value(json!({
+            "apiVersion": "gitops.pi-agent.io/v1alpha1", "kind": "Application",
+            "metadata": {"name": "web", "namespace": ns},
+            "spec": {"verify": verify_spec(), "source": source}
+        }))
+        .expect("app")
+    };
+    // Without credentials the server refuses the fetch.
+    api.create(&PostParams::default(), &app(None))
+        .await
+        .expect("create");
+    let refused = wait_app(&env.client, &ns, "web", "fetch refused", |a| {
+        ready(a).is_some_and(|(s, _, _)| s == "False")
+    })
+    .await;
+    let (_, reason, message) = ready(&refused).expect("Ready");
+    assert_eq!(reason, "SourceFailed", "{message}");
+    assert!(!message.contains("s3cret"));
+
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(env.client.clone(), &ns);
+    let secret = json!({"metadata": {"name": "repo-creds"}, "stringData": {"username": "pi", "password": "s3cret-password"}});
+    secrets
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(secret).expect("secret"),
+        )
+        .await
+        .expect("secret");
+    api.patch(
+        "web",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"source": {"secretRef": {"name": "repo-creds"}}}})),
+    )
+    .await
+    .expect("patch");
+    wait_app(&env.client, &ns, "web", "fetched with credentials", |a| {
+        applied(a).ends_with(&c1)
+    })
+    .await;
+    assert_eq!(color(&env.client, &ns).await, "blue");
+    assert!(
+        !env.agent.log_text().contains("s3cret"),
+        "a credential must never be logged"
+    );
+}
+
 fn main() {
     let args = Arguments::from_args();
     macro_rules! trial {
@@ -658,6 +720,7 @@ fn main() {
         trial!(requested_at_annotation_triggers_and_is_echoed),
         trial!(unknown_branch_is_stalled_with_the_reference),
         trial!(https_source_is_fetched_and_updated_incrementally),
+        trial!(https_credentials_come_from_the_source_secret),
         trial!(objects_that_left_git_are_pruned_and_only_them),
         trial!(an_empty_revision_is_refused_unless_allowed),
         trial!(deleting_the_application_prunes_or_orphans),

@@ -20,10 +20,23 @@ pub struct GitHttpServer {
 impl GitHttpServer {
     /// Serves `root` over HTTPS with the certificate of `pki`.
     pub fn start_tls(root: &Path, pki: &Pki) -> Self {
+        Self::start(root, pki, None)
+    }
+
+    /// Serves `root` over HTTPS, requiring HTTP basic authentication with `user:password`.
+    pub fn start_tls_with_auth(root: &Path, pki: &Pki, basic_auth: &str) -> Self {
+        Self::start(root, pki, Some(basic_auth))
+    }
+
+    fn start(root: &Path, pki: &Pki, basic_auth: Option<&str>) -> Self {
         let port = free_port();
         let script = repo_root().join("tests/servers/git_https_server.py");
-        let mut child = Command::new("python3")
-            .arg(&script)
+        let mut cmd = Command::new("python3");
+        cmd.arg(&script);
+        if let Some(auth) = basic_auth {
+            cmd.args(["--basic-auth", auth]);
+        }
+        let mut child = cmd
             .args([
                 "--root",
                 &root.display().to_string(),

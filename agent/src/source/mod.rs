@@ -174,7 +174,12 @@ impl Fetcher {
     /// # Guarantees
     /// Cancellation-safe for the caller: an abandoned fetch finishes or fails in its own thread
     /// while holding the URL's lock, so the cache is never written by two fetches at once.
-    pub async fn fetch(&self, url: &str, reference: &Reference) -> Result<Snapshot, SourceError> {
+    pub async fn fetch(
+        &self,
+        url: &str,
+        reference: &Reference,
+        auth: Option<&Auth>,
+    ) -> Result<Snapshot, SourceError> {
         let lock = {
             let mut locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
             locks.entry(url.to_owned()).or_default().clone()
@@ -182,10 +187,11 @@ impl Fetcher {
         let guard = lock.lock_owned().await;
         let url_owned = url.to_owned();
         let reference = reference.clone();
+        let auth = auth.cloned();
         let dir = self.cache_dir.join(cache_key(url));
         let task = tokio::task::spawn_blocking(move || {
             let _guard = guard;
-            fetch_blocking(&url_owned, &reference, &dir)
+            fetch_blocking(&url_owned, &reference, &dir, auth.as_ref())
         });
         match tokio::time::timeout(self.timeout, task).await {
             Ok(Ok(result)) => result,
@@ -219,14 +225,54 @@ fn cache_key(url: &str) -> String {
     format!("{readable}-{hex}")
 }
 
-fn fetch_blocking(url: &str, reference: &Reference, cache: &Path) -> Result<Snapshot, SourceError> {
+/// HTTP credentials for a remote repository.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Auth {
+    /// HTTP basic authentication.
+    Basic { username: String, password: String },
+    /// `Authorization: Bearer <token>`.
+    Bearer(String),
+}
+
+impl std::fmt::Debug for Auth {
+    // Never print a secret, even in debug logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Auth::Basic { username, .. } => write!(f, "Basic({username}, ***)"),
+            Auth::Bearer(_) => f.write_str("Bearer(***)"),
+        }
+    }
+}
+
+impl Auth {
+    /// The `Authorization` header line.
+    pub fn header(&self) -> String {
+        use base64ct::Encoding;
+        match self {
+            Auth::Basic { username, password } => {
+                format!(
+                    "Authorization: Basic {}",
+                    base64ct::Base64::encode_string(format!("{username}:{password}").as_bytes())
+                )
+            }
+            Auth::Bearer(token) => format!("Authorization: Bearer {token}"),
+        }
+    }
+}
+
+fn fetch_blocking(
+    url: &str,
+    reference: &Reference,
+    cache: &Path,
+    auth: Option<&Auth>,
+) -> Result<Snapshot, SourceError> {
     let repo = if let Some(path) = url.strip_prefix("file://") {
         gix::open(path).map_err(|e| SourceError::FetchFailed {
             url: url.to_owned(),
             message: format!("cannot open repository at `{path}`: {e}"),
         })?
     } else if url.starts_with("https://") || url.starts_with("http://") {
-        mirror(url, reference, cache)?
+        mirror(url, reference, cache, auth)?
     } else {
         return Err(SourceError::InvalidSpec(format!(
             "unsupported URL `{url}`: use https://, http:// or file://"
@@ -240,7 +286,12 @@ fn fetch_blocking(url: &str, reference: &Reference, cache: &Path) -> Result<Snap
     })
 }
 
-fn mirror(url: &str, reference: &Reference, dir: &Path) -> Result<gix::Repository, SourceError> {
+fn mirror(
+    url: &str,
+    reference: &Reference,
+    dir: &Path,
+    auth: Option<&Auth>,
+) -> Result<gix::Repository, SourceError> {
     let failed = |message: String| SourceError::FetchFailed {
         url: url.to_owned(),
         message,
@@ -252,6 +303,20 @@ fn mirror(url: &str, reference: &Reference, dir: &Path) -> Result<gix::Repositor
             .map_err(|e| failed(format!("cannot create cache `{}`: {e}", dir.display())))?;
         gix::init_bare(dir).map_err(|e| failed(e.to_string()))?
     };
+    let mut repo = repo;
+    if let Some(auth) = auth {
+        // In memory only: the credential is never written to the cache's config file.
+        let mut config = repo.config_snapshot_mut();
+        config
+            .set_value(
+                &gix::config::tree::Http::EXTRA_HEADER,
+                auth.header().as_str(),
+            )
+            .map_err(|e| failed(format!("cannot set credentials: {e}")))?;
+        config
+            .commit()
+            .map_err(|e| failed(format!("cannot set credentials: {e}")))?;
+    }
     let specs = reference.refspecs();
     let remote = repo
         .remote_at(url)
@@ -364,6 +429,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn credentials_should_become_headers_and_never_print() {
+        let basic = Auth::Basic {
+            username: "pi".into(),
+            password: "s3cret".into(),
+        };
+        assert_eq!(basic.header(), "Authorization: Basic cGk6czNjcmV0");
+        assert_eq!(
+            Auth::Bearer("t0k".into()).header(),
+            "Authorization: Bearer t0k"
+        );
+        assert!(!format!("{basic:?}").contains("s3cret"));
+        assert!(!format!("{:?}", Auth::Bearer("t0k".into())).contains("t0k"));
+    }
+
+    #[test]
     fn cache_keys_should_differ_per_url_and_stay_readable() {
         let a = cache_key("https://git.example/infra/team-a.git");
         let b = cache_key("https://git.example/infra2/team-a.git");
@@ -378,6 +458,7 @@ mod tests {
             "ftp://x/y",
             &Reference::Branch("main".into()),
             Path::new("/nonexistent"),
+            None,
         )
         .err();
         assert!(matches!(e, Some(SourceError::InvalidSpec(m)) if m.contains("ftp://x/y")));
