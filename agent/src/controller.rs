@@ -580,10 +580,7 @@ async fn reconcile_inner(app: &Application, ctx: &Context) -> Result<Action, Rec
         let (verdict, objects) =
             tokio::task::spawn_blocking(move || -> Result<_, ReconcileError> {
                 let verdict = snapshot.verify(&verification)?;
-                let files = snapshot.manifest_files(&path)?;
-                let objects = render::render_plain(
-                    files.iter().map(|f| (f.path.as_str(), f.data.as_slice())),
-                )?;
+                let objects = render::render(&snapshot.tree_fs()?, &path)?;
                 Ok((verdict, objects))
             })
             .await
@@ -979,10 +976,9 @@ mod tests {
 
     #[test]
     fn stage_errors_should_map_to_reasons_and_classes() {
-        let e = ReconcileError::Render(RenderError::InvalidYaml {
-            path: "a.yaml".into(),
-            message: "x".into(),
-        });
+        let e = ReconcileError::Render(RenderError::Kustomize(
+            "a.yaml: line 1: malformed YAML".into(),
+        ));
         assert_eq!(e.reason(), reason::RENDER_FAILED);
         assert_eq!(e.retry_class(), RetryClass::Terminal);
         let e = ReconcileError::Source(SourceError::FetchFailed {

@@ -57,7 +57,8 @@ enum Command {
         #[arg(long, value_enum, default_value = "human", env = "PI_AGENT_LOG_FORMAT")]
         log_format: LogFormat,
     },
-    /// Render a directory of manifests to stdout, as the agent would apply them.
+    /// Render a kustomization (or a plain directory of manifests) to stdout, exactly as
+    /// `kustomize build DIR` prints it. Exit code 0, or 2 with the error on stderr.
     Render {
         /// The directory.
         dir: PathBuf,
@@ -173,39 +174,36 @@ fn main() -> ExitCode {
     }
 }
 
+/// The file system a local directory is rendered from: rooted at the enclosing git repository
+/// (so overlays reach their bases and messages name files as the agent does), else at `/`.
+fn local_fs(dir: &std::path::Path) -> Result<(kustomize::DiskFs, String), String> {
+    let abs =
+        std::fs::canonicalize(dir).map_err(|e| format!("cannot read `{}`: {e}", dir.display()))?;
+    let root = abs
+        .ancestors()
+        .find(|a| a.join(".git").exists())
+        .unwrap_or(std::path::Path::new("/"))
+        .to_owned();
+    let rel = abs
+        .strip_prefix(&root)
+        .unwrap_or(&abs)
+        .to_string_lossy()
+        .into_owned();
+    Ok((kustomize::DiskFs::new(root), rel))
+}
+
 /// Renders a local directory as the agent renders a revision's path.
 fn load_dir(dir: &std::path::Path) -> Result<Vec<pi_agent::render::Object>, String> {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| format!("cannot read `{}`: {e}", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect();
-    entries.retain(|p| {
-        p.is_file()
-            && p.extension()
-                .is_some_and(|e| e == "yaml" || e == "yml" || e == "json")
-    });
-    entries.sort();
-    let mut files = Vec::new();
-    for p in &entries {
-        let data = std::fs::read(p).map_err(|e| format!("cannot read `{}`: {e}", p.display()))?;
-        files.push((p.display().to_string(), data));
-    }
-    pi_agent::render::render_plain(files.iter().map(|(p, d)| (p.as_str(), d.as_slice())))
-        .map_err(|e| e.to_string())
+    let (fs, rel) = local_fs(dir)?;
+    pi_agent::render::render(&fs, &rel).map_err(|e| e.to_string())
 }
 
 fn render(dir: &std::path::Path) -> ExitCode {
-    match load_dir(dir) {
-        Ok(objects) => {
-            for o in objects {
-                match serde_saphyr::to_string(&o.value) {
-                    Ok(y) => print!("---\n{y}"),
-                    Err(e) => {
-                        eprintln!("error: {}: {e}", o.origin);
-                        return ExitCode::from(2);
-                    }
-                }
-            }
+    let rendered = local_fs(dir)
+        .and_then(|(fs, rel)| pi_agent::render::render_yaml(&fs, &rel).map_err(|e| e.to_string()));
+    match rendered {
+        Ok(yaml) => {
+            print!("{yaml}");
             ExitCode::SUCCESS
         }
         Err(e) => {

@@ -54,6 +54,10 @@ pub fn build(fs: &dyn FileSystem, dir: &Path) -> Result<ResMap, Error> {
         path: display(dir),
         root: "(file system root)".into(),
     })?;
+    // As `kustomize build`: the directory itself must exist.
+    if !fs.is_dir(&root) {
+        return Err(Error::MissingFile { file: "(command line)".into(), path: display(&root) });
+    }
     let mut b = Builder {
         fs,
         stack: Vec::new(),

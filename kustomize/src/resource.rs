@@ -155,6 +155,11 @@ impl Resource {
         }
     }
 
+    /// The file the resource was read from, or the kustomization that generated it.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
     /// The object.
     pub fn object(&self) -> &Value {
         &self.obj

@@ -21,10 +21,12 @@ use libtest_mimic::{Arguments, Failed, Trial};
 use pi_agent::api::Application;
 use serde_json::json;
 
+mod kustomize;
 mod ordering;
 mod sync;
 mod tenancy;
 mod verify;
+use kustomize::*;
 use ordering::*;
 use sync::*;
 use tenancy::*;
@@ -265,11 +267,10 @@ async fn color(client: &kube::Client, ns: &str) -> String {
 async fn kwok_deployment_becomes_available(env: Arc<Env>) {
     let ns = namespace(&env.client, "t-kwok").await;
     let api: Api<Deployment> = Api::namespaced(env.client.clone(), &ns);
-    let d: Deployment = pi_agent::render::parse_manifest("d.yaml", DEPLOY.as_bytes())
-        .expect("parse")[0]
-        .value
-        .clone()
-        .pipe(|v| serde_json::from_value(v).expect("deployment"));
+    let mut fs = ::kustomize::MemFs::new();
+    fs.add("d/deploy.yaml", DEPLOY);
+    let objects = pi_agent::render::render(&fs, "d").expect("render");
+    let d: Deployment = serde_json::from_value(objects[0].value.clone()).expect("deployment");
     api.create(&PostParams::default(), &d)
         .await
         .expect("create deployment");
@@ -295,13 +296,6 @@ async fn kwok_deployment_becomes_available(env: Arc<Env>) {
     )
     .await;
 }
-
-trait Pipe: Sized {
-    fn pipe<T>(self, f: impl FnOnce(Self) -> T) -> T {
-        f(self)
-    }
-}
-impl<T> Pipe for T {}
 
 async fn commits_are_applied_then_updated(env: Arc<Env>) {
     let ns = namespace(&env.client, "t-commits").await;
@@ -393,7 +387,7 @@ async fn bad_yaml_is_refused_with_the_file_and_nothing_is_applied(env: Arc<Env>)
     let (_, reason, message) = ready(&app).expect("Ready");
     assert_eq!(reason, "RenderFailed");
     assert!(
-        message.contains("`app/zz-broken.yaml`") && message.contains("invalid YAML"),
+        message.contains("app/zz-broken.yaml: line 3: malformed YAML"),
         "{message}"
     );
     assert!(
@@ -732,6 +726,8 @@ fn main() {
         trial!(fields_set_by_kubectl_are_taken_over_and_removed_with_git),
         trial!(diff_shows_what_a_sync_would_change),
         trial!(a_crd_and_its_custom_resources_apply_in_one_commit),
+        trial!(an_overlay_is_rendered_from_the_git_tree),
+        trial!(a_path_outside_the_repository_is_refused),
         trial!(a_signed_commit_is_verified_and_applied),
         trial!(unsigned_and_untrusted_commits_are_refused_and_nothing_changes),
         trial!(all_since_refuses_an_unsigned_commit_in_the_middle),

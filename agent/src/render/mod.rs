@@ -1,6 +1,8 @@
-//! Render stage: turn the files of a revision into Kubernetes objects. Pure: takes bytes, returns
-//! values. A plain directory renders every `*.yaml`, `*.yml` and `*.json` file in it, one object
-//! per YAML document (`List` kinds are expanded), in file order.
+//! Render stage: turn the files of a revision into Kubernetes objects, with kustomize-rs over a
+//! [`kustomize::FileSystem`] (the verified git tree, or the local disk for the CLI). Pure: reads
+//! only through the file system. A directory with a kustomization renders exactly as
+//! `kustomize build`; a directory without one renders as if it had one listing its `*.yaml`,
+//! `*.yml` and `*.json` files.
 
 use serde_json::Value;
 
@@ -56,12 +58,12 @@ impl Object {
 /// Why rendering failed; every variant names the file.
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
-    /// The YAML does not parse.
-    #[error("`{path}`: invalid YAML: {message}")]
-    InvalidYaml { path: String, message: String },
     /// A document is not a Kubernetes object.
     #[error("`{origin}`: {message}")]
     InvalidObject { origin: String, message: String },
+    /// kustomize-rs refused the kustomization (the message names the file and key).
+    #[error("{0}")]
+    Kustomize(String),
     /// The same object twice.
     #[error("`{origin}`: {id} is already defined in `{first}`")]
     DuplicateObject {
@@ -78,112 +80,35 @@ impl RenderError {
     }
 }
 
-/// Parses one file into objects.
+/// Renders `dir` of `fs` as `kustomize build` would.
 ///
 /// # Errors
-/// Malformed YAML or JSON (with the line), or a document that is not a Kubernetes object.
-pub fn parse_manifest(path: &str, data: &[u8]) -> Result<Vec<Object>, RenderError> {
-    let text = std::str::from_utf8(data).map_err(|e| RenderError::InvalidYaml {
-        path: path.to_owned(),
-        message: format!("not UTF-8 ({e})"),
-    })?;
-    let docs: Vec<Value> =
-        serde_saphyr::from_multiple(text).map_err(|e| RenderError::InvalidYaml {
-            path: path.to_owned(),
-            message: e.to_string(),
-        })?;
-    let many = docs.len() > 1;
-    let mut objects = Vec::new();
-    for (i, doc) in docs.into_iter().enumerate() {
-        // Empty documents are skipped by the parser: N counts the non-empty ones.
-        let origin = if many {
-            format!("{path} (document {})", i + 1)
-        } else {
-            path.to_owned()
-        };
-        if doc.is_null() {
-            continue;
-        }
-        expand(doc, &origin, &mut objects)?;
-    }
-    Ok(objects)
+/// Any kustomize error (missing file, path outside the root, malformed YAML with its line,
+/// patch target not found…), naming the file.
+pub fn render(fs: &dyn kustomize::FileSystem, dir: &str) -> Result<Vec<Object>, RenderError> {
+    let dir = dir.trim_matches('/');
+    let dir = if dir.is_empty() { "." } else { dir };
+    let out = kustomize::build(fs, std::path::Path::new(dir))
+        .map_err(|e| RenderError::Kustomize(e.to_string()))?;
+    Ok(out
+        .resources()
+        .map(|r| Object {
+            value: r.object().clone(),
+            origin: r.origin().to_owned(),
+        })
+        .collect())
 }
 
-fn expand(doc: Value, origin: &str, out: &mut Vec<Object>) -> Result<(), RenderError> {
-    let invalid = |message: String| RenderError::InvalidObject {
-        origin: origin.to_owned(),
-        message,
-    };
-    let Value::Object(map) = &doc else {
-        return Err(invalid("document is not a mapping".into()));
-    };
-    let kind = map.get("kind").and_then(Value::as_str).unwrap_or_default();
-    let api_version = map
-        .get("apiVersion")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    if api_version.is_empty() {
-        return Err(invalid("missing `apiVersion`".into()));
-    }
-    if kind.is_empty() {
-        return Err(invalid("missing `kind`".into()));
-    }
-    if kind.ends_with("List") && map.get("items").is_some_and(Value::is_array) {
-        if let Some(Value::Array(items)) = map.get("items") {
-            for (j, item) in items.iter().enumerate() {
-                expand(item.clone(), &format!("{origin} items[{j}]"), out)?;
-            }
-        }
-        return Ok(());
-    }
-    let name = doc
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    if name.is_empty() {
-        return Err(invalid(format!("{kind} has no `metadata.name`")));
-    }
-    out.push(Object {
-        value: doc,
-        origin: origin.to_owned(),
-    });
-    Ok(())
-}
-
-/// Renders a plain directory: every file in order, then a check that no object is defined twice.
+/// Renders `dir` of `fs` to the YAML `kustomize build` prints.
 ///
 /// # Errors
-/// The first file that fails to parse, or a duplicate object.
-pub fn render_plain<'a>(
-    files: impl IntoIterator<Item = (&'a str, &'a [u8])>,
-) -> Result<Vec<Object>, RenderError> {
-    let mut objects = Vec::new();
-    for (path, data) in files {
-        objects.extend(parse_manifest(path, data)?);
-    }
-    let mut seen: std::collections::HashMap<(String, String, String, String), &str> =
-        Default::default();
-    for o in &objects {
-        let group = o
-            .api_version()
-            .rsplit_once('/')
-            .map(|(g, _)| g)
-            .unwrap_or_default();
-        let key = (
-            group.to_owned(),
-            o.kind().to_owned(),
-            o.namespace().unwrap_or_default().to_owned(),
-            o.name().to_owned(),
-        );
-        if let Some(first) = seen.insert(key, &o.origin) {
-            return Err(RenderError::DuplicateObject {
-                origin: o.origin.clone(),
-                first: first.to_owned(),
-                id: o.display_id(),
-            });
-        }
-    }
-    Ok(objects)
+/// As [`render`].
+pub fn render_yaml(fs: &dyn kustomize::FileSystem, dir: &str) -> Result<String, RenderError> {
+    let dir = dir.trim_matches('/');
+    let dir = if dir.is_empty() { "." } else { dir };
+    kustomize::build(fs, std::path::Path::new(dir))
+        .map(|m| m.to_yaml())
+        .map_err(|e| RenderError::Kustomize(e.to_string()))
 }
 
 /// Groups objects by their `gitops.pi-agent.io/sync-wave` annotation, in ascending wave order,
@@ -223,63 +148,22 @@ pub fn waves(objects: &[Object]) -> Result<Vec<(i64, Vec<&Object>)>, RenderError
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
-    #[test]
-    fn multi_document_files_should_yield_one_object_per_document() {
-        let yaml = b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\n";
-        let objs = parse_manifest("app/cm.yaml", yaml).unwrap();
-        assert_eq!(
-            objs.iter().map(Object::name).collect::<Vec<_>>(),
-            ["a", "b"]
-        );
-        assert_eq!(objs[1].origin, "app/cm.yaml (document 2)");
-    }
-
-    #[test]
-    fn bad_yaml_should_name_the_file_and_line() {
-        let e = parse_manifest("app/bad.yaml", b"apiVersion: v1\nkind: [unclosed\n").unwrap_err();
-        let msg = e.to_string();
-        assert!(msg.starts_with("`app/bad.yaml`: invalid YAML"), "{msg}");
-        assert!(msg.contains("line 2") || msg.contains("2:"), "{msg}");
-    }
-
-    #[test]
-    fn documents_that_are_not_objects_should_be_refused() {
-        for (yaml, why) in [
-            (&b"- a\n- b\n"[..], "not a mapping"),
-            (
-                b"kind: ConfigMap\nmetadata: {name: a}\n",
-                "missing `apiVersion`",
-            ),
-            (b"apiVersion: v1\nmetadata: {name: a}\n", "missing `kind`"),
-            (b"apiVersion: v1\nkind: ConfigMap\n", "no `metadata.name`"),
-        ] {
-            let e = parse_manifest("f.yaml", yaml).unwrap_err().to_string();
-            assert!(e.contains(why), "{e}");
+    fn cm(name: &str, wave: Option<&str>) -> Object {
+        let mut v = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}});
+        if let Some(w) = wave {
+            v["metadata"]["annotations"] = json!({crate::api::SYNC_WAVE_ANNOTATION: w});
+        }
+        Object {
+            value: v,
+            origin: "w.yaml".into(),
         }
     }
 
     #[test]
-    fn lists_should_be_expanded() {
-        let yaml = b"apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: ConfigMap, metadata: {name: a}}\n- {apiVersion: v1, kind: Secret, metadata: {name: b}}\n";
-        let objs = parse_manifest("l.yaml", yaml).unwrap();
-        assert_eq!(objs.len(), 2);
-        assert_eq!(objs[1].origin, "l.yaml items[1]");
-    }
-
-    #[test]
-    fn duplicate_objects_should_name_both_files() {
-        let a = b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n";
-        let e = render_plain([("x.yaml", &a[..]), ("y.yaml", &a[..])])
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("`y.yaml`") && e.contains("`x.yaml`"), "{e}");
-    }
-
-    #[test]
     fn waves_should_order_by_annotation_and_refuse_non_integers() {
-        let yaml = b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, annotations: {gitops.pi-agent.io/sync-wave: '2'}}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, annotations: {gitops.pi-agent.io/sync-wave: '-1'}}\n";
-        let objs = parse_manifest("w.yaml", yaml).unwrap();
+        let objs = [cm("a", Some("2")), cm("b", None), cm("c", Some("-1"))];
         let w = waves(&objs).unwrap();
         let names: Vec<(i64, Vec<&str>)> = w
             .iter()
@@ -287,21 +171,45 @@ mod tests {
             .collect();
         assert_eq!(names, vec![(-1, vec!["c"]), (0, vec!["b"]), (2, vec!["a"])]);
         assert_eq!(waves(&[]).unwrap().len(), 1);
-        let bad = parse_manifest("b.yaml", b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, annotations: {gitops.pi-agent.io/sync-wave: soon}}\n").unwrap();
-        let e = waves(&bad).unwrap_err().to_string();
+        let e = waves(&[cm("a", Some("soon"))]).unwrap_err().to_string();
         assert!(
-            e.contains("`b.yaml`") && e.contains("must be an integer"),
+            e.contains("`w.yaml`") && e.contains("must be an integer"),
             "{e}"
         );
     }
 
     #[test]
-    fn json_files_should_parse() {
-        let objs = parse_manifest(
-            "cm.json",
-            br#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"j"}}"#,
-        )
-        .unwrap();
-        assert_eq!(objs[0].name(), "j");
+    fn kustomizations_and_plain_directories_should_render() {
+        let mut fs = kustomize::MemFs::new();
+        fs.add("plain/a.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\n");
+        fs.add(
+            "k/kustomization.yaml",
+            "resources: [../plain]\nnamePrefix: x-\n",
+        );
+        fs.add("plain/kustomization.yaml", "resources: [a.yaml]\n");
+        let objs = render(&fs, "k").unwrap();
+        assert_eq!(
+            objs.iter().map(Object::name).collect::<Vec<_>>(),
+            ["x-a", "x-b"]
+        );
+        assert_eq!(objs[0].origin, "plain/a.yaml");
+        assert!(
+            render_yaml(&fs, "/k/")
+                .unwrap()
+                .starts_with("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x-a\n")
+        );
+        let e = render(&fs, "missing").unwrap_err().to_string();
+        assert!(e.contains("missing"), "{e}");
+    }
+
+    #[test]
+    fn display_ids_should_name_kind_namespace_and_name() {
+        let o = Object {
+            value: json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "w", "namespace": "n"}}),
+            origin: "f".into(),
+        };
+        assert_eq!(o.display_id(), "Deployment n/w");
+        assert_eq!(o.api_version(), "apps/v1");
+        assert_eq!(cm("a", None).display_id(), "ConfigMap a");
     }
 }

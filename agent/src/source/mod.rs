@@ -6,6 +6,7 @@
 //! `https://` and `http://` ones are mirrored into a bare repository under the cache directory.
 
 mod reference;
+mod tree;
 mod verify;
 
 use std::collections::HashMap;
@@ -15,6 +16,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 pub use reference::{Reference, Revision, highest_matching_tag, parse_semver_range};
+pub use tree::TreeFs;
 pub use verify::{MAX_COMMITS, Verdict, Verification};
 
 use crate::error::RetryClass;
@@ -67,85 +69,6 @@ pub struct Snapshot {
     /// The commit and the ref name it was resolved from.
     pub revision: Revision,
     url: String,
-}
-
-/// One file read from a snapshot.
-pub struct File {
-    /// Path from the repository root, `/`-separated.
-    pub path: String,
-    /// The blob's bytes.
-    pub data: Vec<u8>,
-}
-
-impl Snapshot {
-    /// The YAML and JSON files directly inside `dir` (not recursive), sorted by name.
-    ///
-    /// # Errors
-    /// `dir` missing or not a directory, a file over [`MAX_FILE_BYTES`], or a damaged repository.
-    pub fn manifest_files(&self, dir: &str) -> Result<Vec<File>, SourceError> {
-        let repo = self.repo.to_thread_local();
-        let fail = |message: String| SourceError::RepositoryFailed {
-            url: self.url.clone(),
-            message,
-        };
-        let commit = repo
-            .find_commit(self.revision.commit)
-            .map_err(|e| fail(e.to_string()))?;
-        let root = commit.tree().map_err(|e| fail(e.to_string()))?;
-        let dir = dir.trim_matches('/');
-        let tree = if dir.is_empty() || dir == "." {
-            root
-        } else {
-            let entry = root
-                .lookup_entry_by_path(dir)
-                .map_err(|e| fail(e.to_string()))?
-                .ok_or_else(|| {
-                    SourceError::InvalidSpec(format!(
-                        "path `{dir}` does not exist at {}",
-                        self.revision
-                    ))
-                })?;
-            if !entry.mode().is_tree() {
-                return Err(SourceError::InvalidSpec(format!(
-                    "path `{dir}` is not a directory at {}",
-                    self.revision
-                )));
-            }
-            repo.find_tree(entry.object_id())
-                .map_err(|e| fail(e.to_string()))?
-        };
-        let mut files = Vec::new();
-        for entry in tree.iter() {
-            let entry = entry.map_err(|e| fail(e.to_string()))?;
-            let name = entry.filename().to_string();
-            let is_manifest = [".yaml", ".yml", ".json"]
-                .iter()
-                .any(|ext| name.ends_with(ext));
-            if !is_manifest || !entry.mode().is_blob() {
-                continue;
-            }
-            let path = if dir.is_empty() || dir == "." {
-                name
-            } else {
-                format!("{dir}/{name}")
-            };
-            let blob = repo
-                .find_blob(entry.object_id())
-                .map_err(|e| fail(e.to_string()))?;
-            if blob.data.len() > MAX_FILE_BYTES {
-                return Err(SourceError::InvalidSpec(format!(
-                    "`{path}` is {} bytes, over the {MAX_FILE_BYTES}-byte limit",
-                    blob.data.len()
-                )));
-            }
-            files.push(File {
-                path,
-                data: blob.data.clone(),
-            });
-        }
-        files.sort_by(|a, b| a.path.cmp(&b.path));
-        Ok(files)
-    }
 }
 
 /// Fetches repositories into a cache shared by every Application that uses the same URL.
