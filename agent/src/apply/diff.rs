@@ -86,7 +86,8 @@ impl Applier {
                 namespace: r.namespace.clone(),
                 name: o.name().to_owned(),
                 body: Value::Null,
-                live: Value::Null,
+                meta: Default::default(),
+                live: None,
             };
             let live = self.get_live(&probe).await.map_err(unavailable)?;
             let mut body = o.value.clone();

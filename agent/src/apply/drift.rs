@@ -75,13 +75,6 @@ fn fingerprint(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta
     }
 }
 
-fn fingerprint_of_value(live: &Value) -> Fingerprint {
-    live.get("metadata")
-        .and_then(|m| serde_json::from_value(m.clone()).ok())
-        .map(|m| fingerprint(&m))
-        .unwrap_or_default()
-}
-
 /// What the drift watcher found and did, per Application, since the last reconcile read it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct DriftCounts {
@@ -163,7 +156,7 @@ impl DriftWatcher {
                         resource: a.resource.clone(),
                         namespace: a.namespace.clone(),
                         body: a.body.clone(),
-                        seen: fingerprint_of_value(&a.live),
+                        seen: fingerprint(&a.meta),
                     },
                 );
             }
@@ -283,16 +276,19 @@ impl DriftWatcher {
             info!(app = %format!("{}/{}", owner.namespace, owner.name), object = %shown, "drift detected; selfHeal is off, left in place");
             return;
         }
+        // Corrected means our apply changed the object: its fingerprint (generation and
+        // metadata, or resourceVersion for kinds without a generation) moved. A status write by a
+        // controller in between does not count.
         let before = if deleted {
-            None
+            Fingerprint::Unknown
         } else {
-            m.resource_version.clone()
+            fingerprint(m)
         };
         match applier
             .apply_body(&resource, namespace.as_deref(), &key.name, &body, false)
             .await
         {
-            Ok(after) if after.metadata.resource_version != before => {
+            Ok(after) if deleted || fingerprint(&after.metadata) != before => {
                 self.remember(&key, &after.metadata);
                 self.count(&owner, true);
                 (self.on_drift)(&owner, &shown, true);
@@ -380,19 +376,5 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(fingerprint(&cm), Fingerprint::Version("5".into()));
-        assert_eq!(
-            fingerprint_of_value(
-                &serde_json::json!({"metadata": {"generation": 2, "resourceVersion": "7"}})
-            ),
-            fingerprint(&ObjectMeta {
-                generation: Some(2),
-                resource_version: Some("7".into()),
-                ..Default::default()
-            })
-        );
-        assert_eq!(
-            fingerprint_of_value(&serde_json::json!(null)),
-            Fingerprint::Unknown
-        );
     }
 }

@@ -94,8 +94,30 @@ pub struct Applied {
     pub name: String,
     /// The body applied.
     pub body: Value,
-    /// The object as the API server returned it after the apply (for health).
-    pub live: Value,
+    /// Its metadata as the API server returned it after the apply (without managed fields).
+    pub meta: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+    /// The object as returned after the apply when it was not yet healthy (for the health
+    /// check); `None` when it was already `Current`.
+    pub live: Option<Value>,
+}
+
+/// What of an applied object's response is worth keeping: its metadata, and the whole object
+/// only when the health check will need it.
+fn keep_for_health(
+    mut live: Value,
+) -> (
+    k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+    Option<Value>,
+) {
+    if let Some(meta) = live.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.remove("managedFields");
+    }
+    let meta = live
+        .get("metadata")
+        .and_then(|m| serde_json::from_value(m.clone()).ok())
+        .unwrap_or_default();
+    let current = crate::health::assess(&live).status == crate::health::Status::Current;
+    (meta, (!current).then_some(live))
 }
 
 /// What a prune did.
@@ -317,7 +339,7 @@ impl Applier {
         tenancy: &Tenancy,
         owner: &Owner,
     ) -> Result<Vec<Applied>, ApplyError> {
-        self.run(objects, tenancy, owner, true).await
+        self.run(objects, tenancy, owner, true, true).await
     }
 
     /// Checks `objects` as [`Applier::apply`] would (discovery, tenancy, server-side dry run of
@@ -331,7 +353,24 @@ impl Applier {
         tenancy: &Tenancy,
         owner: &Owner,
     ) -> Result<(), ApplyError> {
-        self.run(objects, tenancy, owner, false).await.map(|_| ())
+        self.run(objects, tenancy, owner, false, true)
+            .await
+            .map(|_| ())
+    }
+
+    /// [`Applier::apply`] without the dry-run pass, for objects already checked: a re-sync of
+    /// the revision that was applied last, or a wave after [`Applier::check`]. Halves the API
+    /// server's work on periodic re-syncs.
+    ///
+    /// # Errors
+    /// As [`Applier::apply`], except that a refused object may leave earlier ones applied.
+    pub async fn apply_checked(
+        &self,
+        objects: &[Object],
+        tenancy: &Tenancy,
+        owner: &Owner,
+    ) -> Result<Vec<Applied>, ApplyError> {
+        self.run(objects, tenancy, owner, true, false).await
     }
 
     async fn run(
@@ -340,6 +379,7 @@ impl Applier {
         tenancy: &Tenancy,
         owner: &Owner,
         write: bool,
+        dry_run: bool,
     ) -> Result<Vec<Applied>, ApplyError> {
         let default_ns = tenancy.namespace.as_str();
         // Phase 0: Namespaces and CRDs. What they create cannot be dry-run before they exist.
@@ -400,16 +440,23 @@ impl Applier {
                 }
             })?;
         }
-        let dry0 = self.patch_all(&phase0, owner, true).await?;
-        let dry1 = self.patch_all(&checked, owner, true).await?;
+        // Only whether each object needs a take-over is kept of the dry-run results (they are
+        // whole objects with their managed fields: not worth holding for a thousand objects).
+        let mut takeover = Vec::new();
+        if dry_run {
+            for part in [&phase0, &checked] {
+                let dry = self.patch_all(part, owner, true).await?;
+                takeover.extend(dry.iter().map(takeover::needed));
+            }
+        }
         if !write {
             return Ok(Vec::new());
         }
         // Fields that `kubectl apply` (client-side) or `kubectl create` set are owned by those
         // managers: server-side apply alone would never remove them when they leave Git. Hand
         // them to pi-agent first (the dry run shows which objects have such managers).
-        for (r, dry) in phase0.iter().chain(&checked).zip(dry0.iter().chain(&dry1)) {
-            if takeover::needed(dry) {
+        for (r, needed) in phase0.iter().chain(&checked).zip(&takeover) {
+            if *needed {
                 self.take_over(r).await?;
             }
         }
@@ -432,13 +479,17 @@ impl Applier {
             .chain(&cluster)
             .chain(&namespaced)
             .zip(live0.into_iter().chain(live1).chain(live2))
-            .map(|(r, live)| Applied {
-                entry: entry_for(r.object, r.namespace.as_deref()),
-                resource: r.resource.clone(),
-                namespace: r.namespace.clone(),
-                name: r.object.name().to_owned(),
-                body: desired_body(r.object, r.namespace.as_deref(), owner),
-                live,
+            .map(|(r, live)| {
+                let (meta, live) = keep_for_health(live);
+                Applied {
+                    entry: entry_for(r.object, r.namespace.as_deref()),
+                    resource: r.resource.clone(),
+                    namespace: r.namespace.clone(),
+                    name: r.object.name().to_owned(),
+                    body: desired_body(r.object, r.namespace.as_deref(), owner),
+                    meta,
+                    live,
+                }
             })
             .collect())
     }

@@ -32,8 +32,8 @@ fn display(a: &Applied) -> String {
 }
 
 /// Waits until every applied object is `Current` (kstatus), polling every `poll`, for at most
-/// `timeout`. The objects' state right after the apply is assessed first, so objects without
-/// health semantics cost no request.
+/// `timeout`. Objects already `Current` right after the apply (all those without health
+/// semantics, most of the others on a re-sync) cost no request.
 ///
 /// # Errors
 /// [`HealthError::Failed`] as soon as an object is `Failed`; [`HealthError::TimedOut`] naming the
@@ -47,7 +47,7 @@ pub async fn wait_healthy(
     let start = Instant::now();
     let mut pending: Vec<(&Applied, Health)> = applied
         .iter()
-        .map(|a| (a, assess(&a.live)))
+        .filter_map(|a| a.live.as_ref().map(|live| (a, assess(live))))
         .filter(|(_, h)| h.status != Status::Current)
         .collect();
     loop {
