@@ -550,20 +550,8 @@ async fn reconcile_inner(cached: &Application, ctx: &Context) -> Result<Action, 
             .iter()
             .any(|c| c.type_ == conditions::READY && c.status == "True");
         if !ready || status.observed_generation != generation {
-            let mut progress = status.clone();
             let msg = format!("Fetching {reference} from `{url}`");
-            conditions::set_condition(
-                &mut progress.conditions,
-                conditions::RECONCILING,
-                true,
-                reason::PROGRESSING,
-                &msg,
-                generation,
-                &now(),
-            );
-            write_status(&api, app, &written, &progress).await?;
-            written = progress.clone();
-            status = progress;
+            report_progress(&api, app, &mut written, &mut status, &msg).await?;
         }
 
         check_dependencies(app, &ctx.client).await?;
@@ -724,22 +712,10 @@ async fn reconcile_inner(cached: &Application, ctx: &Context) -> Result<Action, 
             let timeout = timeout_of(app)?;
             let pending = applied.iter().filter(|a| a.live.is_some()).count();
             if pending > 0 {
-                let mut progress = status.clone();
                 let msg = format!(
                     "Applied revision {revision}; waiting for {pending} objects to be ready"
                 );
-                conditions::set_condition(
-                    &mut progress.conditions,
-                    conditions::RECONCILING,
-                    true,
-                    reason::PROGRESSING,
-                    &msg,
-                    generation,
-                    &now(),
-                );
-                write_status(&api, app, &written, &progress).await?;
-                written = progress.clone();
-                status = progress;
+                report_progress(&api, app, &mut written, &mut status, &msg).await?;
             }
             health::wait_healthy(&applier, &applied, timeout, HEALTH_POLL).await?;
         }
@@ -881,6 +857,29 @@ async fn finalize(
     }
     ctx.metrics.forget(&owner.namespace, &owner.name);
     Ok(Action::await_change())
+}
+
+/// Writes one progress message (`Reconciling=True`) and remembers it as what the cluster holds.
+async fn report_progress(
+    api: &Api<Application>,
+    app: &Application,
+    written: &mut ApplicationStatus,
+    status: &mut ApplicationStatus,
+    message: &str,
+) -> Result<(), ReconcileError> {
+    let generation = app.meta().generation;
+    conditions::set_condition(
+        &mut status.conditions,
+        conditions::RECONCILING,
+        true,
+        reason::PROGRESSING,
+        message,
+        generation,
+        &now(),
+    );
+    write_status(api, app, written, status).await?;
+    *written = status.clone();
+    Ok(())
 }
 
 /// Writes status with server-side apply (so fields we stop setting disappear), only if changed.
