@@ -85,3 +85,65 @@ fn render_errors_should_exit_2_with_the_message_on_stderr() {
     }
     assert!(checked >= 10, "only {checked} error cases");
 }
+
+#[test]
+fn verify_should_accept_a_signed_commit_and_reject_an_unsigned_one() {
+    use harness::TempDir;
+    use harness::git::Repo;
+    use harness::signing::SshSigner;
+    let keys = TempDir::new("cli-keys");
+    let dev = SshSigner::generate(keys.path(), "dev", "dev@example.com");
+    let allowed = keys.path().join("allowed_signers");
+    std::fs::write(&allowed, dev.allowed_signers_line()).expect("allowed_signers");
+    let mut repo = Repo::new();
+    repo.sign_with(Some(&dev));
+    let c1 = repo.commit(&[("a.yaml", "a: 1\n")], "signed");
+    let repo_path = repo.path().display().to_string();
+    let verify = |args: &[&str]| {
+        let out = Command::new(harness::agent::binary())
+            .arg("verify")
+            .args(["--repo", &repo_path])
+            .args(args)
+            .output()
+            .expect("run pi-agent verify");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let allowed = allowed.display().to_string();
+    let (code, stdout, stderr) = verify(&["--ref", "main", "--allowed-signers", &allowed]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert_eq!(stdout.trim(), c1);
+    assert!(stderr.contains("signed by dev@example.com"), "{stderr}");
+
+    repo.sign_with(None);
+    let c2 = repo.commit(&[("a.yaml", "a: 2\n")], "unsigned");
+    let (code, stdout, _) = verify(&["--ref", "main", "--allowed-signers", &allowed]);
+    assert_eq!(code, Some(1));
+    assert!(
+        stdout.starts_with(&format!("rejected: {}", &c2[..12])) && stdout.contains("not signed"),
+        "{stdout}"
+    );
+
+    // AllSince from c1: the unsigned commit after it is named.
+    repo.sign_with(Some(&dev));
+    repo.commit(&[("a.yaml", "a: 3\n")], "signed on top");
+    let (code, stdout, _) = verify(&[
+        "--ref",
+        "main",
+        "--allowed-signers",
+        &allowed,
+        "--since",
+        &c1,
+    ]);
+    assert_eq!(code, Some(1));
+    assert!(stdout.contains(&c2[..12]), "{stdout}");
+
+    let (code, _, stderr) = verify(&["--ref", "main"]);
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("trust material"), "{stderr}");
+    let (code, _, _) = verify(&["--ref", "nope", "--allowed-signers", &allowed]);
+    assert_eq!(code, Some(2));
+}
