@@ -56,7 +56,10 @@ pub fn build(fs: &dyn FileSystem, dir: &Path) -> Result<ResMap, Error> {
     })?;
     // As `kustomize build`: the directory itself must exist.
     if !fs.is_dir(&root) {
-        return Err(Error::MissingFile { file: "(command line)".into(), path: display(&root) });
+        return Err(Error::MissingFile {
+            file: "(command line)".into(),
+            path: display(&root),
+        });
     }
     let mut b = Builder {
         fs,

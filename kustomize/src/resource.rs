@@ -160,6 +160,11 @@ impl Resource {
         &self.origin
     }
 
+    /// The object, taken out of the resource (no copy).
+    pub fn into_object(self) -> Value {
+        self.obj
+    }
+
     /// The object.
     pub fn object(&self) -> &Value {
         &self.obj
@@ -327,6 +332,11 @@ impl ResMap {
     /// The resources, in output order.
     pub fn resources(&self) -> impl Iterator<Item = &Resource> {
         self.list.iter()
+    }
+
+    /// The resources, in output order, taken out of the map (no copy).
+    pub fn into_resources(self) -> Vec<Resource> {
+        self.list
     }
 
     /// How many resources there are.

@@ -45,7 +45,9 @@ struct Desired {
     self_heal: bool,
     resource: ApiResource,
     namespace: Option<String>,
-    body: Value,
+    // The desired body, serialized: a compact copy (a `Value` costs several times its JSON), read
+    // back only when a correction is needed.
+    body: Box<[u8]>,
     // What the object looked like after pi-agent last wrote it: an event with the same
     // fingerprint changed nothing that matters (a status update, our own write).
     seen: Fingerprint,
@@ -155,7 +157,7 @@ impl DriftWatcher {
                         self_heal,
                         resource: a.resource.clone(),
                         namespace: a.namespace.clone(),
-                        body: a.body.clone(),
+                        body: serde_json::to_vec(&a.body).unwrap_or_default().into_boxed_slice(),
                         seen: fingerprint(&a.meta),
                     },
                 );
@@ -283,6 +285,13 @@ impl DriftWatcher {
             Fingerprint::Unknown
         } else {
             fingerprint(m)
+        };
+        let body: Value = match serde_json::from_slice(&body) {
+            Ok(b) => b,
+            Err(e) => {
+                warn!(object = %shown, error = %e, "desired body unreadable; the next reconcile re-applies");
+                return;
+            }
         };
         match applier
             .apply_body(&resource, namespace.as_deref(), &key.name, &body, false)
