@@ -15,16 +15,7 @@ pub async fn an_overlay_is_rendered_from_the_git_tree(env: Arc<Env>) {
         ],
         "overlay",
     );
-    let api: Api<Application> = Api::namespaced(env.client.clone(), &ns);
-    let app: Application = serde_json::from_value(json!({
-        "apiVersion": "gitops.pi-agent.io/v1alpha1", "kind": "Application",
-        "metadata": {"name": "web", "namespace": ns},
-        "spec": {"verify": verify_spec(), "source": {"url": repo.url(), "path": "overlays/prod", "interval": "1h"}}
-    }))
-    .expect("app");
-    api.create(&PostParams::default(), &app)
-        .await
-        .expect("create");
+    create_app_spec(&env.client, &ns, "web", json!({"verify": verify_spec(), "source": {"url": repo.url(), "path": "overlays/prod", "interval": "1h"}})).await;
     let app = wait_app(&env.client, &ns, "web", "overlay applied", |a| {
         applied(a).ends_with(&c1)
     })

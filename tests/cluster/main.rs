@@ -194,17 +194,21 @@ async fn namespace(client: &kube::Client, name: &str) -> String {
 }
 
 async fn create_app(client: &kube::Client, ns: &str, name: &str, url: &str, interval: &str) {
+    create_app_spec(client, ns, name, json!({"verify": verify_spec(), "source": {"url": url, "ref": {"branch": "main"}, "path": "app", "interval": interval}})).await;
+}
+
+/// Creates an Application with a given spec.
+async fn create_app_spec(client: &kube::Client, ns: &str, name: &str, spec: serde_json::Value) {
     let api: Api<Application> = Api::namespaced(client.clone(), ns);
     let app: Application = serde_json::from_value(json!({
-        "apiVersion": "gitops.pi-agent.io/v1alpha1",
-        "kind": "Application",
+        "apiVersion": "gitops.pi-agent.io/v1alpha1", "kind": "Application",
         "metadata": {"name": name, "namespace": ns},
-        "spec": {"verify": verify_spec(), "source": {"url": url, "ref": {"branch": "main"}, "path": "app", "interval": interval}}
+        "spec": spec
     }))
-    .expect("app");
+    .unwrap_or_else(|e| panic!("Application {ns}/{name}: {e}"));
     api.create(&PostParams::default(), &app)
         .await
-        .expect("create Application");
+        .unwrap_or_else(|e| panic!("create Application {ns}/{name}: {e}"));
 }
 
 /// Waits until the Application's Ready condition has `status` and `pred` holds; returns it.
@@ -565,16 +569,7 @@ async fn unknown_branch_is_stalled_with_the_reference(env: Arc<Env>) {
     let ns = namespace(&env.client, "t-no-branch").await;
     let repo = signed_repo();
     repo.commit(&[("app/cm.yaml", CM_V1)], "v1");
-    let api: Api<Application> = Api::namespaced(env.client.clone(), &ns);
-    let app: Application = serde_json::from_value(json!({
-        "apiVersion": "gitops.pi-agent.io/v1alpha1", "kind": "Application",
-        "metadata": {"name": "web", "namespace": ns},
-        "spec": {"verify": verify_spec(), "source": {"url": repo.url(), "ref": {"branch": "release"}, "path": "app"}}
-    }))
-    .expect("app");
-    api.create(&PostParams::default(), &app)
-        .await
-        .expect("create");
+    create_app_spec(&env.client, &ns, "web", json!({"verify": verify_spec(), "source": {"url": repo.url(), "ref": {"branch": "release"}, "path": "app"}})).await;
     let app = wait_app(&env.client, &ns, "web", "failure reported", |a| {
         ready(a).is_some_and(|(s, _, _)| s == "False")
     })

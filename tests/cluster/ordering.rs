@@ -3,16 +3,7 @@
 use super::*;
 
 async fn create(client: &kube::Client, ns: &str, name: &str, url: &str, sync: serde_json::Value) {
-    let api: Api<Application> = Api::namespaced(client.clone(), ns);
-    let app: Application = serde_json::from_value(json!({
-        "apiVersion": "gitops.pi-agent.io/v1alpha1", "kind": "Application",
-        "metadata": {"name": name, "namespace": ns},
-        "spec": {"verify": verify_spec(), "source": {"url": url, "path": "app", "interval": "1h"}, "sync": sync}
-    }))
-    .expect("app");
-    api.create(&PostParams::default(), &app)
-        .await
-        .expect("create Application");
+    create_app_spec(client, ns, name, json!({"verify": verify_spec(), "source": {"url": url, "path": "app", "interval": "1h"}, "sync": sync})).await;
 }
 
 pub async fn a_later_wave_waits_for_the_earlier_one_to_be_healthy(env: Arc<Env>) {
@@ -229,16 +220,8 @@ pub async fn a_crd_and_its_custom_resources_apply_in_one_commit(env: Arc<Env>) {
         "crd and cr",
     );
     let api: Api<Application> = Api::namespaced(env.client.clone(), &ns);
-    let app: Application = serde_json::from_value(json!({
-        "apiVersion": "gitops.pi-agent.io/v1alpha1", "kind": "Application",
-        "metadata": {"name": "web", "namespace": ns},
-        "spec": {"verify": verify_spec(), "source": {"url": repo.url(), "path": "app", "interval": "1h"},
-                 "destination": {"allowedClusterResources": [{"group": "apiextensions.k8s.io", "kind": "CustomResourceDefinition"}]}}
-    }))
-    .expect("app");
-    api.create(&PostParams::default(), &app)
-        .await
-        .expect("create");
+    create_app_spec(&env.client, &ns, "web", json!({"verify": verify_spec(), "source": {"url": repo.url(), "path": "app", "interval": "1h"},
+                 "destination": {"allowedClusterResources": [{"group": "apiextensions.k8s.io", "kind": "CustomResourceDefinition"}]}})).await;
     let app = wait_app(&env.client, &ns, "web", "CRD and CR applied", |a| {
         applied(a).ends_with(&c1)
     })

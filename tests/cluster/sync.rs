@@ -149,15 +149,7 @@ pub async fn deleting_the_application_prunes_or_orphans(env: Arc<Env>) {
 
     // deletionPolicy: Orphan leaves the objects.
     let c1 = repo.commit(&[("app/b.yaml", &cm("b", ""))], "two");
-    let app: Application = serde_json::from_value(json!({
-        "apiVersion": "gitops.pi-agent.io/v1alpha1", "kind": "Application",
-        "metadata": {"name": "orphan", "namespace": ns},
-        "spec": {"verify": verify_spec(), "source": {"url": repo.url(), "path": "app", "interval": "1h"}, "sync": {"deletionPolicy": "Orphan"}}
-    }))
-    .expect("app");
-    api.create(&PostParams::default(), &app)
-        .await
-        .expect("create");
+    create_app_spec(&env.client, &ns, "orphan", json!({"verify": verify_spec(), "source": {"url": repo.url(), "path": "app", "interval": "1h"}, "sync": {"deletionPolicy": "Orphan"}})).await;
     wait_app(&env.client, &ns, "orphan", "applied", |a| {
         applied(a).ends_with(&c1)
     })
@@ -300,16 +292,7 @@ pub async fn self_heal_off_leaves_a_hand_edit_until_the_next_sync(env: Arc<Env>)
     let ns = namespace(&env.client, "t-no-heal").await;
     let repo = signed_repo();
     let c1 = repo.commit(&[("app/cm.yaml", CM_V1)], "v1");
-    let api: Api<Application> = Api::namespaced(env.client.clone(), &ns);
-    let app: Application = serde_json::from_value(json!({
-        "apiVersion": "gitops.pi-agent.io/v1alpha1", "kind": "Application",
-        "metadata": {"name": "web", "namespace": ns},
-        "spec": {"verify": verify_spec(), "source": {"url": repo.url(), "path": "app", "interval": "1h"}, "sync": {"selfHeal": false}}
-    }))
-    .expect("app");
-    api.create(&PostParams::default(), &app)
-        .await
-        .expect("create");
+    create_app_spec(&env.client, &ns, "web", json!({"verify": verify_spec(), "source": {"url": repo.url(), "path": "app", "interval": "1h"}, "sync": {"selfHeal": false}})).await;
     wait_app(&env.client, &ns, "web", "applied", |a| {
         applied(a).ends_with(&c1)
     })
@@ -359,16 +342,7 @@ pub async fn an_unready_workload_reports_health_check_failed(env: Arc<Env>) {
         &[("app/cm.yaml", CM_V1), ("app/deploy.yaml", &unschedulable)],
         "unschedulable",
     );
-    let api: Api<Application> = Api::namespaced(env.client.clone(), &ns);
-    let app: Application = serde_json::from_value(json!({
-        "apiVersion": "gitops.pi-agent.io/v1alpha1", "kind": "Application",
-        "metadata": {"name": "web", "namespace": ns},
-        "spec": {"verify": verify_spec(), "source": {"url": repo.url(), "path": "app", "interval": "1h"}, "sync": {"timeout": "4s"}}
-    }))
-    .expect("app");
-    api.create(&PostParams::default(), &app)
-        .await
-        .expect("create");
+    create_app_spec(&env.client, &ns, "web", json!({"verify": verify_spec(), "source": {"url": repo.url(), "path": "app", "interval": "1h"}, "sync": {"timeout": "4s"}})).await;
     let app = wait_app(&env.client, &ns, "web", "health check failure", |a| {
         ready(a).is_some_and(|(s, r, _)| s == "False" && r == "HealthCheckFailed")
     })

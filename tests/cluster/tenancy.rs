@@ -10,16 +10,7 @@ async fn create_app_with(
     url: &str,
     destination: serde_json::Value,
 ) {
-    let api: Api<Application> = Api::namespaced(client.clone(), ns);
-    let app: Application = serde_json::from_value(json!({
-        "apiVersion": "gitops.pi-agent.io/v1alpha1", "kind": "Application",
-        "metadata": {"name": "web", "namespace": ns},
-        "spec": {"verify": verify_spec(), "source": {"url": url, "path": "app", "interval": "1h"}, "destination": destination}
-    }))
-    .expect("app");
-    api.create(&PostParams::default(), &app)
-        .await
-        .expect("create Application");
+    create_app_spec(client, ns, "web", json!({"verify": verify_spec(), "source": {"url": url, "path": "app", "interval": "1h"}, "destination": destination})).await;
 }
 
 async fn refused(client: &kube::Client, ns: &str, reason: &str) -> String {

@@ -99,17 +99,8 @@ pub async fn all_since_refuses_an_unsigned_commit_in_the_middle(env: Arc<Env>) {
     let ns = namespace(&env.client, "t-all-since").await;
     let mut repo = signed_repo();
     let c1 = repo.commit(&[("app/cm.yaml", CM_V1)], "signed");
-    let api: Api<Application> = Api::namespaced(env.client.clone(), &ns);
-    let app: Application = serde_json::from_value(json!({
-        "apiVersion": "gitops.pi-agent.io/v1alpha1", "kind": "Application",
-        "metadata": {"name": "web", "namespace": ns},
-        "spec": {"verify": {"mode": "AllSince", "allowedSigners": {"secretRef": {"name": "git-signers", "key": "allowed_signers"}}},
-                 "source": {"url": repo.url(), "path": "app", "interval": "1h"}}
-    }))
-    .expect("app");
-    api.create(&PostParams::default(), &app)
-        .await
-        .expect("create");
+    create_app_spec(&env.client, &ns, "web", json!({"verify": {"mode": "AllSince", "allowedSigners": {"secretRef": {"name": "git-signers", "key": "allowed_signers"}}},
+                 "source": {"url": repo.url(), "path": "app", "interval": "1h"}})).await;
     wait_app(&env.client, &ns, "web", "applied", |a| {
         applied(a).ends_with(&c1)
     })
@@ -171,15 +162,13 @@ pub async fn no_trust_material_fails_closed_and_mode_none_warns(env: Arc<Env>) {
     let repo = signed_repo();
     let c1 = repo.commit(&[("app/cm.yaml", CM_V1)], "v1");
     let api: Api<Application> = Api::namespaced(env.client.clone(), &ns);
-    let app: Application = serde_json::from_value(json!({
-        "apiVersion": "gitops.pi-agent.io/v1alpha1", "kind": "Application",
-        "metadata": {"name": "web", "namespace": ns},
-        "spec": {"source": {"url": repo.url(), "path": "app", "interval": "1h"}}
-    }))
-    .expect("app");
-    api.create(&PostParams::default(), &app)
-        .await
-        .expect("create");
+    create_app_spec(
+        &env.client,
+        &ns,
+        "web",
+        json!({"source": {"url": repo.url(), "path": "app", "interval": "1h"}}),
+    )
+    .await;
     let app = wait_app(&env.client, &ns, "web", "refusal", |a| {
         ready(a).is_some_and(|(s, _, _)| s == "False")
     })
