@@ -157,7 +157,9 @@ impl DriftWatcher {
                         self_heal,
                         resource: a.resource.clone(),
                         namespace: a.namespace.clone(),
-                        body: serde_json::to_vec(&a.body).unwrap_or_default().into_boxed_slice(),
+                        body: serde_json::to_vec(&a.body)
+                            .unwrap_or_default()
+                            .into_boxed_slice(),
                         seen: fingerprint(&a.meta),
                     },
                 );
