@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, Patch, PatchParams};
+use kube::core::PartialObjectMeta;
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::utils::Predicate;
@@ -920,6 +921,51 @@ pub fn error_policy(app: Arc<Application>, error: &ReconcileError, ctx: Arc<Cont
     Action::requeue(error.retry_class().requeue_after(interval, failures))
 }
 
+/// A kind of object an Application reads.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Referenced {
+    Secret,
+    ConfigMap,
+}
+
+/// The names of the Secrets (or ConfigMaps) an Application reads: trust material and the source
+/// credentials.
+fn referenced(app: &Application, kind: Referenced) -> Vec<&str> {
+    let v = &app.spec.verify;
+    let keys = [&v.allowed_signers, &v.openpgp_keys].into_iter().flatten();
+    let mut names: Vec<&str> = keys
+        .filter_map(|k| match kind {
+            Referenced::Secret => k.secret_ref.as_ref(),
+            Referenced::ConfigMap => k.config_map_ref.as_ref(),
+        })
+        .map(|r| r.name.as_str())
+        .collect();
+    if kind == Referenced::Secret {
+        names.extend(app.spec.source.secret_ref.as_ref().map(|r| r.name.as_str()));
+    }
+    names
+}
+
+/// The Applications of the object's namespace that read it.
+fn readers_of<K: Resource>(
+    apps: &Store<Application>,
+    object: &K,
+    kind: Referenced,
+) -> Vec<ObjectRef<Application>> {
+    let (ns, name) = (
+        object.meta().namespace.clone().unwrap_or_default(),
+        object.meta().name.clone().unwrap_or_default(),
+    );
+    apps.state()
+        .iter()
+        .filter(|a| {
+            a.metadata.namespace.as_deref() == Some(ns.as_str())
+                && referenced(a, kind).contains(&name.as_str())
+        })
+        .map(|a| ObjectRef::from_obj(a.as_ref()))
+        .collect()
+}
+
 /// Handles the HTTP server gets to the controller.
 #[derive(Clone)]
 pub struct Handles {
@@ -965,7 +1011,30 @@ pub fn start(
         trigger,
         ready: ready.clone(),
     };
+    // Trust material and credentials are read at every reconcile; a change to a Secret or
+    // ConfigMap an Application reads triggers that reconcile at once (metadata-only watches).
+    let (secrets, config_maps) = match namespace {
+        Some(ns) => (
+            Api::namespaced(ctx.client.clone(), ns),
+            Api::namespaced(ctx.client.clone(), ns),
+        ),
+        None => (Api::all(ctx.client.clone()), Api::all(ctx.client.clone())),
+    };
+    let secret_events = watcher::<PartialObjectMeta<Secret>>(secrets, watcher::Config::default())
+        .default_backoff()
+        .touched_objects();
+    let config_map_events =
+        watcher::<PartialObjectMeta<ConfigMap>>(config_maps, watcher::Config::default())
+            .default_backoff()
+            .touched_objects();
+    let (apps_s, apps_c) = (reader.clone(), reader.clone());
     let controller = kube::runtime::Controller::for_stream(stream, reader.clone())
+        .watches_stream(secret_events, move |s| {
+            readers_of(&apps_s, &s, Referenced::Secret)
+        })
+        .watches_stream(config_map_events, move |c| {
+            readers_of(&apps_c, &c, Referenced::ConfigMap)
+        })
         .reconcile_on(triggers)
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, ctx)
@@ -985,6 +1054,20 @@ pub fn start(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn referenced_objects_should_cover_trust_material_and_credentials() {
+        let app: Application = serde_json::from_value(json!({
+            "apiVersion": "gitops.pi-agent.io/v1alpha1", "kind": "Application",
+            "metadata": {"name": "a", "namespace": "n"},
+            "spec": {"source": {"url": "https://x/y.git", "secretRef": {"name": "creds"}},
+                     "verify": {"allowedSigners": {"secretRef": {"name": "signers", "key": "k"}},
+                                "openpgpKeys": {"configMapRef": {"name": "keys", "key": "k"}}}}
+        }))
+        .unwrap();
+        assert_eq!(referenced(&app, Referenced::Secret), ["signers", "creds"]);
+        assert_eq!(referenced(&app, Referenced::ConfigMap), ["keys"]);
+    }
 
     #[test]
     fn stage_errors_should_map_to_reasons_and_classes() {

@@ -724,6 +724,7 @@ fn main() {
         trial!(an_overlay_is_rendered_from_the_git_tree),
         trial!(a_path_outside_the_repository_is_refused),
         trial!(a_signed_commit_is_verified_and_applied),
+        trial!(a_rotated_trust_secret_applies_without_a_restart_or_a_sync),
         trial!(unsigned_and_untrusted_commits_are_refused_and_nothing_changes),
         trial!(all_since_refuses_an_unsigned_commit_in_the_middle),
         trial!(a_rollback_is_refused_unless_allowed),

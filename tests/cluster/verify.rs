@@ -198,3 +198,46 @@ pub async fn no_trust_material_fails_closed_and_mode_none_warns(env: Arc<Env>) {
         ("False", "VerificationDisabled")
     );
 }
+
+pub async fn a_rotated_trust_secret_applies_without_a_restart_or_a_sync(env: Arc<Env>) {
+    let ns = namespace(&env.client, "t-rotate").await;
+    // The developer signs with a new key the Secret does not trust yet.
+    let dir = TempDir::new("rotated");
+    let new_key = SshSigner::generate(dir.path(), "new", "new@example.com");
+    let mut repo = signed_repo();
+    repo.sign_with(Some(&new_key));
+    let c1 = repo.commit(&[("app/cm.yaml", CM_V1)], "signed with the new key");
+    create_app(&env.client, &ns, "web", &repo.url(), "1h").await;
+    let message = {
+        let app = wait_app(&env.client, &ns, "web", "refused", |a| {
+            ready(a).is_some_and(|(s, _, _)| s == "False")
+        })
+        .await;
+        ready(&app).expect("Ready").2
+    };
+    assert!(message.contains(&c1[..12]), "{message}");
+
+    // The operator adds the new key to the Secret: no restart, no sync request, a 1h interval.
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(env.client.clone(), &ns);
+    let both = format!(
+        "{}{}",
+        signer().allowed_signers_line(),
+        new_key.allowed_signers_line()
+    );
+    secrets
+        .patch(
+            "git-signers",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"stringData": {"allowed_signers": both}})),
+        )
+        .await
+        .expect("rotate");
+    wait_app(
+        &env.client,
+        &ns,
+        "web",
+        "applied after the Secret changed",
+        |a| applied(a).ends_with(&c1),
+    )
+    .await;
+}
