@@ -101,23 +101,31 @@ pub struct Applied {
     pub live: Option<Value>,
 }
 
-/// What of an applied object's response is worth keeping: its metadata, and the whole object
-/// only when the health check will need it.
-fn keep_for_health(
-    mut live: Value,
-) -> (
-    k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
-    Option<Value>,
-) {
-    if let Some(meta) = live.get_mut("metadata").and_then(Value::as_object_mut) {
-        meta.remove("managedFields");
+/// What is kept of the API server's answer to one apply: its metadata, whether client-side
+/// managers own fields (take-over), and the whole object only when the health check will need it.
+struct Patched {
+    meta: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+    live: Option<Value>,
+    takeover: bool,
+}
+
+impl From<Value> for Patched {
+    fn from(mut live: Value) -> Self {
+        let takeover = takeover::needed(&live);
+        if let Some(meta) = live.get_mut("metadata").and_then(Value::as_object_mut) {
+            meta.remove("managedFields");
+        }
+        let meta = live
+            .get("metadata")
+            .and_then(|m| serde_json::from_value(m.clone()).ok())
+            .unwrap_or_default();
+        let current = crate::health::assess(&live).status == crate::health::Status::Current;
+        Patched {
+            meta,
+            live: (!current).then_some(live),
+            takeover,
+        }
     }
-    let meta = live
-        .get("metadata")
-        .and_then(|m| serde_json::from_value(m.clone()).ok())
-        .unwrap_or_default();
-    let current = crate::health::assess(&live).status == crate::health::Status::Current;
-    (meta, (!current).then_some(live))
 }
 
 /// What a prune did.
@@ -241,7 +249,7 @@ impl Applier {
         r: &Resolved<'_>,
         owner: &Owner,
         dry_run: bool,
-    ) -> Result<Value, ApplyError> {
+    ) -> Result<Patched, ApplyError> {
         let body = desired_body(r.object, r.namespace.as_deref(), owner);
         let id = match &r.namespace {
             Some(ns) => format!("{} {ns}/{}", r.object.kind(), r.object.name()),
@@ -255,7 +263,8 @@ impl Applier {
             dry_run,
         )
         .await
-        .map(|o| serde_json::to_value(o).unwrap_or_default())
+        // Reduced at once to what is kept: a thousand whole responses are never held together.
+        .map(|o| Patched::from(serde_json::to_value(o).unwrap_or_default()))
         .map_err(|e| match e {
             // The kind is no longer served (its CRD was deleted or changed version): forget the
             // cached discovery so the next attempt asks the API server again.
@@ -446,7 +455,7 @@ impl Applier {
         if dry_run {
             for part in [&phase0, &checked] {
                 let dry = self.patch_all(part, owner, true).await?;
-                takeover.extend(dry.iter().map(takeover::needed));
+                takeover.extend(dry.iter().map(|p| p.takeover));
             }
         }
         if !write {
@@ -479,17 +488,14 @@ impl Applier {
             .chain(&cluster)
             .chain(&namespaced)
             .zip(live0.into_iter().chain(live1).chain(live2))
-            .map(|(r, live)| {
-                let (meta, live) = keep_for_health(live);
-                Applied {
-                    entry: entry_for(r.object, r.namespace.as_deref()),
-                    resource: r.resource.clone(),
-                    namespace: r.namespace.clone(),
-                    name: r.object.name().to_owned(),
-                    body: desired_body(r.object, r.namespace.as_deref(), owner),
-                    meta,
-                    live,
-                }
+            .map(|(r, Patched { meta, live, .. })| Applied {
+                entry: entry_for(r.object, r.namespace.as_deref()),
+                resource: r.resource.clone(),
+                namespace: r.namespace.clone(),
+                name: r.object.name().to_owned(),
+                body: desired_body(r.object, r.namespace.as_deref(), owner),
+                meta,
+                live,
             })
             .collect())
     }
@@ -518,7 +524,7 @@ impl Applier {
         items: &[Resolved<'_>],
         owner: &Owner,
         dry_run: bool,
-    ) -> Result<Vec<Value>, ApplyError> {
+    ) -> Result<Vec<Patched>, ApplyError> {
         // Futures are built before the stream so it stores no closure (keeps the future Send).
         let mut patches = Vec::with_capacity(items.len());
         for r in items {
@@ -527,7 +533,7 @@ impl Applier {
         // `buffered` keeps the input order, so results line up with `items`.
         futures::stream::iter(patches)
             .buffered(CONCURRENCY)
-            .try_collect::<Vec<Value>>()
+            .try_collect::<Vec<Patched>>()
             .await
     }
 }
