@@ -662,9 +662,17 @@ async fn reconcile_inner(cached: &Application, ctx: &Context) -> Result<Action, 
             }
             all
         };
+        // The rendered revision is not needed past this point (the health wait may be long).
+        drop(waves);
+        drop(objects);
         let inventory = inventory_of(applied.iter().map(|a| &a.entry));
         ctx.drift
             .track(&owner, app.spec.sync.self_heal, &applier, &applied);
+        let mut applied = applied;
+        // The drift watcher keeps its own compact copy of the bodies: release these now.
+        for a in &mut applied {
+            a.body = serde_json::Value::Null;
+        }
 
         // Prune only after everything applied: a failed apply never deletes anything.
         let mut kept = Vec::new();
