@@ -21,6 +21,9 @@ pub use verify::{MAX_COMMITS, Verdict, Verification};
 
 use crate::error::RetryClass;
 
+/// Fetches running at once (network, CPU for pack resolution); the others wait their turn.
+pub const MAX_CONCURRENT_FETCHES: usize = 4;
+
 /// Largest blob the renderer reads (a manifest larger than this is refused, not truncated).
 pub const MAX_FILE_BYTES: usize = 8 << 20;
 
@@ -75,6 +78,8 @@ pub struct Snapshot {
 pub struct Fetcher {
     cache_dir: PathBuf,
     timeout: Duration,
+    // At most this many fetches run at once, whatever the number of repositories.
+    slots: Arc<tokio::sync::Semaphore>,
     // One lock per URL: two Applications on one repository share one fetch at a time.
     locks: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
@@ -85,6 +90,7 @@ impl Fetcher {
         Fetcher {
             cache_dir: cache_dir.into(),
             timeout,
+            slots: Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_FETCHES)),
             locks: Default::default(),
         }
     }
@@ -108,12 +114,21 @@ impl Fetcher {
             locks.entry(url.to_owned()).or_default().clone()
         };
         let guard = lock.lock_owned().await;
+        let slot =
+            self.slots
+                .clone()
+                .acquire_owned()
+                .await
+                .map_err(|e| SourceError::FetchFailed {
+                    url: url.to_owned(),
+                    message: e.to_string(),
+                })?;
         let url_owned = url.to_owned();
         let reference = reference.clone();
         let auth = auth.cloned();
         let dir = self.cache_dir.join(cache_key(url));
         let task = tokio::task::spawn_blocking(move || {
-            let _guard = guard;
+            let _guard = (guard, slot);
             fetch_blocking(&url_owned, &reference, &dir, auth.as_ref())
         });
         match tokio::time::timeout(self.timeout, task).await {
