@@ -50,6 +50,10 @@ enum Command {
         /// Where fetched repositories are cached.
         #[arg(long, env = "PI_AGENT_CACHE_DIR")]
         cache_dir: Option<PathBuf>,
+        /// Accept `file://` sources. Off by default: a file URL reads the agent's own disk (its
+        /// caches of other tenants' repositories included), so only local setups enable it.
+        #[arg(long, env = "PI_AGENT_ALLOW_FILE_URLS")]
+        allow_file_urls: bool,
         /// Longest a fetch may take, as a duration (`2m`).
         #[arg(long, default_value = "2m")]
         fetch_timeout: String,
@@ -148,6 +152,7 @@ fn main() -> ExitCode {
             listen,
             sync_token_file,
             cache_dir,
+            allow_file_urls,
             fetch_timeout,
             log_format,
         } => {
@@ -199,6 +204,7 @@ fn main() -> ExitCode {
                 listen,
                 token,
                 cache_dir,
+                allow_file_urls,
                 fetch_timeout,
             };
             match runtime.block_on(run(config)) {
@@ -376,7 +382,9 @@ fn verify(
     };
     let cache = std::env::temp_dir().join(format!("pi-agent-verify-{}", std::process::id()));
     let result = runtime.block_on(async {
-        let fetcher = Fetcher::new(&cache, std::time::Duration::from_secs(120));
+        // The verify command reads the user's own disk: file URLs are what it is for.
+        let fetcher =
+            Fetcher::new(&cache, std::time::Duration::from_secs(120)).allow_file_urls(true);
         let candidates: Vec<Reference> =
             if reference.len() == 40 && reference.bytes().all(|b| b.is_ascii_hexdigit()) {
                 vec![
@@ -438,6 +446,7 @@ struct RunConfig {
     listen: SocketAddr,
     token: TokenSource,
     cache_dir: PathBuf,
+    allow_file_urls: bool,
     fetch_timeout: Duration,
 }
 
@@ -466,7 +475,8 @@ async fn run(config: RunConfig) -> anyhow::Result<()> {
     let metrics = Arc::new(Metrics::default());
     let ctx = Arc::new(Context::new(
         kube_config,
-        Fetcher::new(config.cache_dir, config.fetch_timeout),
+        Fetcher::new(config.cache_dir, config.fetch_timeout)
+            .allow_file_urls(config.allow_file_urls),
         metrics.clone(),
     )?);
     let (handles, controller) =

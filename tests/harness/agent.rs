@@ -47,6 +47,7 @@ impl Agent {
             .args(["--kubeconfig", &kubeconfig.display().to_string()])
             .args(["--listen", &addr])
             .args(["--sync-token-file", &token_file.display().to_string()])
+            .arg("--allow-file-urls")
             .args([
                 "--cache-dir",
                 &dir.path().join("cache").display().to_string(),

@@ -80,6 +80,7 @@ pub struct Fetcher {
     timeout: Duration,
     // At most this many fetches run at once, whatever the number of repositories.
     slots: Arc<tokio::sync::Semaphore>,
+    allow_file_urls: bool,
     // One lock per URL: two Applications on one repository share one fetch at a time.
     locks: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
@@ -91,8 +92,16 @@ impl Fetcher {
             cache_dir: cache_dir.into(),
             timeout,
             slots: Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_FETCHES)),
+            allow_file_urls: false,
             locks: Default::default(),
         }
+    }
+
+    /// Accept `file://` sources (refused by default: a file URL reads the agent's own disk,
+    /// including its caches of other Applications' repositories).
+    pub fn allow_file_urls(mut self, allow: bool) -> Self {
+        self.allow_file_urls = allow;
+        self
     }
 
     /// Fetches `url` (when remote) and resolves `reference` to a commit.
@@ -109,6 +118,11 @@ impl Fetcher {
         reference: &Reference,
         auth: Option<&Auth>,
     ) -> Result<Snapshot, SourceError> {
+        if url.starts_with("file://") && !self.allow_file_urls {
+            return Err(SourceError::InvalidSpec(format!(
+                "`{url}`: file:// sources are disabled (start the agent with `--allow-file-urls` for local setups)"
+            )));
+        }
         let lock = {
             let mut locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
             locks.entry(url.to_owned()).or_default().clone()
@@ -365,6 +379,28 @@ fn resolve(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn file_urls_should_be_refused_unless_allowed() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let fetcher = Fetcher::new(std::env::temp_dir(), Duration::from_secs(5));
+        let e = rt
+            .block_on(fetcher.fetch("file:///etc", &Reference::Branch("main".into()), None))
+            .err();
+        assert!(matches!(e, Some(SourceError::InvalidSpec(m)) if m.contains("--allow-file-urls")));
+        let fetcher = fetcher.allow_file_urls(true);
+        let e = rt
+            .block_on(fetcher.fetch(
+                "file:///nonexistent-repo",
+                &Reference::Branch("main".into()),
+                None,
+            ))
+            .err();
+        assert!(matches!(e, Some(SourceError::FetchFailed { .. })), "{e:?}");
+    }
 
     #[test]
     fn credentials_should_become_headers_and_never_print() {
