@@ -86,15 +86,16 @@ impl RenderError {
 /// Any kustomize error (missing file, path outside the root, malformed YAML with its line,
 /// patch target not found…), naming the file.
 pub fn render(fs: &dyn kustomize::FileSystem, dir: &str) -> Result<Vec<Object>, RenderError> {
-    let dir = dir.trim_matches('/');
-    let dir = if dir.is_empty() { "." } else { dir };
-    let out = kustomize::build(fs, std::path::Path::new(dir))
-        .map_err(|e| RenderError::Kustomize(e.to_string()))?;
-    Ok(out
-        .resources()
-        .map(|r| Object {
-            value: r.object().clone(),
-            origin: r.origin().to_owned(),
+    // Moved out of the map, not cloned: a large revision is held once in memory.
+    Ok(build(fs, dir)?
+        .into_resources()
+        .into_iter()
+        .map(|r| {
+            let origin = r.origin().to_owned();
+            Object {
+                value: r.into_object(),
+                origin,
+            }
         })
         .collect())
 }
@@ -104,10 +105,14 @@ pub fn render(fs: &dyn kustomize::FileSystem, dir: &str) -> Result<Vec<Object>, 
 /// # Errors
 /// As [`render`].
 pub fn render_yaml(fs: &dyn kustomize::FileSystem, dir: &str) -> Result<String, RenderError> {
+    Ok(build(fs, dir)?.to_yaml())
+}
+
+/// `kustomize build` of `dir` (`/`-separated, relative to the file system's root; empty: the root).
+fn build(fs: &dyn kustomize::FileSystem, dir: &str) -> Result<kustomize::ResMap, RenderError> {
     let dir = dir.trim_matches('/');
     let dir = if dir.is_empty() { "." } else { dir };
     kustomize::build(fs, std::path::Path::new(dir))
-        .map(|m| m.to_yaml())
         .map_err(|e| RenderError::Kustomize(e.to_string()))
 }
 
