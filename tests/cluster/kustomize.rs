@@ -16,10 +16,7 @@ pub async fn an_overlay_is_rendered_from_the_git_tree(env: Arc<Env>) {
         "overlay",
     );
     create_app_spec(&env.client, &ns, "web", json!({"verify": verify_spec(), "source": {"url": repo.url(), "path": "overlays/prod", "interval": "1h"}})).await;
-    let app = wait_app(&env.client, &ns, "web", "overlay applied", |a| {
-        applied(a).ends_with(&c1)
-    })
-    .await;
+    let app = wait_applied(&env.client, &ns, "web", "overlay applied", &c1).await;
     let ids: Vec<String> = app
         .status
         .expect("status")

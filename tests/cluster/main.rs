@@ -235,6 +235,36 @@ async fn wait_app(
     .await
 }
 
+/// Waits until the Application's last applied revision is `commit`; returns it.
+async fn wait_applied(
+    client: &kube::Client,
+    ns: &str,
+    name: &str,
+    what: &str,
+    commit: &str,
+) -> Application {
+    wait_app(client, ns, name, what, |a| applied(a).ends_with(commit)).await
+}
+
+/// Waits until the Application is gone (its finalizer done).
+async fn wait_gone(client: &kube::Client, ns: &str, name: &str) {
+    let api: Api<Application> = Api::namespaced(client.clone(), ns);
+    eventually(
+        &format!("Application {ns}/{name} gone"),
+        Duration::from_secs(30),
+        || {
+            let api = api.clone();
+            async move {
+                match api.get_opt(name).await.map_err(|e| e.to_string())? {
+                    None => Ok(()),
+                    Some(_) => Err("still there".into()),
+                }
+            }
+        },
+    )
+    .await;
+}
+
 fn ready(app: &Application) -> Option<(String, String, String)> {
     let c = app
         .status
@@ -313,10 +343,7 @@ async fn commits_are_applied_then_updated(env: Arc<Env>) {
         "v1",
     );
     create_app(&env.client, &ns, "web", &repo.url(), "1s").await;
-    let app = wait_app(&env.client, &ns, "web", "commit 1 applied", |a| {
-        applied(a).ends_with(&c1)
-    })
-    .await;
+    let app = wait_applied(&env.client, &ns, "web", "commit 1 applied", &c1).await;
     assert_eq!(applied(&app), format!("main@sha1:{c1}"));
     let (status, reason, message) = ready(&app).expect("Ready condition");
     assert_eq!(
@@ -355,10 +382,7 @@ async fn commits_are_applied_then_updated(env: Arc<Env>) {
 
     // A new commit is picked up at the interval, without a restart.
     let c2 = repo.commit(&[("app/cm.yaml", CM_V2)], "v2");
-    wait_app(&env.client, &ns, "web", "commit 2 applied", |a| {
-        applied(a).ends_with(&c2)
-    })
-    .await;
+    wait_applied(&env.client, &ns, "web", "commit 2 applied", &c2).await;
     assert_eq!(color(&env.client, &ns).await, "green");
 }
 
@@ -367,10 +391,7 @@ async fn bad_yaml_is_refused_with_the_file_and_nothing_is_applied(env: Arc<Env>)
     let repo = signed_repo();
     let c1 = repo.commit(&[("app/cm.yaml", CM_V1)], "v1");
     create_app(&env.client, &ns, "web", &repo.url(), "1s").await;
-    wait_app(&env.client, &ns, "web", "commit 1 applied", |a| {
-        applied(a).ends_with(&c1)
-    })
-    .await;
+    wait_applied(&env.client, &ns, "web", "commit 1 applied", &c1).await;
 
     // Commit 2 changes the ConfigMap *and* breaks another file: nothing of commit 2 is applied.
     let c2 = repo.commit(
@@ -415,10 +436,7 @@ async fn bad_yaml_is_refused_with_the_file_and_nothing_is_applied(env: Arc<Env>)
 
     // Fixing the file recovers.
     let c3 = repo.commit(&[("app/zz-broken.yaml", "")], "fix");
-    wait_app(&env.client, &ns, "web", "commit 3 applied", |a| {
-        applied(a).ends_with(&c3)
-    })
-    .await;
+    wait_applied(&env.client, &ns, "web", "commit 3 applied", &c3).await;
     assert_eq!(color(&env.client, &ns).await, "green");
 }
 
@@ -427,10 +445,7 @@ async fn invalid_objects_are_refused_by_dry_run_before_any_write(env: Arc<Env>) 
     let repo = signed_repo();
     let c1 = repo.commit(&[("app/cm.yaml", CM_V1)], "v1");
     create_app(&env.client, &ns, "web", &repo.url(), "1s").await;
-    wait_app(&env.client, &ns, "web", "commit 1 applied", |a| {
-        applied(a).ends_with(&c1)
-    })
-    .await;
+    wait_applied(&env.client, &ns, "web", "commit 1 applied", &c1).await;
     // A Deployment with a negative replica count is refused by the API server's validation.
     let bad = DEPLOY.replace("replicas: 2", "replicas: -1");
     let c2 = repo.commit(
@@ -464,10 +479,7 @@ async fn forced_sync_triggers_a_reconcile_and_a_wrong_token_does_not(env: Arc<En
     let c1 = repo.commit(&[("app/cm.yaml", CM_V1)], "v1");
     // A long interval: only a forced sync can pick up commit 2 within the test.
     create_app(&env.client, &ns, "web", &repo.url(), "1h").await;
-    wait_app(&env.client, &ns, "web", "commit 1 applied", |a| {
-        applied(a).ends_with(&c1)
-    })
-    .await;
+    wait_applied(&env.client, &ns, "web", "commit 1 applied", &c1).await;
     let c2 = repo.commit(&[("app/cm.yaml", CM_V2)], "v2");
     let path = format!("/api/v1/namespaces/{ns}/applications/web/sync");
 
@@ -545,10 +557,7 @@ async fn requested_at_annotation_triggers_and_is_echoed(env: Arc<Env>) {
     let repo = signed_repo();
     let c1 = repo.commit(&[("app/cm.yaml", CM_V1)], "v1");
     create_app(&env.client, &ns, "web", &repo.url(), "1h").await;
-    wait_app(&env.client, &ns, "web", "commit 1 applied", |a| {
-        applied(a).ends_with(&c1)
-    })
-    .await;
+    wait_applied(&env.client, &ns, "web", "commit 1 applied", &c1).await;
     let c2 = repo.commit(&[("app/cm.yaml", CM_V2)], "v2");
     let api: Api<Application> = Api::namespaced(env.client.clone(), &ns);
     let patch = json!({"metadata": {"annotations": {"reconcile.pi-agent.io/requestedAt": "2026-11-29T10:00:00Z"}}});
@@ -682,10 +691,7 @@ async fn https_credentials_come_from_the_source_secret(env: Arc<Env>) {
     )
     .await
     .expect("patch");
-    wait_app(&env.client, &ns, "web", "fetched with credentials", |a| {
-        applied(a).ends_with(&c1)
-    })
-    .await;
+    wait_applied(&env.client, &ns, "web", "fetched with credentials", &c1).await;
     assert_eq!(color(&env.client, &ns).await, "blue");
     assert!(
         !env.agent.log_text().contains("s3cret"),

@@ -48,10 +48,7 @@ pub async fn a_later_wave_waits_for_the_earlier_one_to_be_healthy(env: Arc<Env>)
     // Once wave 0 is healthy, wave 1 follows.
     let c2 = repo.commit(&[("app/deploy.yaml", DEPLOY)], "schedulable");
     sync_now(&env, &ns, "web").await;
-    wait_app(&env.client, &ns, "web", "both waves applied", |a| {
-        applied(a).ends_with(&c2)
-    })
-    .await;
+    wait_applied(&env.client, &ns, "web", "both waves applied", &c2).await;
     assert_eq!(color(&env.client, &ns).await, "blue");
 }
 
@@ -86,10 +83,7 @@ pub async fn an_application_waits_for_its_dependencies(env: Arc<Env>) {
     );
     assert_eq!(color(&env.client, &ns).await, "");
     create(&env.client, &ns, "base", &base.url(), json!({})).await;
-    wait_app(&env.client, &ns, "web", "applied after base", |a| {
-        applied(a).ends_with(&c1)
-    })
-    .await;
+    wait_applied(&env.client, &ns, "web", "applied after base", &c1).await;
     assert_eq!(color(&env.client, &ns).await, "blue");
 }
 
@@ -110,10 +104,7 @@ pub async fn fields_set_by_kubectl_are_taken_over_and_removed_with_git(env: Arc<
     let repo = signed_repo();
     let c1 = repo.commit(&[("app/cm.yaml", CM_V1)], "adopt");
     create_app(&env.client, &ns, "web", &repo.url(), "1h").await;
-    wait_app(&env.client, &ns, "web", "adopted", |a| {
-        applied(a).ends_with(&c1)
-    })
-    .await;
+    wait_applied(&env.client, &ns, "web", "adopted", &c1).await;
     let cm = cms.get("settings").await.expect("get");
     let data = cm.data.unwrap_or_default();
     assert_eq!(data.get("color").map(String::as_str), Some("blue"));
@@ -142,10 +133,7 @@ pub async fn diff_shows_what_a_sync_would_change(env: Arc<Env>) {
     let repo = signed_repo();
     let c1 = repo.commit(&[("app/cm.yaml", CM_V1), ("app/deploy.yaml", DEPLOY)], "v1");
     create_app(&env.client, &ns, "web", &repo.url(), "1h").await;
-    wait_app(&env.client, &ns, "web", "applied", |a| {
-        applied(a).ends_with(&c1)
-    })
-    .await;
+    wait_applied(&env.client, &ns, "web", "applied", &c1).await;
     let run = |dir: std::path::PathBuf| {
         let out = std::process::Command::new(harness::agent::binary())
             .arg("diff")
@@ -222,10 +210,7 @@ pub async fn a_crd_and_its_custom_resources_apply_in_one_commit(env: Arc<Env>) {
     let api: Api<Application> = Api::namespaced(env.client.clone(), &ns);
     create_app_spec(&env.client, &ns, "web", json!({"verify": verify_spec(), "source": {"url": repo.url(), "path": "app", "interval": "1h"},
                  "destination": {"allowedClusterResources": [{"group": "apiextensions.k8s.io", "kind": "CustomResourceDefinition"}]}})).await;
-    let app = wait_app(&env.client, &ns, "web", "CRD and CR applied", |a| {
-        applied(a).ends_with(&c1)
-    })
-    .await;
+    let app = wait_applied(&env.client, &ns, "web", "CRD and CR applied", &c1).await;
     let ids: Vec<String> = app
         .status
         .expect("status")

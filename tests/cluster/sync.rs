@@ -26,10 +26,7 @@ pub async fn objects_that_left_git_are_pruned_and_only_them(env: Arc<Env>) {
         "three",
     );
     create_app(&env.client, &ns, "web", &repo.url(), "1h").await;
-    wait_app(&env.client, &ns, "web", "commit 1 applied", |a| {
-        applied(a).ends_with(&c1)
-    })
-    .await;
+    wait_applied(&env.client, &ns, "web", "commit 1 applied", &c1).await;
     // An object in the namespace that this Application never applied.
     let cms: Api<ConfigMap> = Api::namespaced(env.client.clone(), &ns);
     let foreign: ConfigMap =
@@ -43,10 +40,7 @@ pub async fn objects_that_left_git_are_pruned_and_only_them(env: Arc<Env>) {
     std::fs::remove_file(repo.path().join("app/keep.yaml")).expect("rm");
     let c2 = repo.commit(&[], "drop b and keep");
     sync_now(&env, &ns, "web").await;
-    let app = wait_app(&env.client, &ns, "web", "commit 2 applied", |a| {
-        applied(a).ends_with(&c2)
-    })
-    .await;
+    let app = wait_applied(&env.client, &ns, "web", "commit 2 applied", &c2).await;
     assert!(exists(&env.client, &ns, "a").await);
     assert!(
         !exists(&env.client, &ns, "b").await,
@@ -75,10 +69,7 @@ pub async fn an_empty_revision_is_refused_unless_allowed(env: Arc<Env>) {
     let repo = signed_repo();
     let c1 = repo.commit(&[("app/a.yaml", &cm("a", ""))], "one");
     create_app(&env.client, &ns, "web", &repo.url(), "1h").await;
-    wait_app(&env.client, &ns, "web", "commit 1 applied", |a| {
-        applied(a).ends_with(&c1)
-    })
-    .await;
+    wait_applied(&env.client, &ns, "web", "commit 1 applied", &c1).await;
     std::fs::remove_file(repo.path().join("app/a.yaml")).expect("rm");
     repo.commit(&[("app/README.yaml", "# nothing here\n")], "empty");
     sync_now(&env, &ns, "web").await;
@@ -117,10 +108,7 @@ pub async fn deleting_the_application_prunes_or_orphans(env: Arc<Env>) {
     let repo = signed_repo();
     let c1 = repo.commit(&[("app/a.yaml", &cm("a", ""))], "one");
     create_app(&env.client, &ns, "web", &repo.url(), "1h").await;
-    wait_app(&env.client, &ns, "web", "commit 1 applied", |a| {
-        applied(a).ends_with(&c1)
-    })
-    .await;
+    wait_applied(&env.client, &ns, "web", "commit 1 applied", &c1).await;
     let api: Api<Application> = Api::namespaced(env.client.clone(), &ns);
     api.delete("web", &Default::default())
         .await
@@ -150,29 +138,11 @@ pub async fn deleting_the_application_prunes_or_orphans(env: Arc<Env>) {
     // deletionPolicy: Orphan leaves the objects.
     let c1 = repo.commit(&[("app/b.yaml", &cm("b", ""))], "two");
     create_app_spec(&env.client, &ns, "orphan", json!({"verify": verify_spec(), "source": {"url": repo.url(), "path": "app", "interval": "1h"}, "sync": {"deletionPolicy": "Orphan"}})).await;
-    wait_app(&env.client, &ns, "orphan", "applied", |a| {
-        applied(a).ends_with(&c1)
-    })
-    .await;
+    wait_applied(&env.client, &ns, "orphan", "applied", &c1).await;
     api.delete("orphan", &Default::default())
         .await
         .expect("delete");
-    eventually("Application gone", Duration::from_secs(30), || {
-        let api = api.clone();
-        async move {
-            if api
-                .get_opt("orphan")
-                .await
-                .map_err(|e| e.to_string())?
-                .is_none()
-            {
-                Ok(())
-            } else {
-                Err("still there".into())
-            }
-        }
-    })
-    .await;
+    wait_gone(&env.client, &ns, "orphan").await;
     assert!(
         exists(&env.client, &ns, "b").await,
         "Orphan keeps the objects"
@@ -184,10 +154,7 @@ pub async fn a_change_by_another_manager_is_reverted(env: Arc<Env>) {
     let repo = signed_repo();
     let c1 = repo.commit(&[("app/cm.yaml", CM_V1), ("app/deploy.yaml", DEPLOY)], "v1");
     create_app(&env.client, &ns, "web", &repo.url(), "1h").await;
-    wait_app(&env.client, &ns, "web", "commit 1 applied", |a| {
-        applied(a).ends_with(&c1)
-    })
-    .await;
+    wait_applied(&env.client, &ns, "web", "commit 1 applied", &c1).await;
     // Let the drift watch start before changing things.
     tokio::time::sleep(Duration::from_millis(500)).await;
 
@@ -293,10 +260,7 @@ pub async fn self_heal_off_leaves_a_hand_edit_until_the_next_sync(env: Arc<Env>)
     let repo = signed_repo();
     let c1 = repo.commit(&[("app/cm.yaml", CM_V1)], "v1");
     create_app_spec(&env.client, &ns, "web", json!({"verify": verify_spec(), "source": {"url": repo.url(), "path": "app", "interval": "1h"}, "sync": {"selfHeal": false}})).await;
-    wait_app(&env.client, &ns, "web", "applied", |a| {
-        applied(a).ends_with(&c1)
-    })
-    .await;
+    wait_applied(&env.client, &ns, "web", "applied", &c1).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let cms: Api<ConfigMap> = Api::namespaced(env.client.clone(), &ns);
     cms.patch(
@@ -372,8 +336,5 @@ pub async fn an_unready_workload_reports_health_check_failed(env: Arc<Env>) {
     // Fixing the workload in Git recovers.
     let c2 = repo.commit(&[("app/deploy.yaml", DEPLOY)], "schedulable");
     sync_now(&env, &ns, "web").await;
-    wait_app(&env.client, &ns, "web", "healthy revision applied", |a| {
-        applied(a).ends_with(&c2)
-    })
-    .await;
+    wait_applied(&env.client, &ns, "web", "healthy revision applied", &c2).await;
 }

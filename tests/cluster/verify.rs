@@ -34,10 +34,7 @@ pub async fn a_signed_commit_is_verified_and_applied(env: Arc<Env>) {
     let repo = signed_repo();
     let c1 = repo.commit(&[("app/cm.yaml", CM_V1)], "signed");
     create_app(&env.client, &ns, "web", &repo.url(), "1h").await;
-    let app = wait_app(&env.client, &ns, "web", "applied", |a| {
-        applied(a).ends_with(&c1)
-    })
-    .await;
+    let app = wait_applied(&env.client, &ns, "web", "applied", &c1).await;
     let (status, reason, message) = verified(&app).expect("SourceVerified");
     assert_eq!((status.as_str(), reason.as_str()), ("True", "Succeeded"));
     assert!(
@@ -51,10 +48,7 @@ pub async fn unsigned_and_untrusted_commits_are_refused_and_nothing_changes(env:
     let mut repo = signed_repo();
     let c1 = repo.commit(&[("app/cm.yaml", CM_V1)], "signed");
     create_app(&env.client, &ns, "web", &repo.url(), "1h").await;
-    wait_app(&env.client, &ns, "web", "applied", |a| {
-        applied(a).ends_with(&c1)
-    })
-    .await;
+    wait_applied(&env.client, &ns, "web", "applied", &c1).await;
 
     // Unsigned.
     repo.sign_with(None);
@@ -88,10 +82,7 @@ pub async fn unsigned_and_untrusted_commits_are_refused_and_nothing_changes(env:
     repo.sign_with(Some(signer()));
     let c4 = repo.commit(&[("app/cm.yaml", CM_V2)], "signed again");
     sync_now(&env, &ns, "web").await;
-    wait_app(&env.client, &ns, "web", "signed head applied", |a| {
-        applied(a).ends_with(&c4)
-    })
-    .await;
+    wait_applied(&env.client, &ns, "web", "signed head applied", &c4).await;
     assert_eq!(color(&env.client, &ns).await, "green");
 }
 
@@ -101,10 +92,7 @@ pub async fn all_since_refuses_an_unsigned_commit_in_the_middle(env: Arc<Env>) {
     let c1 = repo.commit(&[("app/cm.yaml", CM_V1)], "signed");
     create_app_spec(&env.client, &ns, "web", json!({"verify": {"mode": "AllSince", "allowedSigners": {"secretRef": {"name": "git-signers", "key": "allowed_signers"}}},
                  "source": {"url": repo.url(), "path": "app", "interval": "1h"}})).await;
-    wait_app(&env.client, &ns, "web", "applied", |a| {
-        applied(a).ends_with(&c1)
-    })
-    .await;
+    wait_applied(&env.client, &ns, "web", "applied", &c1).await;
     repo.sign_with(None);
     let sneaked = repo.commit(&[("app/cm.yaml", CM_V2)], "unsigned in the middle");
     repo.sign_with(Some(signer()));
@@ -129,10 +117,7 @@ pub async fn a_rollback_is_refused_unless_allowed(env: Arc<Env>) {
     let c1 = repo.commit(&[("app/cm.yaml", CM_V1)], "v1");
     let c2 = repo.commit(&[("app/cm.yaml", CM_V2)], "v2");
     create_app(&env.client, &ns, "web", &repo.url(), "1h").await;
-    wait_app(&env.client, &ns, "web", "v2 applied", |a| {
-        applied(a).ends_with(&c2)
-    })
-    .await;
+    wait_applied(&env.client, &ns, "web", "v2 applied", &c2).await;
     // The branch is forced back to v1: signed, but not a descendant of what was applied.
     repo.git(&["reset", "-q", "--hard", &c1]);
     let message = refused_revision(&env, &ns, &c1).await;
@@ -150,10 +135,7 @@ pub async fn a_rollback_is_refused_unless_allowed(env: Arc<Env>) {
     )
     .await
     .expect("allow rollback");
-    wait_app(&env.client, &ns, "web", "rollback applied", |a| {
-        applied(a).ends_with(&c1)
-    })
-    .await;
+    wait_applied(&env.client, &ns, "web", "rollback applied", &c1).await;
     assert_eq!(color(&env.client, &ns).await, "blue");
 }
 
@@ -188,10 +170,7 @@ pub async fn no_trust_material_fails_closed_and_mode_none_warns(env: Arc<Env>) {
     )
     .await
     .expect("mode None");
-    let app = wait_app(&env.client, &ns, "web", "applied unverified", |a| {
-        applied(a).ends_with(&c1)
-    })
-    .await;
+    let app = wait_applied(&env.client, &ns, "web", "applied unverified", &c1).await;
     let (status, reason, _) = verified(&app).expect("SourceVerified");
     assert_eq!(
         (status.as_str(), reason.as_str()),
