@@ -32,7 +32,7 @@ use crate::render::{self, RenderError};
 use crate::report::Metrics;
 use crate::report::conditions::{self, reason};
 use crate::report::metrics::{AppLabels, OutcomeLabels};
-use crate::source::{Auth, Fetcher, Reference, SourceError, Verification};
+use crate::source::{Auth, Fetcher, History, Reference, SourceError, Verification};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use pi_verify::{TrustPolicy, VerifyMode};
 
@@ -216,6 +216,21 @@ fn interval_of(app: &Application) -> Result<Duration, ReconcileError> {
 ///
 /// # Errors
 /// An unknown mode, missing or unparsable trust material: all refusals (fail closed).
+/// The commit of a reported revision (`main@sha1:<hex>`).
+fn commit_of(revision: &str) -> Option<gix::ObjectId> {
+    let (_, hex) = revision.rsplit_once("sha1:")?;
+    gix::ObjectId::from_hex(hex.as_bytes()).ok()
+}
+
+/// The history a fetch must bring: down to the last applied commit when the anti-rollback
+/// check needs it, else the revision alone (a new cache is then fetched shallow).
+fn history_for(app: &Application, last_applied: Option<&str>) -> History {
+    match last_applied.and_then(commit_of) {
+        Some(commit) if !app.spec.verify.allow_rollback => History::Since(commit),
+        _ => History::Shallow,
+    }
+}
+
 async fn verification_for(
     app: &Application,
     client: &kube::Client,
@@ -234,9 +249,7 @@ async fn verification_for(
             "`spec.verify.mode` `{mode_text}` is not one of HEAD, Tag, TagAndHEAD, AllSince, None"
         ))
     })?;
-    let last_applied = last_applied
-        .and_then(|r| r.rsplit_once("sha1:").map(|(_, hex)| hex))
-        .and_then(|hex| gix::ObjectId::from_hex(hex.as_bytes()).ok());
+    let last_applied = last_applied.and_then(commit_of);
     let policy = if mode == VerifyMode::None {
         None
     } else {
@@ -368,6 +381,20 @@ async fn source_auth(
             "Secret `{}` has `ca.crt`: per-Application CAs are not supported yet; add the CA to the agent's trust store (SSL_CERT_FILE)",
             r.name
         )));
+    }
+    if crate::source::is_ssh_url(&app.spec.source.url) {
+        let known_hosts = text("known_hosts").unwrap_or_default();
+        crate::source::check_known_hosts(&known_hosts)
+            .map_err(|e| invalid(format!("Secret `{}` key `known_hosts`: {e}", r.name)))?;
+        let identity = text("identity").filter(|i| !i.is_empty());
+        if let Some(key) = &identity {
+            crate::source::check_identity(key)
+                .map_err(|e| invalid(format!("Secret `{}` key `identity`: {e}", r.name)))?;
+        }
+        return Ok(Some(Auth::Ssh {
+            identity,
+            known_hosts,
+        }));
     }
     match (text("username"), text("password"), text("bearerToken")) {
         (_, _, Some(token)) if !token.is_empty() => Ok(Some(Auth::Bearer(token))),
@@ -559,7 +586,11 @@ async fn reconcile_inner(cached: &Application, ctx: &Context) -> Result<Action, 
 
         let fetch_start = Instant::now();
         let auth = source_auth(app, &ctx.client).await?;
-        let snapshot = ctx.fetcher.fetch(&url, &reference, auth.as_ref()).await?;
+        let history = history_for(app, status.last_applied_revision.as_deref());
+        let snapshot = ctx
+            .fetcher
+            .fetch(&url, &reference, auth.as_ref(), history)
+            .await?;
         let labels = AppLabels {
             namespace: owner.namespace.clone(),
             name: owner.name.clone(),

@@ -31,6 +31,29 @@ impl RetryClass {
     }
 }
 
+/// Parses a size in bytes with a Kubernetes-style binary suffix: `512Mi`, `2Gi`, `1024Ki`, `100`.
+///
+/// # Errors
+/// Returns the offending text when it is empty, has an unknown suffix or overflows.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let s = text.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (number, unit) = s.split_at(split);
+    let shift = match unit {
+        "" => 0,
+        "Ki" => 10,
+        "Mi" => 20,
+        "Gi" => 30,
+        "Ti" => 40,
+        _ => return Err(format!("size `{text}`: use a number with Ki, Mi, Gi or Ti")),
+    };
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("size `{text}`: use a number with Ki, Mi, Gi or Ti"))?;
+    n.checked_mul(1 << shift)
+        .ok_or_else(|| format!("size `{text}` is too large"))
+}
+
 /// A Go-style duration (`300ms`, `30s`, `5m`, `1h30m`), as Kubernetes and Flux users write them.
 ///
 /// # Errors
@@ -83,6 +106,18 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_should_parse_with_binary_suffixes() {
+        assert_eq!(parse_size("100"), Ok(100));
+        assert_eq!(parse_size("512Mi"), Ok(512 << 20));
+        assert_eq!(parse_size(" 2Gi "), Ok(2 << 30));
+        assert_eq!(parse_size("1Ti"), Ok(1 << 40));
+        for bad in ["", "Gi", "1GB", "1.5Gi", "-1", "99999999999999999999Ti"] {
+            assert!(parse_size(bad).is_err(), "{bad}");
+        }
+        assert!(parse_size("16777216Ti").unwrap_err().contains("too large"));
+    }
 
     #[test]
     fn go_durations_should_parse() {

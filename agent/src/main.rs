@@ -57,6 +57,10 @@ enum Command {
         /// Longest a fetch may take, as a duration (`2m`).
         #[arg(long, default_value = "2m")]
         fetch_timeout: String,
+        /// Largest object database of one cached repository (`512Mi`, `2Gi`); a repository
+        /// over it is refused and its cache removed.
+        #[arg(long, default_value = "1Gi")]
+        max_repo_size: String,
         /// Log format.
         #[arg(long, value_enum, default_value = "human", env = "PI_AGENT_LOG_FORMAT")]
         log_format: LogFormat,
@@ -154,6 +158,7 @@ fn main() -> ExitCode {
             cache_dir,
             allow_file_urls,
             fetch_timeout,
+            max_repo_size,
             log_format,
         } => {
             // Validate all configuration before binding a port or starting the runtime.
@@ -167,6 +172,13 @@ fn main() -> ExitCode {
                 Ok(d) => d,
                 Err(e) => {
                     eprintln!("error: `--fetch-timeout`: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let max_repo_bytes = match pi_agent::error::parse_size(&max_repo_size) {
+                Ok(n) => n,
+                Err(e) => {
+                    eprintln!("error: `--max-repo-size`: {e}");
                     return ExitCode::from(2);
                 }
             };
@@ -206,6 +218,7 @@ fn main() -> ExitCode {
                 cache_dir,
                 allow_file_urls,
                 fetch_timeout,
+                max_repo_bytes,
             };
             match runtime.block_on(run(config)) {
                 Ok(()) => ExitCode::SUCCESS,
@@ -317,7 +330,7 @@ fn verify(
     since: Option<&str>,
     require_tag: bool,
 ) -> ExitCode {
-    use pi_agent::source::{Fetcher, Reference, SourceError, Verification};
+    use pi_agent::source::{Fetcher, History, Reference, SourceError, Verification};
     let usage = |m: String| {
         eprintln!("error: {m}");
         ExitCode::from(2)
@@ -404,7 +417,11 @@ fn verify(
             };
         let mut last = None;
         for r in candidates {
-            match fetcher.fetch(&url, &r, None).await {
+            let history = match last_applied {
+                Some(commit) => History::Since(commit),
+                None => History::Shallow,
+            };
+            match fetcher.fetch(&url, &r, None, history).await {
                 Ok(snapshot) => {
                     let v = Verification {
                         mode,
@@ -448,6 +465,7 @@ struct RunConfig {
     cache_dir: PathBuf,
     allow_file_urls: bool,
     fetch_timeout: Duration,
+    max_repo_bytes: u64,
 }
 
 async fn kube_config(kubeconfig: Option<PathBuf>) -> anyhow::Result<kube::Config> {
@@ -476,7 +494,8 @@ async fn run(config: RunConfig) -> anyhow::Result<()> {
     let ctx = Arc::new(Context::new(
         kube_config,
         Fetcher::new(config.cache_dir, config.fetch_timeout)
-            .allow_file_urls(config.allow_file_urls),
+            .allow_file_urls(config.allow_file_urls)
+            .max_repo_bytes(config.max_repo_bytes),
         metrics.clone(),
     )?);
     let (handles, controller) =

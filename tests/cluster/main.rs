@@ -12,6 +12,7 @@ use harness::cluster::ControlPlane;
 use harness::git::Repo;
 use harness::git_http::GitHttpServer;
 use harness::signing::SshSigner;
+use harness::ssh_server::SshServer;
 use harness::tls::Pki;
 use harness::{eventually, http};
 use k8s_openapi::api::apps::v1::Deployment;
@@ -37,6 +38,7 @@ struct Env {
     agent: Agent,
     git_https: GitHttpServer,
     git_https_auth: GitHttpServer,
+    sshd: SshServer,
     _git_root: TempDir,
     // Dropped last: stops the control plane.
     _cluster: ControlPlane,
@@ -76,6 +78,7 @@ fn env() -> Arc<Env> {
             agent,
             git_https,
             git_https_auth,
+            sshd: SshServer::start(true),
             _git_root: git_root,
             _cluster: cluster,
         })
@@ -699,6 +702,61 @@ async fn https_credentials_come_from_the_source_secret(env: Arc<Env>) {
     );
 }
 
+async fn an_ssh_source_is_fetched_with_the_deploy_key_of_its_secret(env: Arc<Env>) {
+    let ns = namespace(&env.client, "t-ssh").await;
+    let mut repo = Repo::new();
+    repo.sign_with(Some(signer()));
+    let c1 = repo.commit(&[("app/cm.yaml", CM_V1)], "v1");
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(env.client.clone(), &ns);
+    let secret = |name: &str, known_hosts: &str| {
+        serde_json::from_value(json!({"metadata": {"name": name}, "stringData": {
+            "identity": env.sshd.client_key(), "known_hosts": known_hosts}}))
+        .expect("secret")
+    };
+    let pp = PostParams::default();
+    secrets
+        .create(&pp, &secret("ssh-creds", &env.sshd.known_hosts()))
+        .await
+        .expect("secret");
+    secrets
+        .create(&pp, &secret("no-hosts", "# nothing trusted\n"))
+        .await
+        .expect("secret");
+    let app = |name: &str, secret: &str| -> Application {
+        serde_json::from_value(json!({
+            "apiVersion": "gitops.pi-agent.io/v1alpha1", "kind": "Application",
+            "metadata": {"name": name, "namespace": ns},
+            "spec": {"verify": verify_spec(), "source": {
+                "url": env.sshd.url(repo.path()), "path": "app", "interval": "1h",
+                "secretRef": {"name": secret}}}
+        }))
+        .expect("app")
+    };
+    let api: Api<Application> = Api::namespaced(env.client.clone(), &ns);
+    // A Secret without host keys: refused before connecting, naming the Secret and the key.
+    api.create(&pp, &app("tofu", "no-hosts"))
+        .await
+        .expect("create");
+    let refused = wait_app(&env.client, &ns, "tofu", "refused", |a| {
+        ready(a).is_some_and(|(s, _, _)| s == "False")
+    })
+    .await;
+    let (_, _, message) = ready(&refused).expect("Ready");
+    assert!(
+        message.contains("`no-hosts` key `known_hosts`") && message.contains("first use"),
+        "{message}"
+    );
+    api.create(&pp, &app("web", "ssh-creds"))
+        .await
+        .expect("create");
+    wait_applied(&env.client, &ns, "web", "fetched over ssh", &c1).await;
+    assert_eq!(color(&env.client, &ns).await, "blue");
+    assert!(
+        !env.agent.log_text().contains("PRIVATE KEY"),
+        "a key must never be logged"
+    );
+}
+
 fn main() {
     let args = Arguments::from_args();
     macro_rules! trial {
@@ -716,6 +774,7 @@ fn main() {
         trial!(unknown_branch_is_stalled_with_the_reference),
         trial!(https_source_is_fetched_and_updated_incrementally),
         trial!(https_credentials_come_from_the_source_secret),
+        trial!(an_ssh_source_is_fetched_with_the_deploy_key_of_its_secret),
         trial!(objects_that_left_git_are_pruned_and_only_them),
         trial!(an_empty_revision_is_refused_unless_allowed),
         trial!(deleting_the_application_prunes_or_orphans),

@@ -9,6 +9,7 @@ pub mod git;
 pub mod git_http;
 pub mod http;
 pub mod signing;
+pub mod ssh_server;
 pub mod tls;
 
 use std::path::{Path, PathBuf};

@@ -6,6 +6,7 @@
 //! `https://` and `http://` ones are mirrored into a bare repository under the cache directory.
 
 mod reference;
+mod ssh;
 mod tree;
 mod verify;
 
@@ -16,6 +17,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 pub use reference::{Reference, Revision, highest_matching_tag, parse_semver_range};
+pub use ssh::{check_identity, check_known_hosts, is_ssh_url};
 pub use tree::TreeFs;
 pub use verify::{MAX_COMMITS, Verdict, Verification};
 
@@ -26,6 +28,19 @@ pub const MAX_CONCURRENT_FETCHES: usize = 4;
 
 /// Largest blob the renderer reads (a manifest larger than this is refused, not truncated).
 pub const MAX_FILE_BYTES: usize = 8 << 20;
+
+/// Default limit on the object database of one cached repository.
+pub const DEFAULT_MAX_REPO_BYTES: u64 = 1 << 30;
+
+/// How much history a fetch must bring.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum History {
+    /// Only the revision itself: a new cache is fetched shallow (depth 1).
+    Shallow,
+    /// The revision and its history down to this commit (the last applied one), which must be
+    /// present: a shallow cache that lacks it is deepened to the full history.
+    Since(gix::ObjectId),
+}
 
 /// Why the source stage failed.
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +63,15 @@ pub enum SourceError {
     /// The repository is damaged or an object is missing.
     #[error("reading `{url}` failed: {message}")]
     RepositoryFailed { url: String, message: String },
+    /// The repository's objects exceed the agent's limit (`--max-repo-size`).
+    #[error(
+        "`{url}` is too large: {size_mib} MiB of objects, over the limit of {limit_mib} MiB (agent flag `--max-repo-size`)"
+    )]
+    TooLarge {
+        url: String,
+        size_mib: u64,
+        limit_mib: u64,
+    },
 }
 
 impl SourceError {
@@ -59,6 +83,7 @@ impl SourceError {
             }
             SourceError::RepositoryFailed { .. } => RetryClass::Transient,
             SourceError::InvalidSpec(_)
+            | SourceError::TooLarge { .. }
             | SourceError::ReferenceNotFound { .. }
             | SourceError::VerificationFailed { .. } => RetryClass::Terminal,
         }
@@ -81,6 +106,7 @@ pub struct Fetcher {
     // At most this many fetches run at once, whatever the number of repositories.
     slots: Arc<tokio::sync::Semaphore>,
     allow_file_urls: bool,
+    max_repo_bytes: u64,
     // One lock per URL: two Applications on one repository share one fetch at a time.
     locks: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
@@ -93,6 +119,7 @@ impl Fetcher {
             timeout,
             slots: Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_FETCHES)),
             allow_file_urls: false,
+            max_repo_bytes: DEFAULT_MAX_REPO_BYTES,
             locks: Default::default(),
         }
     }
@@ -104,7 +131,14 @@ impl Fetcher {
         self
     }
 
-    /// Fetches `url` (when remote) and resolves `reference` to a commit.
+    /// Refuse (and forget) a cached repository whose objects exceed `bytes`.
+    pub fn max_repo_bytes(mut self, bytes: u64) -> Self {
+        self.max_repo_bytes = bytes;
+        self
+    }
+
+    /// Fetches `url` (when remote) and resolves `reference` to a commit, with at least the
+    /// `history` asked for.
     ///
     /// # Errors
     /// See [`SourceError`]; a timeout is [`SourceError::FetchTimedOut`].
@@ -117,6 +151,7 @@ impl Fetcher {
         url: &str,
         reference: &Reference,
         auth: Option<&Auth>,
+        history: History,
     ) -> Result<Snapshot, SourceError> {
         if url.starts_with("file://") && !self.allow_file_urls {
             return Err(SourceError::InvalidSpec(format!(
@@ -141,9 +176,10 @@ impl Fetcher {
         let reference = reference.clone();
         let auth = auth.cloned();
         let dir = self.cache_dir.join(cache_key(url));
+        let limit = self.max_repo_bytes;
         let task = tokio::task::spawn_blocking(move || {
             let _guard = (guard, slot);
-            fetch_blocking(&url_owned, &reference, &dir, auth.as_ref())
+            fetch_blocking(&url_owned, &reference, &dir, auth.as_ref(), history, limit)
         });
         match tokio::time::timeout(self.timeout, task).await {
             Ok(Ok(result)) => result,
@@ -177,13 +213,18 @@ fn cache_key(url: &str) -> String {
     format!("{readable}-{hex}")
 }
 
-/// HTTP credentials for a remote repository.
+/// Credentials for a remote repository.
 #[derive(Clone, PartialEq, Eq)]
 pub enum Auth {
     /// HTTP basic authentication.
     Basic { username: String, password: String },
     /// `Authorization: Bearer <token>`.
     Bearer(String),
+    /// SSH: the private key (optional) and the host keys to accept (required).
+    Ssh {
+        identity: Option<String>,
+        known_hosts: String,
+    },
 }
 
 impl std::fmt::Debug for Auth {
@@ -192,22 +233,26 @@ impl std::fmt::Debug for Auth {
         match self {
             Auth::Basic { username, .. } => write!(f, "Basic({username}, ***)"),
             Auth::Bearer(_) => f.write_str("Bearer(***)"),
+            Auth::Ssh { identity, .. } => write!(
+                f,
+                "Ssh(identity: {}, known_hosts)",
+                if identity.is_some() { "***" } else { "none" }
+            ),
         }
     }
 }
 
 impl Auth {
-    /// The `Authorization` header line.
-    pub fn header(&self) -> String {
+    /// The `Authorization` header line of HTTP credentials.
+    pub fn header(&self) -> Option<String> {
         use base64ct::Encoding;
         match self {
-            Auth::Basic { username, password } => {
-                format!(
-                    "Authorization: Basic {}",
-                    base64ct::Base64::encode_string(format!("{username}:{password}").as_bytes())
-                )
-            }
-            Auth::Bearer(token) => format!("Authorization: Bearer {token}"),
+            Auth::Basic { username, password } => Some(format!(
+                "Authorization: Basic {}",
+                base64ct::Base64::encode_string(format!("{username}:{password}").as_bytes())
+            )),
+            Auth::Bearer(token) => Some(format!("Authorization: Bearer {token}")),
+            Auth::Ssh { .. } => None,
         }
     }
 }
@@ -217,17 +262,30 @@ fn fetch_blocking(
     reference: &Reference,
     cache: &Path,
     auth: Option<&Auth>,
+    history: History,
+    max_bytes: u64,
 ) -> Result<Snapshot, SourceError> {
     let repo = if let Some(path) = url.strip_prefix("file://") {
         gix::open(path).map_err(|e| SourceError::FetchFailed {
             url: url.to_owned(),
             message: format!("cannot open repository at `{path}`: {e}"),
         })?
-    } else if url.starts_with("https://") || url.starts_with("http://") {
-        mirror(url, reference, cache, auth)?
+    } else if url.starts_with("https://") || url.starts_with("http://") || is_ssh_url(url) {
+        let repo = mirror(url, reference, cache, auth, history)?;
+        let size = objects_size(&cache.join("objects"));
+        if size > max_bytes {
+            // Forget it: the next attempt starts from nothing rather than from a huge cache.
+            let _ = std::fs::remove_dir_all(cache);
+            return Err(SourceError::TooLarge {
+                url: url.to_owned(),
+                size_mib: size >> 20,
+                limit_mib: max_bytes >> 20,
+            });
+        }
+        repo
     } else {
         return Err(SourceError::InvalidSpec(format!(
-            "unsupported URL `{url}`: use https://, http:// or file://"
+            "unsupported URL `{url}`: use https://, http://, ssh://, user@host:path or file://"
         )));
     };
     let revision = resolve(&repo, url, reference)?;
@@ -238,17 +296,59 @@ fn fetch_blocking(
     })
 }
 
+/// Bytes of the files under `dir`, recursively (symbolic links not followed).
+fn objects_size(dir: &Path) -> u64 {
+    let mut total = 0;
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            match entry.file_type() {
+                Ok(t) if t.is_dir() => stack.push(entry.path()),
+                Ok(t) if t.is_file() => total += entry.metadata().map(|m| m.len()).unwrap_or(0),
+                _ => {}
+            }
+        }
+    }
+    total
+}
+
 fn mirror(
     url: &str,
     reference: &Reference,
     dir: &Path,
     auth: Option<&Auth>,
+    history: History,
 ) -> Result<gix::Repository, SourceError> {
     let failed = |message: String| SourceError::FetchFailed {
         url: url.to_owned(),
         message,
     };
-    let repo = if dir.join("HEAD").exists() {
+    let ssh = is_ssh_url(url);
+    let ssh_credentials = match (ssh, auth) {
+        (
+            true,
+            Some(Auth::Ssh {
+                identity,
+                known_hosts,
+            }),
+        ) => Some((identity.as_deref(), known_hosts.as_str())),
+        (true, _) => {
+            return Err(SourceError::InvalidSpec(format!(
+                "`{url}` is an ssh URL: `spec.source.secretRef` must name a Secret with `known_hosts` (and `identity`); host keys are never trusted on first use"
+            )));
+        }
+        (false, Some(Auth::Ssh { .. })) => {
+            return Err(SourceError::InvalidSpec(format!(
+                "`{url}` is not an ssh URL, but its Secret holds ssh credentials (`identity`/`known_hosts`)"
+            )));
+        }
+        (false, _) => None,
+    };
+    let fresh = !dir.join("HEAD").exists();
+    let repo = if !fresh {
         gix::open(dir).map_err(|e| failed(e.to_string()))?
     } else {
         std::fs::create_dir_all(dir)
@@ -256,19 +356,44 @@ fn mirror(
         gix::init_bare(dir).map_err(|e| failed(e.to_string()))?
     };
     let mut repo = repo;
-    if let Some(auth) = auth {
-        // In memory only: the credential is never written to the cache's config file.
+    // Kept alive until the fetch ends: the ssh program reads these files.
+    let mut session = None;
+    {
+        // In memory only: credentials are never written to the cache's config file.
         let mut config = repo.config_snapshot_mut();
-        config
-            .set_value(
-                &gix::config::tree::Http::EXTRA_HEADER,
-                auth.header().as_str(),
-            )
-            .map_err(|e| failed(format!("cannot set credentials: {e}")))?;
+        let mut set = |key: &'static dyn gix::config::tree::Key, value: &str| {
+            config
+                .set_value(key, value)
+                .map(|_| ())
+                .map_err(|e| failed(format!("cannot configure the fetch: {e}")))
+        };
+        if let Some(header) = auth.and_then(Auth::header) {
+            set(&gix::config::tree::Http::EXTRA_HEADER, &header)?;
+        }
+        if let Some((identity, known_hosts)) = ssh_credentials {
+            let s = ssh::SshSession::create(&dir.with_extension("ssh"), identity, known_hosts)
+                .map_err(failed)?;
+            set(&gix::config::tree::Core::SSH_COMMAND, &s.command())?;
+            set(&gix::config::tree::Ssh::VARIANT, "ssh")?;
+            session = Some(s);
+        }
         config
             .commit()
-            .map_err(|e| failed(format!("cannot set credentials: {e}")))?;
+            .map_err(|e| failed(format!("cannot configure the fetch: {e}")))?;
     }
+    let shallow = match history {
+        History::Shallow if fresh => {
+            gix::remote::fetch::Shallow::DepthAtRemote(std::num::NonZeroU32::MIN)
+        }
+        History::Since(commit)
+            if !fresh && repo.is_shallow().unwrap_or(true) && !repo.has_object(commit) =>
+        {
+            gix::remote::fetch::Shallow::undo()
+        }
+        _ => gix::remote::fetch::Shallow::NoChange,
+    };
+    let asked_shallow =
+        matches!(shallow, gix::remote::fetch::Shallow::DepthAtRemote(d) if d.get() == 1);
     let specs = reference.refspecs();
     let remote = repo
         .remote_at(url)
@@ -280,14 +405,45 @@ fn mirror(
         )
         .map_err(|e| failed(e.to_string()))?;
     let interrupt = AtomicBool::new(false);
-    remote
+    // The ssh program's own words say more than gix's transport error ("Host key verification
+    // failed." behind "failed to fill whole buffer").
+    let with_ssh = |message: String| match session.as_ref().map(ssh::SshSession::messages) {
+        Some(ssh) if !ssh.is_empty() => failed(format!("{message} (ssh: {ssh})")),
+        _ => failed(message),
+    };
+    let outcome = remote
         .connect(gix::remote::Direction::Fetch)
-        .map_err(|e| failed(e.to_string()))?
+        .map_err(|e| with_ssh(error_chain(&e)))?
         .prepare_fetch(gix::progress::Discard, Default::default())
-        .map_err(|e| failed(e.to_string()))?
+        .map_err(|e| with_ssh(error_chain(&e)))?
+        .with_shallow(shallow)
         .receive(gix::progress::Discard, &interrupt)
-        .map_err(|e| failed(e.to_string()))?;
+        .map_err(|e| with_ssh(error_chain(&e)))?;
+    drop(session);
+    if asked_shallow && !repo.is_shallow().unwrap_or(true) {
+        // gix honours depth over protocol v2 only: over v1 it silently brings everything.
+        tracing::warn!(
+            url,
+            protocol = ?outcome.handshake.server_protocol_version,
+            "shallow fetch asked, full history received (the server speaks git protocol v1: enable protocol v2 on it to fetch less)"
+        );
+    }
     Ok(repo)
+}
+
+/// An error and its sources on one line (gix wraps the ssh program's message deep inside).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let s_text = s.to_string();
+        if !text.contains(&s_text) {
+            text.push_str(": ");
+            text.push_str(&s_text);
+        }
+        source = s.source();
+    }
+    text
 }
 
 /// Resolves the reference in a repository whose refs sit at their usual names.
@@ -388,7 +544,12 @@ mod tests {
             .unwrap();
         let fetcher = Fetcher::new(std::env::temp_dir(), Duration::from_secs(5));
         let e = rt
-            .block_on(fetcher.fetch("file:///etc", &Reference::Branch("main".into()), None))
+            .block_on(fetcher.fetch(
+                "file:///etc",
+                &Reference::Branch("main".into()),
+                None,
+                History::Shallow,
+            ))
             .err();
         assert!(matches!(e, Some(SourceError::InvalidSpec(m)) if m.contains("--allow-file-urls")));
         let fetcher = fetcher.allow_file_urls(true);
@@ -397,6 +558,7 @@ mod tests {
                 "file:///nonexistent-repo",
                 &Reference::Branch("main".into()),
                 None,
+                History::Shallow,
             ))
             .err();
         assert!(matches!(e, Some(SourceError::FetchFailed { .. })), "{e:?}");
@@ -408,11 +570,20 @@ mod tests {
             username: "pi".into(),
             password: "s3cret".into(),
         };
-        assert_eq!(basic.header(), "Authorization: Basic cGk6czNjcmV0");
         assert_eq!(
-            Auth::Bearer("t0k".into()).header(),
-            "Authorization: Bearer t0k"
+            basic.header().as_deref(),
+            Some("Authorization: Basic cGk6czNjcmV0")
         );
+        assert_eq!(
+            Auth::Bearer("t0k".into()).header().as_deref(),
+            Some("Authorization: Bearer t0k")
+        );
+        let ssh = Auth::Ssh {
+            identity: Some("PRIVATE".into()),
+            known_hosts: "host key".into(),
+        };
+        assert_eq!(ssh.header(), None);
+        assert!(!format!("{ssh:?}").contains("PRIVATE"));
         assert!(!format!("{basic:?}").contains("s3cret"));
         assert!(!format!("{:?}", Auth::Bearer("t0k".into())).contains("t0k"));
     }
@@ -433,6 +604,8 @@ mod tests {
             &Reference::Branch("main".into()),
             Path::new("/nonexistent"),
             None,
+            History::Shallow,
+            DEFAULT_MAX_REPO_BYTES,
         )
         .err();
         assert!(matches!(e, Some(SourceError::InvalidSpec(m)) if m.contains("ftp://x/y")));
