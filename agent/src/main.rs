@@ -3,7 +3,7 @@
 #![forbid(unsafe_code)]
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -106,6 +106,29 @@ enum Command {
         #[arg(long)]
         require_tag: bool,
     },
+    /// Fetch a repository into a cache as the controller does (same code) and print the
+    /// resolved revision. Exit code 0, or 2 with the error.
+    Fetch {
+        /// A `file://`, `https://`, `http://`, `ssh://` or `user@host:path` URL.
+        #[arg(long)]
+        repo: String,
+        /// A branch, a tag or a full commit id.
+        #[arg(long = "ref")]
+        reference: String,
+        /// The cache directory (kept, so a second run is incremental).
+        #[arg(long)]
+        cache_dir: PathBuf,
+        /// Bring the history down to this commit (the full history on a new cache) instead
+        /// of a shallow first fetch.
+        #[arg(long)]
+        since: Option<String>,
+        /// SSH private key (ssh URLs).
+        #[arg(long)]
+        identity: Option<PathBuf>,
+        /// SSH known_hosts file (required for ssh URLs).
+        #[arg(long)]
+        known_hosts: Option<PathBuf>,
+    },
     /// Print the Application CRD (the committed copy is under manifests/crds/).
     Crd,
 }
@@ -130,6 +153,21 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Render { dir } => render(&dir),
+        Command::Fetch {
+            repo,
+            reference,
+            cache_dir,
+            since,
+            identity,
+            known_hosts,
+        } => fetch(
+            &repo,
+            &reference,
+            &cache_dir,
+            since.as_deref(),
+            identity.as_deref(),
+            known_hosts.as_deref(),
+        ),
         Command::Verify {
             repo,
             reference,
@@ -319,6 +357,82 @@ fn diff(dir: &std::path::Path, namespace: &str, kubeconfig: Option<PathBuf>) -> 
             eprintln!("error: {e:#}");
             ExitCode::from(2)
         }
+    }
+}
+
+fn fetch(
+    repo: &str,
+    reference: &str,
+    cache_dir: &Path,
+    since: Option<&str>,
+    identity: Option<&Path>,
+    known_hosts: Option<&Path>,
+) -> ExitCode {
+    use pi_agent::source::{Auth, Fetcher, History, Reference};
+    let usage = |m: String| {
+        eprintln!("error: {m}");
+        ExitCode::from(2)
+    };
+    let read = |p: &Path| {
+        std::fs::read_to_string(p).map_err(|e| format!("cannot read `{}`: {e}", p.display()))
+    };
+    let auth = match (known_hosts, identity) {
+        (None, None) => None,
+        (None, Some(_)) => return usage("`--identity` needs `--known-hosts`".into()),
+        (Some(k), i) => {
+            let known_hosts = match read(k) {
+                Ok(t) => t,
+                Err(e) => return usage(e),
+            };
+            let identity = match i.map(read).transpose() {
+                Ok(t) => t,
+                Err(e) => return usage(e),
+            };
+            Some(Auth::Ssh {
+                identity,
+                known_hosts,
+            })
+        }
+    };
+    let history = match since.map(|c| gix::ObjectId::from_hex(c.as_bytes())) {
+        Some(Ok(id)) => History::Since(id),
+        Some(Err(_)) => {
+            return usage(format!(
+                "`--since {}` is not a full commit id",
+                since.unwrap_or_default()
+            ));
+        }
+        None => History::Shallow,
+    };
+    let reference = if reference.len() == 40 && reference.bytes().all(|b| b.is_ascii_hexdigit()) {
+        match gix::ObjectId::from_hex(reference.as_bytes()) {
+            Ok(id) => Reference::Commit(id),
+            Err(e) => return usage(e.to_string()),
+        }
+    } else if let Some(tag) = reference.strip_prefix("refs/tags/") {
+        Reference::Tag(tag.to_owned())
+    } else {
+        Reference::Branch(reference.trim_start_matches("refs/heads/").to_owned())
+    };
+    pi_agent::install_crypto_provider();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return usage(format!("cannot start the runtime: {e}")),
+    };
+    let fetcher = Fetcher::new(cache_dir, std::time::Duration::from_secs(600))
+        .allow_file_urls(true)
+        .max_repo_bytes(u64::MAX);
+    let start = std::time::Instant::now();
+    match runtime.block_on(fetcher.fetch(repo, &reference, auth.as_ref(), history)) {
+        Ok(snapshot) => {
+            println!("{}", snapshot.revision);
+            eprintln!("fetched in {} ms", start.elapsed().as_millis());
+            ExitCode::SUCCESS
+        }
+        Err(e) => usage(e.to_string()),
     }
 }
 
