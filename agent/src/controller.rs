@@ -32,7 +32,7 @@ use crate::render::{self, RenderError};
 use crate::report::Metrics;
 use crate::report::conditions::{self, reason};
 use crate::report::metrics::{AppLabels, OutcomeLabels};
-use crate::source::{Auth, Fetcher, History, Reference, SourceError, Verification};
+use crate::source::{Auth, Fetcher, History, Reference, SourceError, TrustFiles, Verification};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use pi_verify::{TrustPolicy, VerifyMode};
 
@@ -115,6 +115,8 @@ pub struct Context {
     pub drift: Arc<DriftWatcher>,
     /// Metrics.
     pub metrics: Arc<Metrics>,
+    /// The region's default trust files, for Applications that name no trust material.
+    pub trust_files: TrustFiles,
     failures: std::sync::Mutex<HashMap<ObjectRef<Application>, u32>>,
     // Set by `start`: lets the drift watcher ask for a reconcile, which records the correction
     // in status.
@@ -155,6 +157,7 @@ impl Context {
         });
         let drift = DriftWatcher::new(client.clone(), on_drift);
         Ok(Context {
+            trust_files: TrustFiles::default(),
             applier,
             impersonating: Default::default(),
             config,
@@ -234,6 +237,7 @@ fn history_for(app: &Application, last_applied: Option<&str>) -> History {
 async fn verification_for(
     app: &Application,
     client: &kube::Client,
+    trust_files: &TrustFiles,
     last_applied: Option<&str>,
 ) -> Result<Verification, ReconcileError> {
     let v = &app.spec.verify;
@@ -254,14 +258,20 @@ async fn verification_for(
         None
     } else {
         let ns = app.namespace().unwrap_or_default();
-        let ssh = match &v.allowed_signers {
+        let mut ssh = match &v.allowed_signers {
             Some(r) => Some(read_key(client, &ns, r, "spec.verify.allowedSigners").await?),
             None => None,
         };
-        let pgp = match &v.openpgp_keys {
+        let mut pgp = match &v.openpgp_keys {
             Some(r) => Some(read_key(client, &ns, r, "spec.verify.openpgpKeys").await?),
             None => None,
         };
+        // Naming none of its own, an Application is verified against the region's files.
+        if v.allowed_signers.is_none() && v.openpgp_keys.is_none() {
+            let defaults = trust_files.read().map_err(refused)?;
+            ssh = defaults.allowed_signers;
+            pgp = defaults.openpgp_keys;
+        }
         if ssh.is_none() && pgp.is_none() {
             return Err(refused(
                 "no trust material: set `spec.verify.allowedSigners` or `spec.verify.openpgpKeys` (or `spec.verify.mode: None` to apply unsigned commits)".into(),
@@ -604,8 +614,13 @@ async fn reconcile_inner(cached: &Application, ctx: &Context) -> Result<Action, 
         status.last_attempted_revision = Some(revision.clone());
 
         // Verify before anything is read from the tree: an unverified revision is never rendered.
-        let verification =
-            verification_for(app, &ctx.client, status.last_applied_revision.as_deref()).await?;
+        let verification = verification_for(
+            app,
+            &ctx.client,
+            &ctx.trust_files,
+            status.last_applied_revision.as_deref(),
+        )
+        .await?;
         let path = app.spec.source.path.clone().unwrap_or_default();
         let (verdict, objects) =
             tokio::task::spawn_blocking(move || -> Result<_, ReconcileError> {
@@ -1067,6 +1082,7 @@ pub fn start(
             .default_backoff()
             .touched_objects();
     let (apps_s, apps_c) = (reader.clone(), reader.clone());
+    let trust_changes = watch_trust_files(ctx.clone(), reader.clone());
     let controller = kube::runtime::Controller::for_stream(stream, reader.clone())
         .watches_stream(secret_events, move |s| {
             readers_of(&apps_s, &s, Referenced::Secret)
@@ -1085,9 +1101,45 @@ pub fn start(
                 info!("cache synced; ready");
             }
         };
-        futures::join!(controller, wait_ready);
+        futures::join!(controller, wait_ready, trust_changes);
     };
     (handles, run)
+}
+
+/// Reconciles the Applications that use the region's trust files whenever the files change.
+async fn watch_trust_files(ctx: Arc<Context>, apps: reflector::Store<Application>) {
+    if ctx.trust_files.is_empty() {
+        return;
+    }
+    let (_watcher, mut changes) = match ctx.trust_files.watch(Duration::from_millis(200)) {
+        Ok(w) => w,
+        Err(e) => {
+            // Reconciles still read the files every time; only the immediate reaction is lost.
+            warn!(error = %e, "trust files are not watched; changes apply at the next reconcile");
+            return;
+        }
+    };
+    while changes.recv().await.is_some() {
+        let trigger = ctx
+            .trigger
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let Some(mut trigger) = trigger else {
+            continue;
+        };
+        let users: Vec<_> = apps
+            .state()
+            .into_iter()
+            .filter(|a| {
+                a.spec.verify.allowed_signers.is_none() && a.spec.verify.openpgp_keys.is_none()
+            })
+            .collect();
+        info!(applications = users.len(), "trust files changed");
+        for app in users {
+            let _ = trigger.try_send(ObjectRef::from_obj(&*app));
+        }
+    }
 }
 
 #[cfg(test)]

@@ -61,6 +61,13 @@ enum Command {
         /// over it is refused and its cache removed.
         #[arg(long, default_value = "1Gi")]
         max_repo_size: String,
+        /// The region's git `allowed_signers` file (a mounted Secret): the trust of
+        /// Applications that name none of their own; watched, a change applies at once.
+        #[arg(long, env = "PI_AGENT_ALLOWED_SIGNERS")]
+        allowed_signers: Option<PathBuf>,
+        /// The region's armored OpenPGP public keys (a mounted Secret), as `--allowed-signers`.
+        #[arg(long, env = "PI_AGENT_OPENPGP_KEYS")]
+        openpgp_keys: Option<PathBuf>,
         /// Log format.
         #[arg(long, value_enum, default_value = "human", env = "PI_AGENT_LOG_FORMAT")]
         log_format: LogFormat,
@@ -197,6 +204,8 @@ fn main() -> ExitCode {
             allow_file_urls,
             fetch_timeout,
             max_repo_size,
+            allowed_signers,
+            openpgp_keys,
             log_format,
         } => {
             // Validate all configuration before binding a port or starting the runtime.
@@ -257,6 +266,10 @@ fn main() -> ExitCode {
                 allow_file_urls,
                 fetch_timeout,
                 max_repo_bytes,
+                trust_files: pi_agent::source::TrustFiles {
+                    allowed_signers,
+                    openpgp_keys,
+                },
             };
             match runtime.block_on(run(config)) {
                 Ok(()) => ExitCode::SUCCESS,
@@ -580,6 +593,7 @@ struct RunConfig {
     allow_file_urls: bool,
     fetch_timeout: Duration,
     max_repo_bytes: u64,
+    trust_files: pi_agent::source::TrustFiles,
 }
 
 async fn kube_config(kubeconfig: Option<PathBuf>) -> anyhow::Result<kube::Config> {
@@ -605,13 +619,15 @@ async fn run(config: RunConfig) -> anyhow::Result<()> {
         let _ = rx.wait_for(|s| *s).await;
     };
     let metrics = Arc::new(Metrics::default());
-    let ctx = Arc::new(Context::new(
+    let mut ctx = Context::new(
         kube_config,
         Fetcher::new(config.cache_dir, config.fetch_timeout)
             .allow_file_urls(config.allow_file_urls)
             .max_repo_bytes(config.max_repo_bytes),
         metrics.clone(),
-    )?);
+    )?;
+    ctx.trust_files = config.trust_files;
+    let ctx = Arc::new(ctx);
     let (handles, controller) =
         controller::start(ctx, config.namespace.as_deref(), stopped(stop_rx.clone()));
     let state = Arc::new(server::State {

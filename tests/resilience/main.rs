@@ -1,6 +1,7 @@
-//! Resilience on a real control plane of its own (its API server is stopped on purpose, so it is
-//! not shared with other tests): the API server or the agent dies in the middle of an apply, and
-//! the Application converges afterwards with nothing lost.
+//! Tests that need a control plane and an agent of their own. Resilience (the API server is
+//! stopped on purpose, so it is not shared with other tests): the API server or the agent dies in
+//! the middle of an apply, and the Application converges afterwards with nothing lost. And the
+//! agent's own configuration: the region's trust file, reloaded when it changes.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -37,7 +38,8 @@ struct Setup {
     client: kube::Client,
     repo: Repo,
     commit: String,
-    _signer_dir: TempDir,
+    signers_line: String,
+    signer_dir: TempDir,
 }
 
 async fn setup(ns: &str) -> Setup {
@@ -83,7 +85,8 @@ async fn setup(ns: &str) -> Setup {
         client,
         repo,
         commit,
-        _signer_dir: signer_dir,
+        signers_line: signer.allowed_signers_line(),
+        signer_dir,
     }
 }
 
@@ -171,6 +174,72 @@ async fn agent_killed_in_the_middle_of_an_apply() {
     drop(agent);
 }
 
+async fn the_region_trust_file_is_reloaded_when_it_changes() {
+    let ns = "t-trust-file";
+    let s = setup(ns).await;
+    // A mounted Secret, as the kubelet lays it out: the file is a link through `..data`.
+    let mount = TempDir::under(s.signer_dir.path(), "mount");
+    let stranger = SshSigner::generate(s.signer_dir.path(), "stranger", "stranger@example.com");
+    let publish = |version: &str, text: &str| {
+        let dir = mount.path().join(format!("..{version}"));
+        std::fs::create_dir_all(&dir).expect("version dir");
+        std::fs::write(dir.join("allowed_signers"), text).expect("write");
+        let tmp = mount.path().join("..data_tmp");
+        std::os::unix::fs::symlink(format!("..{version}"), &tmp).expect("link");
+        std::fs::rename(&tmp, mount.path().join("..data")).expect("swap");
+    };
+    publish("v1", &stranger.allowed_signers_line());
+    let file = mount.path().join("allowed_signers");
+    std::os::unix::fs::symlink("..data/allowed_signers", &file).expect("link");
+    let agent = Agent::start(
+        &s.cluster.kubeconfig,
+        &[("PI_AGENT_ALLOWED_SIGNERS", file.as_path())],
+    )
+    .await;
+    // No trust material of its own: the region's file decides.
+    let api: Api<Application> = Api::namespaced(s.client.clone(), ns);
+    let app: Application = serde_json::from_value(json!({
+        "apiVersion": "gitops.pi-agent.io/v1alpha1", "kind": "Application",
+        "metadata": {"name": "many", "namespace": ns},
+        "spec": {"source": {"url": s.repo.url(), "path": "app", "interval": "1h"}}
+    }))
+    .expect("app");
+    api.create(&PostParams::default(), &app)
+        .await
+        .expect("create");
+    eventually(
+        "refused: signed by a key the region does not trust",
+        Duration::from_secs(30),
+        || {
+            let api = api.clone();
+            async move {
+                let app = api.get("many").await.map_err(|e| e.to_string())?;
+                let ready = app
+                    .status
+                    .unwrap_or_default()
+                    .conditions
+                    .into_iter()
+                    .find(|c| c.type_ == "Ready")
+                    .ok_or("no Ready")?;
+                if ready.reason == "SourceVerificationFailed" {
+                    Ok(())
+                } else {
+                    Err(format!("{}: {}", ready.reason, ready.message))
+                }
+            }
+        },
+    )
+    .await;
+    let changed = Instant::now();
+    publish("v2", &s.signers_line);
+    converged(&s.client, ns, &s.commit, Duration::from_secs(60)).await;
+    println!(
+        "trust file changed: applied {:?} later, without a sync or a restart",
+        changed.elapsed()
+    );
+    assert!(agent.log_text().contains("trust files changed"));
+}
+
 fn run(body: impl std::future::Future<Output = ()>) -> Result<(), Failed> {
     let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| runtime().block_on(body))).map_err(
@@ -193,6 +262,9 @@ fn main() {
         }),
         Trial::test("agent_killed_in_the_middle_of_an_apply", || {
             run(agent_killed_in_the_middle_of_an_apply())
+        }),
+        Trial::test("the_region_trust_file_is_reloaded_when_it_changes", || {
+            run(the_region_trust_file_is_reloaded_when_it_changes())
         }),
     ];
     libtest_mimic::run(&args, trials).exit();

@@ -8,6 +8,7 @@
 mod reference;
 mod ssh;
 mod tree;
+mod trust_files;
 mod verify;
 
 use std::collections::HashMap;
@@ -19,6 +20,7 @@ use std::time::Duration;
 pub use reference::{Reference, Revision, highest_matching_tag, parse_semver_range};
 pub use ssh::{check_identity, check_known_hosts, is_ssh_url};
 pub use tree::TreeFs;
+pub use trust_files::{TrustFiles, TrustText};
 pub use verify::{MAX_COMMITS, Verdict, Verification};
 
 use crate::error::RetryClass;
