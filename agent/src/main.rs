@@ -236,9 +236,22 @@ fn main() -> ExitCode {
             };
             let token = match sync_token_file {
                 Some(path) => {
-                    if let Err(e) = std::fs::metadata(&path) {
-                        eprintln!("error: `--sync-token-file {}`: {e}", path.display());
-                        return ExitCode::from(2);
+                    // A missing file in an existing directory is an optional Secret not created
+                    // yet (the manifests mount it so): the API refuses syncs until it appears.
+                    // A missing directory is a typo.
+                    let dir_exists = path.parent().is_some_and(|d| d.is_dir());
+                    match std::fs::metadata(&path) {
+                        Ok(_) => {}
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound && dir_exists => {
+                            eprintln!(
+                                "warning: `--sync-token-file {}` does not exist (yet): the sync API refuses every request until it does",
+                                path.display()
+                            );
+                        }
+                        Err(e) => {
+                            eprintln!("error: `--sync-token-file {}`: {e}", path.display());
+                            return ExitCode::from(2);
+                        }
                     }
                     TokenSource::File(path)
                 }
