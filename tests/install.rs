@@ -441,8 +441,25 @@ async fn manifests_are_admitted_under_the_restricted_pod_security_standard(env: 
         .expect("secret")
         .metadata
         .resource_version;
-    let again = install(&env.kubectl, &env.kubeconfig, &env.install_args);
+    let mut args = env.install_args.clone();
+    args.extend([
+        "--image".into(),
+        "registry.example:5000/pi-agent:0.2.0".into(),
+    ]);
+    let again = install(&env.kubectl, &env.kubeconfig, &args);
     assert!(again.status.success(), "{}", show("second install", &again));
+    let image = deployments
+        .get("pi-agent")
+        .await
+        .expect("deployment")
+        .spec
+        .and_then(|s| s.template.spec)
+        .map(|s| s.containers[0].image.clone().unwrap_or_default());
+    assert_eq!(
+        image.as_deref(),
+        Some("registry.example:5000/pi-agent:0.2.0"),
+        "--image"
+    );
     let after = secrets
         .get("pi-agent-sync-token")
         .await
