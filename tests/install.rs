@@ -453,7 +453,8 @@ async fn manifests_are_admitted_under_the_restricted_pod_security_standard(env: 
         .await
         .expect("deployment")
         .spec
-        .and_then(|s| s.template.spec)
+        .template
+        .spec
         .map(|s| s.containers[0].image.clone().unwrap_or_default());
     assert_eq!(
         image.as_deref(),
@@ -771,6 +772,57 @@ async fn a_follower_takes_over_when_the_leader_is_killed(env: Arc<Env>) {
     drop(b);
 }
 
+/// A leader whose Lease is taken by someone else stops at once (exit 2): it must not reconcile
+/// next to a new leader.
+async fn a_leader_that_loses_its_lease_exits_at_once(env: Arc<Env>) {
+    let ns = namespace(&env, "t-lost").await;
+    let mut agent = Agent::start_with(
+        &env.kubeconfig,
+        &[],
+        &[
+            "--namespace",
+            "t-lost",
+            "--leader-elect",
+            "--lease-namespace",
+            "t-lost",
+            "--lease-duration",
+            "4s",
+            "--lease-renew-period",
+            "2s",
+            "--leader-identity",
+            "soon-lost",
+        ],
+    )
+    .await;
+    wait_leader(&agent, "1").await;
+    // Another holder, freshly renewed, as after a partition during which the Lease expired.
+    let leases: Api<Lease> = Api::namespaced(env.client.clone(), &ns);
+    let now = k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime(
+        k8s_openapi::jiff::Timestamp::now(),
+    );
+    leases
+        .patch(
+            "pi-agent",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(json!({"spec": {"holderIdentity": "intruder", "renewTime": now, "leaseDurationSeconds": 60}})),
+        )
+        .await
+        .expect("take the Lease");
+    let taken = Instant::now();
+    let status = agent.wait_exit(Duration::from_secs(20));
+    assert_eq!(
+        status.and_then(|s| s.code()),
+        Some(2),
+        "{status:?}\n{}",
+        agent.log_text()
+    );
+    eprintln!(
+        "lease taken by another holder -> leader exited (code 2) in {} ms",
+        taken.elapsed().as_millis()
+    );
+    assert!(agent.log_text().contains("lost the leader lease"));
+}
+
 /// SIGTERM: the agent stops taking reconciles, lets in-flight ones finish, releases its Lease
 /// (the follower need not wait for it to expire) and exits 0. Prints startup-to-ready.
 async fn sigterm_releases_the_lease_and_exits_0(env: Arc<Env>) {
@@ -941,6 +993,7 @@ fn main() {
         trial!(manifests_are_admitted_under_the_restricted_pod_security_standard),
         trial!(the_installed_service_account_reconciles_and_cannot_escalate),
         trial!(a_follower_takes_over_when_the_leader_is_killed),
+        trial!(a_leader_that_loses_its_lease_exits_at_once),
         trial!(sigterm_releases_the_lease_and_exits_0),
         trial!(the_agent_runs_as_uid_65532_with_only_its_cache_writable),
     ];

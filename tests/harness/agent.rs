@@ -116,6 +116,15 @@ impl Agent {
         let _ = Command::new("kill")
             .args(["-TERM", &self.pid().to_string()])
             .status();
+        let status = self.wait_exit(timeout);
+        if status.is_none() {
+            self.kill();
+        }
+        status
+    }
+
+    /// Waits at most `timeout` for the process to exit by itself; its status, or `None`.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
         let start = Instant::now();
         while start.elapsed() < timeout {
             if let Ok(Some(status)) = self.child.try_wait() {
@@ -123,7 +132,6 @@ impl Agent {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        self.kill();
         None
     }
 
