@@ -347,6 +347,48 @@ fn manifests_render_as_kubectl_kustomize_does() -> Result<(), Failed> {
     Ok(())
 }
 
+/// Bad leader election flags are refused before anything starts (exit 2, the flag named).
+fn bad_leader_election_flags_exit_2() -> Result<(), Failed> {
+    for (args, expected) in [
+        (
+            &[
+                "--lease-namespace",
+                "x",
+                "--lease-duration",
+                "4s",
+                "--lease-renew-period",
+                "4s",
+            ][..],
+            "`--lease-renew-period",
+        ),
+        (
+            &["--lease-namespace", "x", "--lease-duration", "1500ms"][..],
+            "`--lease-duration",
+        ),
+        (&[][..], "set POD_NAMESPACE"),
+        (
+            &["--lease-namespace", "x", "--shutdown-timeout", "soon"][..],
+            "`--shutdown-timeout`",
+        ),
+    ] {
+        let out = Command::new(binary())
+            .args(["run", "--leader-elect", "--listen", "127.0.0.1:18080"])
+            .args(args)
+            .env_remove("POD_NAMESPACE")
+            .output()
+            .expect("run pi-agent");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        // Configuration is validated before a port is bound or the cluster is contacted.
+        if out.status.code() != Some(2) {
+            return Err(show(&format!("pi-agent run {args:?}"), &out).into());
+        }
+        if !stderr.contains(expected) {
+            return Err(format!("{args:?}: expected {expected} in {stderr}").into());
+        }
+    }
+    Ok(())
+}
+
 /// Every object of the manifests is admitted by the real API server (server-side apply, not a
 /// dry run), in a namespace that enforces the `restricted` Pod Security Standard; the agent's
 /// pods are created there; `bootstrap/install` is idempotent and fails clearly.
@@ -989,6 +1031,10 @@ fn main() {
         Trial::test(
             "manifests_render_as_kubectl_kustomize_does",
             manifests_render_as_kubectl_kustomize_does,
+        ),
+        Trial::test(
+            "bad_leader_election_flags_exit_2",
+            bad_leader_election_flags_exit_2,
         ),
         trial!(manifests_are_admitted_under_the_restricted_pod_security_standard),
         trial!(the_installed_service_account_reconciles_and_cannot_escalate),
