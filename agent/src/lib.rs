@@ -5,7 +5,8 @@
 //! → [`apply`] (server-side apply, in order; prune; drift correction) → [`health`] (kstatus)
 //! → [`report`] (status conditions, metrics).
 //! [`controller`] wires them to kube-runtime; [`server`] serves health, metrics and the
-//! forced-sync API. Start reading at [`controller::reconcile`].
+//! forced-sync API; [`leader`] elects the replica that runs the controller. Start reading at
+//! [`controller::reconcile`].
 #![forbid(unsafe_code)]
 
 pub mod api;
@@ -13,6 +14,7 @@ pub mod apply;
 pub mod controller;
 pub mod error;
 pub mod health;
+pub mod leader;
 pub mod render;
 pub mod report;
 pub mod server;

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use pi_agent::controller::{self, Context};
+use pi_agent::leader::{self, ElectionConfig};
 use pi_agent::report::Metrics;
 use pi_agent::server::{self, TokenSource};
 use pi_agent::source::Fetcher;
@@ -31,6 +32,8 @@ enum LogFormat {
     Json,
 }
 
+// Parsed once at start-up: the size of the `run` variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Run the controller: reconcile Applications, serve health, metrics and the sync API.
@@ -71,6 +74,29 @@ enum Command {
         /// Log format.
         #[arg(long, value_enum, default_value = "human", env = "PI_AGENT_LOG_FORMAT")]
         log_format: LogFormat,
+        /// Run several replicas: only the holder of a Lease runs the controller; the others
+        /// serve health, metrics and the sync API (handed to the leader).
+        #[arg(long, env = "PI_AGENT_LEADER_ELECT")]
+        leader_elect: bool,
+        /// Name of the leader election Lease.
+        #[arg(long, default_value = "pi-agent", env = "PI_AGENT_LEASE_NAME")]
+        lease_name: String,
+        /// Namespace of the Lease (default: $POD_NAMESPACE, else the in-cluster namespace).
+        #[arg(long, env = "PI_AGENT_LEASE_NAMESPACE")]
+        lease_namespace: Option<String>,
+        /// How long the Lease stays valid after a renewal (whole seconds).
+        #[arg(long, default_value = "15s")]
+        lease_duration: String,
+        /// How often the leader renews the Lease (whole seconds, below `--lease-duration`).
+        #[arg(long, default_value = "5s")]
+        lease_renew_period: String,
+        /// This replica's identity in the Lease (default: $POD_NAME, else `<hostname>_<pid>`).
+        #[arg(long)]
+        leader_identity: Option<String>,
+        /// On SIGTERM, how long in-flight reconciles may take to finish before the process
+        /// exits anyway.
+        #[arg(long, default_value = "25s")]
+        shutdown_timeout: String,
     },
     /// Render a kustomization (or a plain directory of manifests) to stdout, exactly as
     /// `kustomize build DIR` prints it. Exit code 0, or 2 with the error on stderr.
@@ -207,6 +233,13 @@ fn main() -> ExitCode {
             allowed_signers,
             openpgp_keys,
             log_format,
+            leader_elect,
+            lease_name,
+            lease_namespace,
+            lease_duration,
+            lease_renew_period,
+            leader_identity,
+            shutdown_timeout,
         } => {
             // Validate all configuration before binding a port or starting the runtime.
             if listen.port() <= 1024 {
@@ -229,11 +262,57 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
+            let durations = [
+                ("--lease-duration", &lease_duration),
+                ("--lease-renew-period", &lease_renew_period),
+                ("--shutdown-timeout", &shutdown_timeout),
+            ]
+            .map(|(flag, text)| {
+                pi_agent::error::parse_duration(text).map_err(|e| format!("`{flag}`: {e}"))
+            });
+            let [lease_duration, lease_renew_period, shutdown_timeout] = match durations {
+                [Ok(a), Ok(b), Ok(c)] => [a, b, c],
+                [Err(e), ..] | [_, Err(e), _] | [.., Err(e)] => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let election = if leader_elect {
+                let config = ElectionConfig {
+                    lease_name,
+                    lease_namespace: lease_namespace
+                        .or_else(leader::default_namespace)
+                        .unwrap_or_default(),
+                    identity: leader_identity.unwrap_or_else(leader::default_identity),
+                    duration: lease_duration,
+                    renew_period: lease_renew_period,
+                };
+                if let Err(e) = config.validate() {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(2);
+                }
+                Some(config)
+            } else {
+                None
+            };
             let token = match sync_token_file {
                 Some(path) => {
-                    if let Err(e) = std::fs::metadata(&path) {
-                        eprintln!("error: `--sync-token-file {}`: {e}", path.display());
-                        return ExitCode::from(2);
+                    // A missing file in an existing directory is an optional Secret not created
+                    // yet (the manifests mount it so): the API refuses syncs until it appears.
+                    // A missing directory is a typo.
+                    let dir_exists = path.parent().is_some_and(|d| d.is_dir());
+                    match std::fs::metadata(&path) {
+                        Ok(_) => {}
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound && dir_exists => {
+                            eprintln!(
+                                "warning: `--sync-token-file {}` does not exist (yet): the sync API refuses every request until it does",
+                                path.display()
+                            );
+                        }
+                        Err(e) => {
+                            eprintln!("error: `--sync-token-file {}`: {e}", path.display());
+                            return ExitCode::from(2);
+                        }
                     }
                     TokenSource::File(path)
                 }
@@ -270,8 +349,14 @@ fn main() -> ExitCode {
                     allowed_signers,
                     openpgp_keys,
                 },
+                election,
+                shutdown_timeout,
             };
-            match runtime.block_on(run(config)) {
+            let result = runtime.block_on(run(config));
+            // Blocking tasks (a fetch) are not waited for: what they did is resumed by the next
+            // reconcile, whichever replica runs it.
+            runtime.shutdown_timeout(Duration::from_secs(1));
+            match result {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("error: {e:#}");
@@ -594,6 +679,8 @@ struct RunConfig {
     fetch_timeout: Duration,
     max_repo_bytes: u64,
     trust_files: pi_agent::source::TrustFiles,
+    election: Option<ElectionConfig>,
+    shutdown_timeout: Duration,
 }
 
 async fn kube_config(kubeconfig: Option<PathBuf>) -> anyhow::Result<kube::Config> {
@@ -628,22 +715,87 @@ async fn run(config: RunConfig) -> anyhow::Result<()> {
     )?;
     ctx.trust_files = config.trust_files;
     let ctx = Arc::new(ctx);
-    let (handles, controller) =
-        controller::start(ctx, config.namespace.as_deref(), stopped(stop_rx.clone()));
     let state = Arc::new(server::State {
-        metrics,
-        handles,
+        metrics: metrics.clone(),
+        handles: Arc::default(),
         token: config.token,
+        client: ctx.client.clone(),
     });
-    let server = server::serve(listener, state, stopped(stop_rx));
-
+    let namespace = config.namespace;
+    let start_controller = || {
+        metrics.leader.set(1);
+        let (handles, controller) =
+            controller::start(ctx.clone(), namespace.as_deref(), stopped(stop_rx.clone()));
+        let _ = state.handles.set(handles);
+        controller
+    };
+    // Without leader election the controller starts before the server, so that `/readyz`
+    // never answers as a follower would.
+    let mut controller = config.election.is_none().then(start_controller);
+    // Every replica serves from here on: health, metrics, and the sync API (a follower hands
+    // forced syncs to the leader).
+    let server = tokio::spawn(server::serve(
+        listener,
+        state.clone(),
+        stopped(stop_rx.clone()),
+    ));
     tokio::spawn(async move {
         shutdown_signal().await;
-        tracing::info!("shutting down");
+        tracing::info!("shutting down: no new reconciles; waiting for those in flight");
         let _ = stop_tx.send(true);
     });
-    let (_, served) = tokio::join!(controller, server);
-    served?;
+
+    let mut leadership = None;
+    if let Some(election) = config.election {
+        tokio::select! {
+            acquired = leader::acquire(ctx.client.clone(), election) => {
+                leadership = Some(acquired?);
+                controller = Some(start_controller());
+            }
+            // Stopped while a follower: nothing is in flight.
+            () = stopped(stop_rx.clone()) => {}
+        }
+    }
+    if let Some(controller) = controller {
+        // After SIGTERM, in-flight reconciles get `--shutdown-timeout` to finish.
+        let bounded = async {
+            tokio::pin!(controller);
+            tokio::select! {
+                () = &mut controller => {}
+                () = stopped(stop_rx.clone()) => {
+                    if tokio::time::timeout(config.shutdown_timeout, &mut controller).await.is_err() {
+                        tracing::warn!(timeout = ?config.shutdown_timeout,
+                            "in-flight reconciles did not finish within --shutdown-timeout; exiting anyway");
+                    }
+                }
+            }
+        };
+        let lost = async {
+            match leadership.as_mut() {
+                Some(l) => l.lost().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            () = bounded => {}
+            why = lost => {
+                // Another replica may take over now: stop reconciling at once. Exiting is the
+                // simplest way to cancel every in-flight apply; the kubelet restarts the
+                // container as a follower, and a reconcile cut short resumes correctly on the
+                // new leader (a crash at any point does).
+                tracing::error!(reason = %why, "lost the leader lease; exiting");
+                std::process::exit(2);
+            }
+        }
+        metrics.leader.set(0);
+    }
+    // The controller stopped: give the Lease up so that a follower takes over at once rather
+    // than when the Lease expires.
+    if let Some(l) = leadership {
+        l.release().await;
+    }
+    server.await??;
+    tracing::info!("stopped");
     Ok(())
 }
 

@@ -1,8 +1,8 @@
 //! The `pi-agent` binary, run as a process against the test control plane.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
 
 use crate::{TempDir, free_port};
 
@@ -15,6 +15,8 @@ pub struct Agent {
     pub token: String,
     /// Its log file.
     pub log: PathBuf,
+    /// From the spawn to the first `/readyz` 200 (polled every 10 ms).
+    pub ready_after: Duration,
     _dir: TempDir,
 }
 
@@ -35,6 +37,11 @@ pub fn binary() -> PathBuf {
 impl Agent {
     /// Starts the agent and waits until `/readyz` answers 200 (bounded: 30 s).
     pub async fn start(kubeconfig: &Path, env: &[(&str, &Path)]) -> Self {
+        Self::start_with(kubeconfig, env, &[]).await
+    }
+
+    /// [`Agent::start`] with more `run` arguments (e.g. `--leader-elect`).
+    pub async fn start_with(kubeconfig: &Path, env: &[(&str, &Path)], args: &[&str]) -> Self {
         let dir = TempDir::new("agent");
         let token = "test-token-0123456789".to_owned();
         let token_file = dir.path().join("token");
@@ -52,31 +59,80 @@ impl Agent {
                 "--cache-dir",
                 &dir.path().join("cache").display().to_string(),
             ])
+            .args(args)
             .env("PI_AGENT_LOG", "info,pi_agent=debug")
             .envs(env.iter().map(|(k, v)| (*k, *v)))
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("log file"))
             .spawn()
             .expect("spawn pi-agent");
-        let agent = Agent {
+        let started = Instant::now();
+        let mut agent = Agent {
             child,
             addr,
             token,
             log,
+            ready_after: Duration::ZERO,
             _dir: dir,
         };
-        let a = agent.addr.clone();
-        crate::eventually("pi-agent /readyz", Duration::from_secs(30), || {
-            let a = a.clone();
-            async move {
-                match crate::http::request(&a, "GET", "/readyz", &[], "").await {
-                    Ok((200, _)) => Ok(()),
-                    other => Err(format!("{other:?}")),
+        // A tight poll (10 ms), bounded at 30 s, so that `ready_after` is a measurement.
+        let mut last = String::new();
+        while started.elapsed() < Duration::from_secs(30) {
+            match crate::http::request(&agent.addr, "GET", "/readyz", &[], "").await {
+                Ok((200, _)) => {
+                    agent.ready_after = started.elapsed();
+                    return agent;
                 }
+                other => last = format!("{other:?}"),
             }
-        })
-        .await;
-        agent
+            if let Ok(Some(status)) = agent.child.try_wait() {
+                panic!(
+                    "pi-agent exited ({status}) before ready:\n{}",
+                    agent.log_text()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!(
+            "pi-agent not ready after 30 s (last: {last}):\n{}",
+            agent.log_text()
+        );
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGKILL, as a node crash would; waits for the process to be gone.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, as the kubelet does; waits at most `timeout` for the exit (then SIGKILL, and
+    /// `None`).
+    pub fn terminate(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status();
+        let status = self.wait_exit(timeout);
+        if status.is_none() {
+            self.kill();
+        }
+        status
+    }
+
+    /// Waits at most `timeout` for the process to exit by itself; its status, or `None`.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let start = Instant::now();
+        while start.elapsed() < timeout {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
     }
 
     /// The agent's log so far (for failure messages).

@@ -66,6 +66,9 @@ pub struct Metrics {
     pub verifications: Family<OutcomeLabels, Counter>,
     /// `pi_agent_pruned_objects_total{namespace,name}`.
     pub pruned_objects: Family<AppLabels, Counter>,
+    /// `pi_agent_leader`: 1 while this replica runs the controller (the leader, or the only
+    /// replica without leader election), 0 otherwise.
+    pub leader: Gauge,
 }
 
 fn duration_histogram() -> Histogram {
@@ -136,6 +139,12 @@ impl Default for Metrics {
             })
             .set(1);
         registry.register("build_info", "Build information (always 1)", build);
+        let leader = Gauge::default();
+        registry.register(
+            "leader",
+            "1 while this replica runs the controller (holds the leader lease), else 0",
+            leader.clone(),
+        );
         Metrics {
             registry: Mutex::new(registry),
             reconciles,
@@ -146,6 +155,7 @@ impl Default for Metrics {
             drift,
             verifications,
             pruned_objects,
+            leader,
         }
     }
 }

@@ -1,5 +1,10 @@
 //! The HTTP server: health (`/healthz`, `/readyz`), Prometheus metrics (`/metrics`) and the
 //! forced-sync API (`POST /api/v1/namespaces/{ns}/applications/{name}/sync`).
+//!
+//! Every replica serves it. The replica running the controller (the leader, or the only one)
+//! triggers a forced sync directly; a follower hands it to the leader by writing the
+//! `reconcile.pi-agent.io/requestedAt` annotation, which the leader's watch turns into a
+//! reconcile (the same path as `kubectl annotate`).
 
 use std::convert::Infallible;
 use std::path::PathBuf;
@@ -16,7 +21,7 @@ use serde_json::json;
 use tokio::net::TcpListener;
 use tracing::{debug, info, warn};
 
-use crate::api::Application;
+use crate::api::{Application, REQUESTED_AT_ANNOTATION};
 use crate::controller::Handles;
 use crate::report::Metrics;
 use crate::report::metrics::RequestLabels;
@@ -47,10 +52,13 @@ impl TokenSource {
 pub struct State {
     /// Metrics to expose and count into.
     pub metrics: Arc<Metrics>,
-    /// The controller's cache and trigger.
-    pub handles: Handles,
+    /// The controller's cache and trigger, set once this replica runs the controller (at once
+    /// without leader election; on becoming leader with it).
+    pub handles: Arc<std::sync::OnceLock<Handles>>,
     /// The forced-sync token.
     pub token: TokenSource,
+    /// The agent's own client: a follower writes the `requestedAt` annotation with it.
+    pub client: kube::Client,
 }
 
 /// Compares in time independent of where the inputs differ.
@@ -120,24 +128,27 @@ pub async fn handle(
     let path = req.uri().path().to_owned();
     let response = match (req.method(), route(&path)) {
         (&Method::GET, Route::Healthz) => respond(StatusCode::OK, "text/plain", "ok\n"),
-        (&Method::GET, Route::Readyz) => {
-            if state.handles.ready.load(Ordering::SeqCst) {
+        // Ready means "can serve": a follower serves health, metrics and the sync API (handed to
+        // the leader), so it is ready; the replica running the controller is ready once its
+        // Application cache is synced.
+        (&Method::GET, Route::Readyz) => match state.handles.get() {
+            None => respond(StatusCode::OK, "text/plain", "ok (follower)\n"),
+            Some(h) if h.ready.load(Ordering::SeqCst) => {
                 respond(StatusCode::OK, "text/plain", "ok\n")
-            } else {
-                respond(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "text/plain",
-                    "cache not synced yet\n",
-                )
             }
-        }
+            Some(_) => respond(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "text/plain",
+                "cache not synced yet\n",
+            ),
+        },
         (&Method::GET, Route::Metrics) => respond(
             StatusCode::OK,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
             state.metrics.encode(),
         ),
         (&Method::POST, Route::Sync { namespace, name }) => {
-            let r = sync(&req, &state, namespace, name);
+            let r = sync(bearer(&req), &state, namespace, name).await;
             state
                 .metrics
                 .api_requests
@@ -162,20 +173,23 @@ pub async fn handle(
     Ok(response)
 }
 
-fn sync(
-    req: &Request<Incoming>,
+/// The bearer token a request presents.
+fn bearer(req: &Request<Incoming>) -> Option<Vec<u8>> {
+    req.headers()
+        .get(hyper::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|t| t.trim().as_bytes().to_vec())
+}
+
+async fn sync(
+    presented: Option<Vec<u8>>,
     state: &State,
     namespace: &str,
     name: &str,
 ) -> Response<Full<Bytes>> {
     // Authenticate before anything else, so an unauthenticated caller learns nothing, not even
     // whether the Application exists.
-    let presented = req
-        .headers()
-        .get(hyper::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(|t| t.trim().as_bytes().to_vec());
     let Some(expected) = state.token.current() else {
         warn!("forced sync refused: no token is configured (--sync-token-file)");
         return json_response(
@@ -196,14 +210,19 @@ fn sync(
             );
         }
     }
+    let handles = match state.handles.get() {
+        Some(h) if h.ready.load(Ordering::SeqCst) => h,
+        // Not running the controller (a follower), or its cache is not synced yet.
+        _ => return hand_to_leader(&state.client, namespace, name).await,
+    };
     let key = ObjectRef::<Application>::new(name).within(namespace);
-    if state.handles.store.get(&key).is_none() {
+    if handles.store.get(&key).is_none() {
         return json_response(
             StatusCode::NOT_FOUND,
             json!({"error": format!("Application `{namespace}/{name}` not found")}),
         );
     }
-    match state.handles.trigger.clone().try_send(key) {
+    match handles.trigger.clone().try_send(key) {
         Ok(()) => {
             info!(namespace, name, "forced sync requested");
             json_response(
@@ -215,6 +234,48 @@ fn sync(
             StatusCode::SERVICE_UNAVAILABLE,
             json!({"error": "sync queue full, retry later"}),
         ),
+    }
+}
+
+/// A forced sync received by a replica that does not run the controller: written as the
+/// `requestedAt` annotation (a merge patch of that one key), which the leader reconciles.
+async fn hand_to_leader(
+    client: &kube::Client,
+    namespace: &str,
+    name: &str,
+) -> Response<Full<Bytes>> {
+    let api: kube::Api<Application> = kube::Api::namespaced(client.clone(), namespace);
+    let now = k8s_openapi::jiff::Timestamp::now().to_string();
+    let patch = json!({"metadata": {"annotations": {REQUESTED_AT_ANNOTATION: now}}});
+    match api
+        .patch(
+            name,
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(&patch),
+        )
+        .await
+    {
+        Ok(_) => {
+            info!(
+                namespace,
+                name, "forced sync handed to the leader (requestedAt annotation)"
+            );
+            json_response(
+                StatusCode::ACCEPTED,
+                json!({"status": "sync requested from the leader", "namespace": namespace, "name": name}),
+            )
+        }
+        Err(kube::Error::Api(e)) if e.code == 404 => json_response(
+            StatusCode::NOT_FOUND,
+            json!({"error": format!("Application `{namespace}/{name}` not found")}),
+        ),
+        Err(e) => {
+            warn!(namespace, name, error = %e, "cannot hand the forced sync to the leader");
+            json_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                json!({"error": "cannot reach the API server, retry later"}),
+            )
+        }
     }
 }
 

@@ -34,7 +34,7 @@ impl TrustFiles {
         self.allowed_signers.is_none() && self.openpgp_keys.is_none()
     }
 
-    /// Reads the files.
+    /// Reads the files; a missing file counts as absent (an optional Secret not created).
     ///
     /// # Errors
     /// A configured file that cannot be read, with its path.
@@ -43,9 +43,17 @@ impl TrustFiles {
             let Some(p) = path else {
                 return Ok(None);
             };
-            let text = std::fs::read_to_string(p).map_err(|e| {
-                format!("cannot read the agent's trust file `{}`: {e}", p.display())
-            })?;
+            let text = match std::fs::read_to_string(p) {
+                Ok(t) => t,
+                // An optional Secret not created (yet): no trust material from it.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                Err(e) => {
+                    return Err(format!(
+                        "cannot read the agent's trust file `{}`: {e}",
+                        p.display()
+                    ));
+                }
+            };
             let meaningful = text
                 .lines()
                 .any(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'));
@@ -142,7 +150,16 @@ mod tests {
             allowed_signers: None,
             openpgp_keys: Some(dir.join("nope.asc")),
         };
-        assert!(missing.read().unwrap_err().contains("nope.asc"));
+        assert_eq!(
+            missing.read(),
+            Ok(TrustText::default()),
+            "an optional Secret not created"
+        );
+        let unreadable = TrustFiles {
+            allowed_signers: Some(dir.clone()),
+            openpgp_keys: None,
+        };
+        assert!(unreadable.read().unwrap_err().contains("trust file"));
         assert!(TrustFiles::default().is_empty());
         let _ = std::fs::remove_dir_all(dir);
     }
