@@ -214,8 +214,8 @@ pub(crate) mod tests {
 
     /// A cosign public key (`cosign generate-key-pair`, cosign v2.6.5).
     pub(crate) const COSIGN_PUB: &str = "-----BEGIN PUBLIC KEY-----
-MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE8D4Qzt6ZQ35GOV1wVdnpnRAuKIv/
-7IWyWKtFDYoZ5SUyWSx4ZBuNqyHN5kMRLnx2jMNvCB8evNntQaSa7XgLMA==
+MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEXEaUQZfn7sIUJ9m3KtP2CHaFyGSA
+NJjX0V2+sA2Z36utBEF5YcjIOAgCx5yN6RQx6XNE0mzoZUgZFaqVn6CVnQ==
 -----END PUBLIC KEY-----
 ";
     /// `openssl genpkey -algorithm ed25519 | openssl pkey -pubout`.
