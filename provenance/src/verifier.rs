@@ -361,6 +361,12 @@ impl Verifier {
                 failures.push(malformed("signature is not base64".into()));
                 continue;
             };
+            if !is_der_ecdsa_signature(&signature) {
+                failures.push(malformed(
+                    "signature is not an ASN.1 DER ECDSA signature".into(),
+                ));
+                continue;
+            }
             if layer.size < 0 || layer.size as usize > crate::payload::MAX_PAYLOAD_SIZE {
                 failures.push(malformed(format!(
                     "payload size {} is out of bounds",
@@ -476,6 +482,26 @@ fn most_telling(failures: Vec<ImageError>) -> Option<ImageError> {
         _ => 4,
     };
     failures.into_iter().min_by_key(rank)
+}
+
+/// `SEQUENCE { INTEGER r, INTEGER s }` in DER, as cosign writes it (at most 72 bytes for
+/// P-256). Only the structure is checked, so that a mangled signature is reported as corrupted
+/// rather than as signed by another key; ring checks the rest.
+fn is_der_ecdsa_signature(sig: &[u8]) -> bool {
+    fn integer(bytes: &[u8]) -> Option<&[u8]> {
+        match bytes {
+            [0x02, len, rest @ ..] if *len >= 1 && *len <= 33 && rest.len() >= *len as usize => {
+                Some(&rest[*len as usize..])
+            }
+            _ => None,
+        }
+    }
+    match sig {
+        [0x30, len, body @ ..] if *len as usize == body.len() => integer(body)
+            .and_then(integer)
+            .is_some_and(<[u8]>::is_empty),
+        _ => false,
+    }
 }
 
 fn credential_fingerprint(c: &Credential) -> String {
@@ -621,6 +647,19 @@ mod tests {
         let picked = most_telling(vec![e("malformed"), e("untrusted")]).unwrap();
         assert_eq!(picked.reason(), "UntrustedSignature");
         assert!(most_telling(Vec::new()).is_none());
+    }
+
+    #[test]
+    fn der_signature_structure_should_be_checked() {
+        let (pair, _) = crate::keys::tests::key_pair();
+        let sig = crate::keys::tests::sign(&pair, b"payload");
+        assert!(is_der_ecdsa_signature(&sig));
+        assert!(!is_der_ecdsa_signature(&sig[..sig.len() - 1]));
+        assert!(!is_der_ecdsa_signature(b""));
+        assert!(!is_der_ecdsa_signature(b"\x30\x00"));
+        let mut bad = sig.clone();
+        bad[2] = 0x04;
+        assert!(!is_der_ecdsa_signature(&bad));
     }
 
     #[test]
