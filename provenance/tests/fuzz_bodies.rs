@@ -67,11 +67,13 @@ fn iterations() -> usize {
         .unwrap_or(300)
 }
 
+type Body = fn(&[u8]);
+
 #[test]
 fn fuzz_bodies_should_not_panic_on_fixtures_and_their_mutations() {
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let n = iterations();
-    let bodies: [(fn(&[u8]), &str); 5] = [
+    let bodies: [(Body, &str); 5] = [
         (fuzzing::payload, PAYLOAD),
         (fuzzing::public_keys, COSIGN_PUB),
         (fuzzing::docker_config, DOCKER_CONFIG),
