@@ -162,6 +162,23 @@ enum Command {
         #[arg(long)]
         known_hosts: Option<PathBuf>,
     },
+    /// Verify an image as the controller does (same code): resolve its tag to a digest and
+    /// check its cosign signature against the keys.
+    /// Exit code 0: verified (prints `REPOSITORY@sha256:…`), 1: rejected (prints why),
+    /// 2: usage, I/O or registry error.
+    VerifyImage {
+        /// The image (`registry.example/app:v1`, or `…@sha256:…`).
+        image: String,
+        /// Cosign public key files (PEM, ECDSA P-256); repeatable, any one may have signed.
+        #[arg(long = "key", required = true)]
+        keys: Vec<PathBuf>,
+        /// Reach the image's registry over plain HTTP (a local or test registry).
+        #[arg(long)]
+        plain_http: bool,
+        /// Registries the image may come from (host, or host/repository prefix); repeatable.
+        #[arg(long = "allowed-registry")]
+        allowed_registries: Vec<String>,
+    },
     /// Print the Application CRD (the committed copy is under manifests/crds/).
     Crd,
 }
@@ -201,6 +218,12 @@ fn main() -> ExitCode {
             identity.as_deref(),
             known_hosts.as_deref(),
         ),
+        Command::VerifyImage {
+            image,
+            keys,
+            plain_http,
+            allowed_registries,
+        } => verify_image(&image, &keys, plain_http, allowed_registries),
         Command::Verify {
             repo,
             reference,
@@ -666,6 +689,84 @@ fn verify(
             ExitCode::from(1)
         }
         Err(e) => usage(e.to_string()),
+    }
+}
+
+fn verify_image(
+    image: &str,
+    key_files: &[PathBuf],
+    plain_http: bool,
+    allowed_registries: Vec<String>,
+) -> ExitCode {
+    use provenance::{
+        Credentials, ImageRef, KeySet, ResolvedPolicy, ResolvedRule, RetryClass, Verifier,
+        VerifierConfig,
+    };
+    let usage = |m: String| {
+        eprintln!("error: {m}");
+        ExitCode::from(2)
+    };
+    let mut pems = Vec::with_capacity(key_files.len());
+    for f in key_files {
+        match std::fs::read_to_string(f) {
+            Ok(text) => pems.push(text),
+            Err(e) => return usage(format!("cannot read `{}`: {e}", f.display())),
+        }
+    }
+    let keys = match KeySet::from_pems(&pems) {
+        Ok(k) => k,
+        Err(provenance::PolicyError::InvalidKey { index, why }) => {
+            return usage(format!("`{}`: {why}", key_files[index].display()));
+        }
+        Err(e) => return usage(e.to_string()),
+    };
+    let parsed = match ImageRef::parse(image) {
+        Ok(p) => p,
+        Err(e) => return usage(e.to_string()),
+    };
+    let policy = ResolvedPolicy {
+        allowed_registries,
+        rules: vec![ResolvedRule::for_keys(keys)],
+        credentials: Credentials::none(),
+    };
+    let rejected = |e: provenance::ImageError| match e.retry_class() {
+        RetryClass::Terminal => {
+            println!("rejected: {e}");
+            ExitCode::from(1)
+        }
+        RetryClass::Transient => usage(e.to_string()),
+    };
+    let rule = match policy.select(&parsed) {
+        Ok(r) => r,
+        Err(e) => return rejected(e),
+    };
+    pi_agent::install_crypto_provider();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return usage(format!("cannot start the runtime: {e}")),
+    };
+    let verifier = Verifier::new(VerifierConfig {
+        plain_http_registries: if plain_http {
+            vec![parsed.registry().to_owned()]
+        } else {
+            Vec::new()
+        },
+        ..VerifierConfig::default()
+    });
+    match runtime.block_on(verifier.verify(image, rule, &policy.credentials)) {
+        Ok(v) => {
+            println!("{}", v.reference);
+            eprintln!(
+                "verified: {image} is {} signed by key {}",
+                v.digest.as_deref().unwrap_or("?"),
+                v.signer.as_deref().unwrap_or("?")
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => rejected(e),
     }
 }
 

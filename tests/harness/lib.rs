@@ -8,6 +8,7 @@ pub mod cluster;
 pub mod git;
 pub mod git_http;
 pub mod http;
+pub mod registry;
 pub mod signing;
 pub mod ssh_server;
 pub mod tls;
