@@ -54,6 +54,10 @@ pub struct ApplicationSpec {
     /// How they are kept in sync.
     #[serde(default)]
     pub sync: SyncPolicy,
+    /// Which container images may run, signed by whom (cosign), and whether they are pinned to
+    /// digests. Without it images are not checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub images: Option<provenance::ImagePolicy>,
 }
 
 /// A path in a git repository at a reference.
@@ -126,26 +130,9 @@ pub struct Verify {
     pub allow_rollback: bool,
 }
 
-/// Where trust material is: one key of a Secret or ConfigMap in the Application's namespace.
-#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct KeyRef {
-    /// A Secret.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_ref: Option<NameKey>,
-    /// A ConfigMap.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub config_map_ref: Option<NameKey>,
-}
-
-/// A name and a key in it.
-#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
-pub struct NameKey {
-    /// Object name.
-    pub name: String,
-    /// Key in its data.
-    pub key: String,
-}
+/// Where trust material is: one key of a Secret or ConfigMap in the Application's namespace (the
+/// same shape for commit signers and cosign keys).
+pub use provenance::{KeyRef, NameKey};
 
 /// Where objects go, and the tenancy limits of what the repository may create.
 #[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]

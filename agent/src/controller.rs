@@ -60,6 +60,9 @@ pub enum ReconcileError {
     /// The applied objects did not become healthy.
     #[error(transparent)]
     Health(#[from] health::HealthError),
+    /// An image of the revision is refused.
+    #[error(transparent)]
+    Images(#[from] crate::images::ImageStageError),
     /// Writing status failed.
     #[error("writing status failed: {0}")]
     Status(#[source] kube::Error),
@@ -76,6 +79,7 @@ impl ReconcileError {
             }
             ReconcileError::Source(_) => reason::SOURCE_FAILED,
             ReconcileError::Render(_) => reason::RENDER_FAILED,
+            ReconcileError::Images(_) => reason::IMAGE_VERIFICATION_FAILED,
             ReconcileError::Apply(
                 ApplyError::PruneFailed { .. } | ApplyError::EmptyRender { .. },
             ) => reason::PRUNE_FAILED,
@@ -92,6 +96,7 @@ impl ReconcileError {
             ReconcileError::InvalidSpec(_) => RetryClass::Terminal,
             ReconcileError::Source(e) => e.retry_class(),
             ReconcileError::Render(e) => e.retry_class(),
+            ReconcileError::Images(e) => e.retry_class(),
             ReconcileError::Apply(e) => e.retry_class(),
             ReconcileError::Status(_) => RetryClass::Transient,
             ReconcileError::Health(e) => e.retry_class(),
@@ -117,6 +122,8 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     /// The region's default trust files, for Applications that name no trust material.
     pub trust_files: TrustFiles,
+    /// Image verification (one verdict cache for every Application).
+    pub images: Arc<provenance::Verifier>,
     failures: std::sync::Mutex<HashMap<ObjectRef<Application>, u32>>,
     // Set by `start`: lets the drift watcher ask for a reconcile, which records the correction
     // in status.
@@ -158,6 +165,7 @@ impl Context {
         let drift = DriftWatcher::new(client.clone(), on_drift);
         Ok(Context {
             trust_files: TrustFiles::default(),
+            images: Arc::new(provenance::Verifier::new(Default::default())),
             applier,
             impersonating: Default::default(),
             config,
@@ -290,47 +298,46 @@ async fn verification_for(
     })
 }
 
-/// One key of a Secret or ConfigMap in `namespace`, as text.
-async fn read_key(
+/// Why a referenced key could not be read.
+pub(crate) enum KeyError {
+    /// The object or key is missing or unreadable: named.
+    Missing(String),
+    /// The API server did not answer.
+    Unavailable(kube::Error),
+    /// The reference itself is invalid.
+    Invalid(String),
+}
+
+/// Reads one key of a Secret or ConfigMap of `namespace` (`field` names the spec field in errors).
+pub(crate) async fn read_ref(
     client: &kube::Client,
     namespace: &str,
     r: &KeyRef,
     field: &str,
-) -> Result<String, ReconcileError> {
-    let refused = |reason: String| {
-        ReconcileError::Source(SourceError::VerificationFailed {
-            revision: "policy".into(),
-            reason,
-        })
-    };
-    let unavailable = |e: kube::Error| {
-        ReconcileError::Source(SourceError::RepositoryFailed {
-            url: field.into(),
-            message: e.to_string(),
-        })
-    };
+) -> Result<String, KeyError> {
+    let missing = KeyError::Missing;
     match (&r.secret_ref, &r.config_map_ref) {
         (Some(s), None) => {
             let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
             let secret = api
                 .get_opt(&s.name)
                 .await
-                .map_err(unavailable)?
+                .map_err(KeyError::Unavailable)?
                 .ok_or_else(|| {
-                    refused(format!(
+                    missing(format!(
                         "`{field}`: Secret `{namespace}/{}` not found",
                         s.name
                     ))
                 })?;
             let data = secret.data.unwrap_or_default();
             let bytes = data.get(&s.key).ok_or_else(|| {
-                refused(format!(
+                missing(format!(
                     "`{field}`: Secret `{namespace}/{}` has no key `{}`",
                     s.name, s.key
                 ))
             })?;
             String::from_utf8(bytes.0.clone()).map_err(|_| {
-                refused(format!(
+                missing(format!(
                     "`{field}`: key `{}` of Secret `{}` is not UTF-8",
                     s.key, s.name
                 ))
@@ -341,24 +348,46 @@ async fn read_key(
             let cm = api
                 .get_opt(&c.name)
                 .await
-                .map_err(unavailable)?
+                .map_err(KeyError::Unavailable)?
                 .ok_or_else(|| {
-                    refused(format!(
+                    missing(format!(
                         "`{field}`: ConfigMap `{namespace}/{}` not found",
                         c.name
                     ))
                 })?;
             cm.data.unwrap_or_default().remove(&c.key).ok_or_else(|| {
-                refused(format!(
+                missing(format!(
                     "`{field}`: ConfigMap `{namespace}/{}` has no key `{}`",
                     c.name, c.key
                 ))
             })
         }
-        _ => Err(ReconcileError::InvalidSpec(format!(
+        _ => Err(KeyError::Invalid(format!(
             "`{field}` must set exactly one of `secretRef`, `configMapRef`"
         ))),
     }
+}
+
+/// Reads trust material for signature verification: a missing key is a refusal.
+async fn read_key(
+    client: &kube::Client,
+    namespace: &str,
+    r: &KeyRef,
+    field: &str,
+) -> Result<String, ReconcileError> {
+    read_ref(client, namespace, r, field)
+        .await
+        .map_err(|e| match e {
+            KeyError::Missing(reason) => ReconcileError::Source(SourceError::VerificationFailed {
+                revision: "policy".into(),
+                reason,
+            }),
+            KeyError::Unavailable(e) => ReconcileError::Source(SourceError::RepositoryFailed {
+                url: field.into(),
+                message: e.to_string(),
+            }),
+            KeyError::Invalid(m) => ReconcileError::InvalidSpec(m),
+        })
 }
 
 /// The credentials of `spec.source.secretRef`, read at every reconcile (a rotated Secret applies
@@ -668,6 +697,45 @@ async fn reconcile_inner(cached: &Application, ctx: &Context) -> Result<Action, 
             generation,
             &now(),
         );
+
+        // Images: verified and pinned before anything of the revision is written.
+        let mut objects = objects;
+        if let Some(policy) = &app.spec.images {
+            let ns = app.namespace().unwrap_or_default();
+            let outcome = async {
+                let resolved = crate::images::resolve(&ctx.client, &ns, policy).await?;
+                crate::images::admit(&ctx.images, &resolved, &mut objects).await
+            }
+            .await;
+            let count = |result: &str, n: u64| {
+                let l = OutcomeLabels {
+                    namespace: owner.namespace.clone(),
+                    name: owner.name.clone(),
+                    result: result.into(),
+                };
+                ctx.metrics.image_verifications.get_or_create(&l).inc_by(n);
+            };
+            match outcome {
+                Ok(admitted) => {
+                    count("verified", admitted.images.len() as u64);
+                    conditions::set_condition(
+                        &mut status.conditions,
+                        conditions::IMAGES_VERIFIED,
+                        true,
+                        reason::VERIFIED,
+                        &admitted.summary(),
+                        generation,
+                        &now(),
+                    );
+                }
+                Err(e) => {
+                    count("refused", 1);
+                    return Err(e.into());
+                }
+            }
+        } else {
+            conditions::remove_condition(&mut status.conditions, conditions::IMAGES_VERIFIED);
+        }
 
         // An empty revision would prune everything: refuse it unless asked for.
         if objects.is_empty() && !status.inventory.is_empty() && !app.spec.sync.allow_empty {

@@ -2,7 +2,7 @@
 //!
 //! One reconcile of an [`api::Application`] runs the stages in order:
 //! [`source`] (fetch with gix, resolve the reference) → [`render`] (manifests to objects, pure)
-//! → [`apply`] (server-side apply, in order; prune; drift correction) → [`health`] (kstatus)
+//! → [`images`] (cosign signatures, digest pinning) → [`apply`] (server-side apply, in order; prune; drift correction) → [`health`] (kstatus)
 //! → [`report`] (status conditions, metrics).
 //! [`controller`] wires them to kube-runtime; [`server`] serves health, metrics and the
 //! forced-sync API; [`leader`] elects the replica that runs the controller. Start reading at
@@ -14,6 +14,7 @@ pub mod apply;
 pub mod controller;
 pub mod error;
 pub mod health;
+pub mod images;
 pub mod leader;
 pub mod render;
 pub mod report;

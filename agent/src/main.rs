@@ -71,6 +71,14 @@ enum Command {
         /// The region's armored OpenPGP public keys (a mounted Secret), as `--allowed-signers`.
         #[arg(long, env = "PI_AGENT_OPENPGP_KEYS")]
         openpgp_keys: Option<PathBuf>,
+        /// Registries (`host[:port]`) reached over plain HTTP to verify images; repeatable or
+        /// comma-separated. Only for local and test registries: every other one is HTTPS.
+        #[arg(
+            long = "plain-http-registry",
+            env = "PI_AGENT_PLAIN_HTTP_REGISTRIES",
+            value_delimiter = ','
+        )]
+        plain_http_registries: Vec<String>,
         /// Log format.
         #[arg(long, value_enum, default_value = "human", env = "PI_AGENT_LOG_FORMAT")]
         log_format: LogFormat,
@@ -255,6 +263,7 @@ fn main() -> ExitCode {
             max_repo_size,
             allowed_signers,
             openpgp_keys,
+            plain_http_registries,
             log_format,
             leader_elect,
             lease_name,
@@ -372,6 +381,7 @@ fn main() -> ExitCode {
                     allowed_signers,
                     openpgp_keys,
                 },
+                plain_http_registries,
                 election,
                 shutdown_timeout,
             };
@@ -780,6 +790,7 @@ struct RunConfig {
     fetch_timeout: Duration,
     max_repo_bytes: u64,
     trust_files: pi_agent::source::TrustFiles,
+    plain_http_registries: Vec<String>,
     election: Option<ElectionConfig>,
     shutdown_timeout: Duration,
 }
@@ -815,6 +826,10 @@ async fn run(config: RunConfig) -> anyhow::Result<()> {
         metrics.clone(),
     )?;
     ctx.trust_files = config.trust_files;
+    ctx.images = Arc::new(provenance::Verifier::new(provenance::VerifierConfig {
+        plain_http_registries: config.plain_http_registries,
+        ..Default::default()
+    }));
     let ctx = Arc::new(ctx);
     let state = Arc::new(server::State {
         metrics: metrics.clone(),

@@ -11,6 +11,7 @@ use harness::agent::Agent;
 use harness::cluster::ControlPlane;
 use harness::git::Repo;
 use harness::git_http::GitHttpServer;
+use harness::registry::Registry;
 use harness::signing::SshSigner;
 use harness::ssh_server::SshServer;
 use harness::tls::Pki;
@@ -22,11 +23,13 @@ use libtest_mimic::{Arguments, Failed, Trial};
 use pi_agent::api::Application;
 use serde_json::json;
 
+mod images;
 mod kustomize;
 mod ordering;
 mod sync;
 mod tenancy;
 mod verify;
+use images::*;
 use kustomize::*;
 use ordering::*;
 use sync::*;
@@ -39,6 +42,7 @@ struct Env {
     git_https: GitHttpServer,
     git_https_auth: GitHttpServer,
     sshd: SshServer,
+    registry: Registry,
     _git_root: TempDir,
     // Dropped last: stops the control plane.
     _cluster: ControlPlane,
@@ -72,13 +76,26 @@ fn env() -> Arc<Env> {
         let git_https = GitHttpServer::start_tls(git_root.path(), &pki);
         let git_https_auth =
             GitHttpServer::start_tls_with_auth(git_root.path(), &pki, "pi:s3cret-password");
-        let agent = Agent::start(&cluster.kubeconfig, &[("SSL_CERT_FILE", &pki.ca)]).await;
+        // A plain-HTTP registry on loopback, which the agent is told to reach without TLS.
+        let registry = Registry::start();
+        let agent = Agent::start(
+            &cluster.kubeconfig,
+            &[
+                ("SSL_CERT_FILE", &pki.ca),
+                (
+                    "PI_AGENT_PLAIN_HTTP_REGISTRIES",
+                    std::path::Path::new(&registry.host),
+                ),
+            ],
+        )
+        .await;
         Arc::new(Env {
             client,
             agent,
             git_https,
             git_https_auth,
             sshd: SshServer::start(true),
+            registry,
             _git_root: git_root,
             _cluster: cluster,
         })
@@ -775,6 +792,7 @@ fn main() {
         trial!(https_source_is_fetched_and_updated_incrementally),
         trial!(https_credentials_come_from_the_source_secret),
         trial!(an_ssh_source_is_fetched_with_the_deploy_key_of_its_secret),
+        trial!(an_unsigned_image_never_reaches_the_cluster_and_a_signed_one_is_pinned),
         trial!(objects_that_left_git_are_pruned_and_only_them),
         trial!(an_empty_revision_is_refused_unless_allowed),
         trial!(deleting_the_application_prunes_or_orphans),

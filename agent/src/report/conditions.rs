@@ -10,6 +10,8 @@ pub const RECONCILING: &str = "Reconciling";
 pub const STALLED: &str = "Stalled";
 /// Whether the last fetched revision was verified (False with `VerificationDisabled`: a warning).
 pub const SOURCE_VERIFIED: &str = "SourceVerified";
+/// Every container image of the applied revision was admitted by `spec.images`.
+pub const IMAGES_VERIFIED: &str = "ImagesVerified";
 
 /// Status reasons, one per outcome and stage (STYLE: the policy never reads messages).
 pub mod reason {
@@ -27,6 +29,9 @@ pub mod reason {
     pub const SOURCE_FAILED: &str = "SourceFailed";
     /// The manifests do not render.
     pub const RENDER_FAILED: &str = "RenderFailed";
+    /// An image is outside the allowed registries, unsigned, signed by another key, or its
+    /// registry cannot be read.
+    pub const IMAGE_VERIFICATION_FAILED: &str = "ImageVerificationFailed";
     /// The API server refused an object.
     pub const APPLY_FAILED: &str = "ApplyFailed";
     /// Deleting objects that left Git failed, or would delete everything.

@@ -64,6 +64,9 @@ pub struct Metrics {
     /// `pi_agent_signature_verifications_total{namespace,name,result}`: `verified`, `refused`,
     /// `disabled`.
     pub verifications: Family<OutcomeLabels, Counter>,
+    /// `pi_agent_image_verifications_total{namespace,name,result}`: images `verified` (per
+    /// distinct image of a revision) or revisions `refused` (one per refusal).
+    pub image_verifications: Family<OutcomeLabels, Counter>,
     /// `pi_agent_pruned_objects_total{namespace,name}`.
     pub pruned_objects: Family<AppLabels, Counter>,
     /// `pi_agent_leader`: 1 while this replica runs the controller (the leader, or the only
@@ -126,6 +129,12 @@ impl Default for Metrics {
             "Source revisions verified, refused, or not verified (mode None)",
             verifications.clone(),
         );
+        let image_verifications = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "image_verifications",
+            "Container images verified (per distinct image) and revisions refused for an image",
+            image_verifications.clone(),
+        );
         let pruned_objects = Family::<AppLabels, Counter>::default();
         registry.register(
             "pruned_objects",
@@ -154,6 +163,7 @@ impl Default for Metrics {
             api_requests,
             drift,
             verifications,
+            image_verifications,
             pruned_objects,
             leader,
         }
