@@ -331,6 +331,7 @@ mod tests {
                 verify: Verify::default(),
                 destination: Destination::default(),
                 sync: SyncPolicy::default(),
+                images: None,
             },
         );
         app.metadata.namespace = Some("team-a".into());
