@@ -115,6 +115,8 @@ pub struct Context {
     pub drift: Arc<DriftWatcher>,
     /// Metrics.
     pub metrics: Arc<Metrics>,
+    /// Events, console and commit-status reports of each outcome.
+    pub reporter: Arc<crate::report::Reporter>,
     failures: std::sync::Mutex<HashMap<ObjectRef<Application>, u32>>,
     // Set by `start`: lets the drift watcher ask for a reconcile, which records the correction
     // in status.
@@ -155,6 +157,11 @@ impl Context {
         });
         let drift = DriftWatcher::new(client.clone(), on_drift);
         Ok(Context {
+            reporter: crate::report::Reporter::new(
+                client.clone(),
+                Default::default(),
+                metrics.clone(),
+            ),
             applier,
             impersonating: Default::default(),
             config,
@@ -762,7 +769,7 @@ async fn reconcile_inner(cached: &Application, ctx: &Context) -> Result<Action, 
         Ok::<_, ReconcileError>((interval, revision, inventory))
     };
 
-    match attempt.await {
+    let result = match attempt.await {
         Ok((interval, revision, inventory)) => {
             let msg = format!("Applied revision: {revision}");
             conditions::set_condition(
@@ -837,7 +844,9 @@ async fn reconcile_inner(cached: &Application, ctx: &Context) -> Result<Action, 
             }
             Err(e)
         }
-    }
+    };
+    ctx.reporter.outcome(app, &status);
+    result
 }
 
 /// The Application is being deleted: prune its inventory (deletion policy `Delete`, not

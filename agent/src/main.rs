@@ -64,6 +64,8 @@ enum Command {
         /// Log format.
         #[arg(long, value_enum, default_value = "human", env = "PI_AGENT_LOG_FORMAT")]
         log_format: LogFormat,
+        #[command(flatten)]
+        report: pi_agent::report::ReportArgs,
     },
     /// Render a kustomization (or a plain directory of manifests) to stdout, exactly as
     /// `kustomize build DIR` prints it. Exit code 0, or 2 with the error on stderr.
@@ -131,6 +133,9 @@ enum Command {
     },
     /// Print the Application CRD (the committed copy is under manifests/crds/).
     Crd,
+    /// Show the Applications: READY, REVISION, AGE, MESSAGE (`-A`, `-n`, `-o json`, `--watch`).
+    /// Exit code 0, or 2 with the error.
+    Status(pi_agent::status::StatusArgs),
 }
 
 fn init_logs(format: LogFormat) {
@@ -153,6 +158,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Render { dir } => render(&dir),
+        Command::Status(args) => pi_agent::status::main(args),
         Command::Fetch {
             repo,
             reference,
@@ -198,6 +204,7 @@ fn main() -> ExitCode {
             fetch_timeout,
             max_repo_size,
             log_format,
+            report,
         } => {
             // Validate all configuration before binding a port or starting the runtime.
             if listen.port() <= 1024 {
@@ -217,6 +224,13 @@ fn main() -> ExitCode {
                 Ok(n) => n,
                 Err(e) => {
                     eprintln!("error: `--max-repo-size`: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let report_config = match report.config() {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("error: {e}");
                     return ExitCode::from(2);
                 }
             };
@@ -257,6 +271,8 @@ fn main() -> ExitCode {
                 allow_file_urls,
                 fetch_timeout,
                 max_repo_bytes,
+                report: report_config,
+                webhook_secret_file: report.webhook_secret_file,
             };
             match runtime.block_on(run(config)) {
                 Ok(()) => ExitCode::SUCCESS,
@@ -580,6 +596,8 @@ struct RunConfig {
     allow_file_urls: bool,
     fetch_timeout: Duration,
     max_repo_bytes: u64,
+    report: pi_agent::report::ReportConfig,
+    webhook_secret_file: Option<PathBuf>,
 }
 
 async fn kube_config(kubeconfig: Option<PathBuf>) -> anyhow::Result<kube::Config> {
@@ -605,19 +623,23 @@ async fn run(config: RunConfig) -> anyhow::Result<()> {
         let _ = rx.wait_for(|s| *s).await;
     };
     let metrics = Arc::new(Metrics::default());
-    let ctx = Arc::new(Context::new(
+    let mut ctx = Context::new(
         kube_config,
         Fetcher::new(config.cache_dir, config.fetch_timeout)
             .allow_file_urls(config.allow_file_urls)
             .max_repo_bytes(config.max_repo_bytes),
         metrics.clone(),
-    )?);
+    )?;
+    ctx.reporter =
+        pi_agent::report::Reporter::new(ctx.client.clone(), config.report, metrics.clone());
+    let ctx = Arc::new(ctx);
     let (handles, controller) =
         controller::start(ctx, config.namespace.as_deref(), stopped(stop_rx.clone()));
     let state = Arc::new(server::State {
         metrics,
         handles,
         token: config.token,
+        webhooks: server::webhook::Webhooks::new(config.webhook_secret_file),
     });
     let server = server::serve(listener, state, stopped(stop_rx));
 

@@ -38,6 +38,26 @@ pub struct RequestLabels {
     pub code: String,
 }
 
+/// Labels of webhook requests.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WebhookLabels {
+    /// `gitlab`, `github` or `generic`.
+    pub receiver: String,
+    /// `triggered`, `no_match`, `ping`, `ignored`, `duplicate`, `unauthorized`, `bad_request`,
+    /// `too_large`, `rate_limited`, `unavailable`.
+    pub result: String,
+}
+
+/// Labels of outgoing reports.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReportLabels {
+    /// `event` (Kubernetes Event), `console`, `gitlab` or `github`.
+    pub kind: String,
+    /// `delivered`, `retried` (a failed attempt, to be retried), `rejected` (a 4xx answer: not
+    /// retried), `failed` (an Event the API server refused).
+    pub result: String,
+}
+
 /// Build information.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct BuildLabels {
@@ -66,6 +86,19 @@ pub struct Metrics {
     pub verifications: Family<OutcomeLabels, Counter>,
     /// `pi_agent_pruned_objects_total{namespace,name}`.
     pub pruned_objects: Family<AppLabels, Counter>,
+    /// `pi_agent_images_verified_total{namespace,name}`: images whose provenance was verified.
+    pub images_verified: Family<AppLabels, Counter>,
+    /// `pi_agent_images_refused_total{namespace,name}`: images refused by the provenance policy.
+    pub images_refused: Family<AppLabels, Counter>,
+    /// `pi_agent_webhook_requests_total{receiver,result}`.
+    pub webhook_requests: Family<WebhookLabels, Counter>,
+    /// `pi_agent_reports_total{kind,result}`: Events, console events and commit statuses.
+    pub reports: Family<ReportLabels, Counter>,
+    /// `pi_agent_outbox_depth`: reports waiting for delivery.
+    pub outbox_depth: Gauge,
+    /// `pi_agent_outbox_dropped_total`: reports dropped because the outbox was full (the oldest
+    /// goes first).
+    pub outbox_dropped: Counter,
 }
 
 fn duration_histogram() -> Histogram {
@@ -129,6 +162,42 @@ impl Default for Metrics {
             "Objects deleted because they left Git",
             pruned_objects.clone(),
         );
+        let images_verified = Family::<AppLabels, Counter>::default();
+        registry.register(
+            "images_verified",
+            "Container images whose provenance was verified",
+            images_verified.clone(),
+        );
+        let images_refused = Family::<AppLabels, Counter>::default();
+        registry.register(
+            "images_refused",
+            "Container images refused by the provenance policy",
+            images_refused.clone(),
+        );
+        let webhook_requests = Family::<WebhookLabels, Counter>::default();
+        registry.register(
+            "webhook_requests",
+            "Push webhook requests by receiver and result",
+            webhook_requests.clone(),
+        );
+        let reports = Family::<ReportLabels, Counter>::default();
+        registry.register(
+            "reports",
+            "Outgoing reports (Events, console events, commit statuses) by kind and result",
+            reports.clone(),
+        );
+        let outbox_depth = Gauge::default();
+        registry.register(
+            "outbox_depth",
+            "Reports waiting in the outbox for delivery",
+            outbox_depth.clone(),
+        );
+        let outbox_dropped = Counter::default();
+        registry.register(
+            "outbox_dropped",
+            "Reports dropped because the outbox was full (oldest first)",
+            outbox_dropped.clone(),
+        );
         let build = Family::<BuildLabels, Gauge>::default();
         build
             .get_or_create(&BuildLabels {
@@ -146,6 +215,12 @@ impl Default for Metrics {
             drift,
             verifications,
             pruned_objects,
+            images_verified,
+            images_refused,
+            webhook_requests,
+            reports,
+            outbox_depth,
+            outbox_dropped,
         }
     }
 }
@@ -171,6 +246,8 @@ impl Metrics {
         self.fetch_duration.remove(&app);
         self.applied_objects.remove(&app);
         self.pruned_objects.remove(&app);
+        self.images_verified.remove(&app);
+        self.images_refused.remove(&app);
     }
 }
 
@@ -194,12 +271,25 @@ mod tests {
             .inc();
         m.reconcile_duration.get_or_create(&app).observe(0.2);
         m.applied_objects.get_or_create(&app).set(3);
+        m.images_verified.get_or_create(&app).inc();
+        m.images_refused.get_or_create(&app).inc();
+        m.webhook_requests
+            .get_or_create(&WebhookLabels {
+                receiver: "gitlab".into(),
+                result: "triggered".into(),
+            })
+            .inc();
         let text = m.encode();
         for name in [
             "pi_agent_reconcile_total{namespace=\"a\",name=\"b\",result=\"success\"} 1",
             "pi_agent_reconcile_duration_seconds_bucket",
             "pi_agent_applied_objects{namespace=\"a\",name=\"b\"} 3",
             "pi_agent_build_info{version=",
+            "pi_agent_outbox_depth 0",
+            "pi_agent_outbox_dropped_total 0",
+            "pi_agent_images_verified_total{namespace=\"a\",name=\"b\"} 1",
+            "pi_agent_images_refused_total{namespace=\"a\",name=\"b\"} 1",
+            "pi_agent_webhook_requests_total{receiver=\"gitlab\",result=\"triggered\"} 1",
         ] {
             assert!(text.contains(name), "missing {name} in\n{text}");
         }

@@ -1,5 +1,8 @@
 //! The HTTP server: health (`/healthz`, `/readyz`), Prometheus metrics (`/metrics`) and the
-//! forced-sync API (`POST /api/v1/namespaces/{ns}/applications/{name}/sync`).
+//! forced-sync API (`POST /api/v1/namespaces/{ns}/applications/{name}/sync`), push webhooks
+//! (`POST /hooks/gitlab|github|generic`, [`webhook`]).
+
+pub mod webhook;
 
 use std::convert::Infallible;
 use std::path::PathBuf;
@@ -51,6 +54,15 @@ pub struct State {
     pub handles: Handles,
     /// The forced-sync token.
     pub token: TokenSource,
+    /// Push webhook receivers.
+    pub webhooks: webhook::Webhooks,
+}
+
+/// Asks the controller for an immediate reconcile of `key` (forced sync and push webhooks).
+/// Idempotent: a reconcile already pending for the same Application absorbs it. False when the
+/// queue is full.
+pub fn request_reconcile(handles: &Handles, key: ObjectRef<Application>) -> bool {
+    handles.trigger.clone().try_send(key).is_ok()
 }
 
 /// Compares in time independent of where the inputs differ.
@@ -108,7 +120,7 @@ fn respond(code: StatusCode, content_type: &str, body: impl Into<Bytes>) -> Resp
     r
 }
 
-fn json_response(code: StatusCode, value: serde_json::Value) -> Response<Full<Bytes>> {
+pub(crate) fn json_response(code: StatusCode, value: serde_json::Value) -> Response<Full<Bytes>> {
     respond(code, "application/json", format!("{value}\n"))
 }
 
@@ -118,6 +130,9 @@ pub async fn handle(
     state: Arc<State>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let path = req.uri().path().to_owned();
+    if let Some(receiver) = webhook::Receiver::of_path(&path) {
+        return Ok(webhook::handle(req, &state, receiver).await);
+    }
     let response = match (req.method(), route(&path)) {
         (&Method::GET, Route::Healthz) => respond(StatusCode::OK, "text/plain", "ok\n"),
         (&Method::GET, Route::Readyz) => {
@@ -203,15 +218,15 @@ fn sync(
             json!({"error": format!("Application `{namespace}/{name}` not found")}),
         );
     }
-    match state.handles.trigger.clone().try_send(key) {
-        Ok(()) => {
+    match request_reconcile(&state.handles, key) {
+        true => {
             info!(namespace, name, "forced sync requested");
             json_response(
                 StatusCode::ACCEPTED,
                 json!({"status": "sync triggered", "namespace": namespace, "name": name}),
             )
         }
-        Err(_) => json_response(
+        false => json_response(
             StatusCode::SERVICE_UNAVAILABLE,
             json!({"error": "sync queue full, retry later"}),
         ),
@@ -235,7 +250,11 @@ pub async fn serve(
         };
         let state = state.clone();
         tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req| handle(req, state.clone()));
+            // The peer address goes with the request: the webhooks rate-limit per source.
+            let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
+                req.extensions_mut().insert(peer);
+                handle(req, state.clone())
+            });
             if let Err(e) = hyper::server::conn::http1::Builder::new()
                 .header_read_timeout(std::time::Duration::from_secs(10))
                 .timer(hyper_util::rt::TokioTimer::new())
