@@ -901,6 +901,90 @@ fn reports_survive_a_receiver_outage_up_to_the_outbox_bound() -> Result<(), Fail
     })
 }
 
+fn status_lists_applications_and_watches_changes() -> Result<(), Failed> {
+    run(|env| async move {
+        let name = "status-cli";
+        let (_repo, c1, _c2) = app_at_first_commit(&env, name).await;
+        let kubeconfig = env.cluster.kubeconfig.display().to_string();
+        let status = |args: &[&str]| {
+            let out = std::process::Command::new(harness::agent::binary())
+                .arg("status")
+                .args(["--kubeconfig", &kubeconfig])
+                .args(args)
+                .output()
+                .expect("pi-agent status");
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        };
+        let table = status(&["-n", NS]);
+        let header = table.lines().next().unwrap_or_default();
+        assert!(
+            header
+                .split_whitespace()
+                .eq(["NAME", "READY", "REVISION", "AGE", "MESSAGE"]),
+            "{table}"
+        );
+        let line = table
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("{table}"));
+        let cells: Vec<&str> = line.split_whitespace().collect();
+        let short = format!("main@sha1:{}", &c1[..7]);
+        assert_eq!(cells[1..3], ["True", short.as_str()], "{table}");
+        assert!(line.contains("Applied revision: main@sha1:"), "{table}");
+        let all = status(&["-A"]);
+        assert!(all.starts_with("NAMESPACE"), "{all}");
+        assert!(
+            all.lines().any(|l| l.starts_with(NS) && l.contains(name)),
+            "{all}"
+        );
+        let json: serde_json::Value =
+            serde_json::from_str(&status(&["-n", NS, "-o", "json"])).expect("json output");
+        let me = json
+            .as_array()
+            .and_then(|a| a.iter().find(|r| r["name"] == name))
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(me["revision"], format!("main@sha1:{c1}"));
+        assert_eq!(me["ready"], "True");
+        // --watch prints again when an Application changes (here: suspended).
+        let out_file = TempDir::new("status-watch");
+        let out_path = out_file.path().join("out");
+        let mut child = std::process::Command::new(harness::agent::binary())
+            .arg("status")
+            .args(["--kubeconfig", &kubeconfig, "-n", NS, "--watch"])
+            .stdout(std::fs::File::create(&out_path).expect("out"))
+            .spawn()
+            .expect("pi-agent status --watch");
+        let read = || std::fs::read_to_string(&out_path).unwrap_or_default();
+        eventually("a first table", Duration::from_secs(15), || {
+            let t = read();
+            async move { t.contains(name).then_some(()).ok_or(t) }
+        })
+        .await;
+        let api: Api<Application> = Api::namespaced(env.client.clone(), NS);
+        api.patch(
+            name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"sync": {"suspend": true}}})),
+        )
+        .await
+        .expect("suspend");
+        let watched = eventually("a second table", Duration::from_secs(15), || {
+            let t = read();
+            async move { t.contains("(suspended)").then_some(t.clone()).ok_or(t) }
+        })
+        .await;
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(watched.matches("NAME").count() >= 2, "{watched}");
+    })
+}
+
 fn main() {
     let args = Arguments::from_args();
     let trials = vec![
@@ -928,6 +1012,10 @@ fn main() {
         Trial::test(
             "commit_statuses_reach_gitlab_and_github",
             commit_statuses_reach_gitlab_and_github,
+        ),
+        Trial::test(
+            "status_lists_applications_and_watches_changes",
+            status_lists_applications_and_watches_changes,
         ),
         Trial::test(
             "reports_survive_a_receiver_outage_up_to_the_outbox_bound",
