@@ -58,6 +58,64 @@ pub struct ApplicationSpec {
     /// digests. Without it images are not checked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub images: Option<provenance::ImagePolicy>,
+    /// Where reconcile outcomes are reported besides status and Kubernetes Events: a console
+    /// (signed JSON events) and the commit status of the Git host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<Report>,
+}
+
+/// Where reconcile outcomes are reported (besides status, Events and the agent-wide
+/// `--report-url`).
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    /// A console receiving each outcome as a JSON event in the shape of Flux's `generic-hmac`
+    /// provider, signed with `X-Signature: sha256=<hex>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub console: Option<ConsoleReport>,
+    /// The commit status of the applied (or refused) commit on GitLab or GitHub.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit_status: Option<CommitStatusReport>,
+}
+
+/// A console endpoint.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConsoleReport {
+    /// The URL events are POSTed to (`https://…`).
+    pub url: String,
+    /// A Secret of the Application's namespace whose key `hmacKey` signs every event body.
+    /// Without it events are sent unsigned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_ref: Option<LocalObjectRef>,
+}
+
+/// The Git host that receives commit statuses.
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CommitStatusProvider {
+    /// GitLab: `POST /api/v4/projects/:id/statuses/:sha`, `PRIVATE-TOKEN`.
+    #[default]
+    Gitlab,
+    /// GitHub: `POST /repos/{owner}/{repo}/statuses/{sha}`, `Authorization: Bearer`.
+    Github,
+}
+
+/// Commit statuses on GitLab or GitHub.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CommitStatusReport {
+    /// `gitlab` or `github`.
+    pub provider: CommitStatusProvider,
+    /// The API base: GitLab's server URL (`https://gitlab.example`, `/api/v4` is appended;
+    /// default `https://gitlab.com`), GitHub's API URL (default `https://api.github.com`;
+    /// GitHub Enterprise: `https://ghe.example/api/v3`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// GitLab: the project id or its path (`group/project`); GitHub: `owner/repo`.
+    pub project: String,
+    /// A Secret of the Application's namespace whose key `token` holds the API token.
+    pub secret_ref: LocalObjectRef,
 }
 
 /// A path in a git repository at a reference.
@@ -332,6 +390,7 @@ mod tests {
                 destination: Destination::default(),
                 sync: SyncPolicy::default(),
                 images: None,
+                report: None,
             },
         );
         app.metadata.namespace = Some("team-a".into());

@@ -124,6 +124,8 @@ pub struct Context {
     pub trust_files: TrustFiles,
     /// Image verification (one verdict cache for every Application).
     pub images: Arc<provenance::Verifier>,
+    /// Events, console and commit-status reports of each outcome.
+    pub reporter: Arc<crate::report::Reporter>,
     failures: std::sync::Mutex<HashMap<ObjectRef<Application>, u32>>,
     // Set by `start`: lets the drift watcher ask for a reconcile, which records the correction
     // in status.
@@ -166,6 +168,11 @@ impl Context {
         Ok(Context {
             trust_files: TrustFiles::default(),
             images: Arc::new(provenance::Verifier::new(Default::default())),
+            reporter: crate::report::Reporter::new(
+                client.clone(),
+                Default::default(),
+                metrics.clone(),
+            ),
             applier,
             impersonating: Default::default(),
             config,
@@ -845,7 +852,7 @@ async fn reconcile_inner(cached: &Application, ctx: &Context) -> Result<Action, 
         Ok::<_, ReconcileError>((interval, revision, inventory))
     };
 
-    match attempt.await {
+    let result = match attempt.await {
         Ok((interval, revision, inventory)) => {
             let msg = format!("Applied revision: {revision}");
             conditions::set_condition(
@@ -920,7 +927,9 @@ async fn reconcile_inner(cached: &Application, ctx: &Context) -> Result<Action, 
             }
             Err(e)
         }
-    }
+    };
+    ctx.reporter.outcome(app, &status);
+    result
 }
 
 /// The Application is being deleted: prune its inventory (deletion policy `Delete`, not

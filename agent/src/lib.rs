@@ -20,6 +20,7 @@ pub mod render;
 pub mod report;
 pub mod server;
 pub mod source;
+pub mod status;
 
 pub use controller::{Context, reconcile};
 

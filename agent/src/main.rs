@@ -105,6 +105,8 @@ enum Command {
         /// exits anyway.
         #[arg(long, default_value = "25s")]
         shutdown_timeout: String,
+        #[command(flatten)]
+        report: pi_agent::report::ReportArgs,
     },
     /// Render a kustomization (or a plain directory of manifests) to stdout, exactly as
     /// `kustomize build DIR` prints it. Exit code 0, or 2 with the error on stderr.
@@ -189,6 +191,9 @@ enum Command {
     },
     /// Print the Application CRD (the committed copy is under manifests/crds/).
     Crd,
+    /// Show the Applications: READY, REVISION, AGE, MESSAGE (`-A`, `-n`, `-o json`, `--watch`).
+    /// Exit code 0, or 2 with the error.
+    Status(pi_agent::status::StatusArgs),
 }
 
 fn init_logs(format: LogFormat) {
@@ -211,6 +216,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Render { dir } => render(&dir),
+        Command::Status(args) => pi_agent::status::main(args),
         Command::Fetch {
             repo,
             reference,
@@ -272,6 +278,7 @@ fn main() -> ExitCode {
             lease_renew_period,
             leader_identity,
             shutdown_timeout,
+            report,
         } => {
             // Validate all configuration before binding a port or starting the runtime.
             if listen.port() <= 1024 {
@@ -305,6 +312,13 @@ fn main() -> ExitCode {
             let [lease_duration, lease_renew_period, shutdown_timeout] = match durations {
                 [Ok(a), Ok(b), Ok(c)] => [a, b, c],
                 [Err(e), ..] | [_, Err(e), _] | [.., Err(e)] => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let report_config = match report.config() {
+                Ok(c) => c,
+                Err(e) => {
                     eprintln!("error: {e}");
                     return ExitCode::from(2);
                 }
@@ -384,6 +398,8 @@ fn main() -> ExitCode {
                 plain_http_registries,
                 election,
                 shutdown_timeout,
+                report: report_config,
+                webhook_secret_file: report.webhook_secret_file,
             };
             let result = runtime.block_on(run(config));
             // Blocking tasks (a fetch) are not waited for: what they did is resumed by the next
@@ -793,6 +809,8 @@ struct RunConfig {
     plain_http_registries: Vec<String>,
     election: Option<ElectionConfig>,
     shutdown_timeout: Duration,
+    report: pi_agent::report::ReportConfig,
+    webhook_secret_file: Option<PathBuf>,
 }
 
 async fn kube_config(kubeconfig: Option<PathBuf>) -> anyhow::Result<kube::Config> {
@@ -830,12 +848,15 @@ async fn run(config: RunConfig) -> anyhow::Result<()> {
         plain_http_registries: config.plain_http_registries,
         ..Default::default()
     }));
+    ctx.reporter =
+        pi_agent::report::Reporter::new(ctx.client.clone(), config.report, metrics.clone());
     let ctx = Arc::new(ctx);
     let state = Arc::new(server::State {
         metrics: metrics.clone(),
         handles: Arc::default(),
         token: config.token,
         client: ctx.client.clone(),
+        webhooks: server::webhook::Webhooks::new(config.webhook_secret_file),
     });
     let namespace = config.namespace;
     let start_controller = || {

@@ -38,6 +38,26 @@ pub struct RequestLabels {
     pub code: String,
 }
 
+/// Labels of webhook requests.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WebhookLabels {
+    /// `gitlab`, `github` or `generic`.
+    pub receiver: String,
+    /// `triggered`, `no_match`, `ping`, `ignored`, `duplicate`, `unauthorized`, `bad_request`,
+    /// `too_large`, `rate_limited`, `unavailable`.
+    pub result: String,
+}
+
+/// Labels of outgoing reports.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReportLabels {
+    /// `event` (Kubernetes Event), `console`, `gitlab` or `github`.
+    pub kind: String,
+    /// `delivered`, `retried` (a failed attempt, to be retried), `rejected` (a 4xx answer: not
+    /// retried), `failed` (an Event the API server refused).
+    pub result: String,
+}
+
 /// Build information.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct BuildLabels {
@@ -72,6 +92,15 @@ pub struct Metrics {
     /// `pi_agent_leader`: 1 while this replica runs the controller (the leader, or the only
     /// replica without leader election), 0 otherwise.
     pub leader: Gauge,
+    /// `pi_agent_webhook_requests_total{receiver,result}`.
+    pub webhook_requests: Family<WebhookLabels, Counter>,
+    /// `pi_agent_reports_total{kind,result}`: Events, console events and commit statuses.
+    pub reports: Family<ReportLabels, Counter>,
+    /// `pi_agent_outbox_depth`: reports waiting for delivery.
+    pub outbox_depth: Gauge,
+    /// `pi_agent_outbox_dropped_total`: reports dropped because the outbox was full (the oldest
+    /// goes first).
+    pub outbox_dropped: Counter,
 }
 
 fn duration_histogram() -> Histogram {
@@ -141,6 +170,30 @@ impl Default for Metrics {
             "Objects deleted because they left Git",
             pruned_objects.clone(),
         );
+        let webhook_requests = Family::<WebhookLabels, Counter>::default();
+        registry.register(
+            "webhook_requests",
+            "Push webhook requests by receiver and result",
+            webhook_requests.clone(),
+        );
+        let reports = Family::<ReportLabels, Counter>::default();
+        registry.register(
+            "reports",
+            "Outgoing reports (Events, console events, commit statuses) by kind and result",
+            reports.clone(),
+        );
+        let outbox_depth = Gauge::default();
+        registry.register(
+            "outbox_depth",
+            "Reports waiting in the outbox for delivery",
+            outbox_depth.clone(),
+        );
+        let outbox_dropped = Counter::default();
+        registry.register(
+            "outbox_dropped",
+            "Reports dropped because the outbox was full (oldest first)",
+            outbox_dropped.clone(),
+        );
         let build = Family::<BuildLabels, Gauge>::default();
         build
             .get_or_create(&BuildLabels {
@@ -166,6 +219,10 @@ impl Default for Metrics {
             image_verifications,
             pruned_objects,
             leader,
+            webhook_requests,
+            reports,
+            outbox_depth,
+            outbox_dropped,
         }
     }
 }
@@ -214,12 +271,29 @@ mod tests {
             .inc();
         m.reconcile_duration.get_or_create(&app).observe(0.2);
         m.applied_objects.get_or_create(&app).set(3);
+        m.image_verifications
+            .get_or_create(&OutcomeLabels {
+                namespace: "a".into(),
+                name: "b".into(),
+                result: "refused".into(),
+            })
+            .inc();
+        m.webhook_requests
+            .get_or_create(&WebhookLabels {
+                receiver: "gitlab".into(),
+                result: "triggered".into(),
+            })
+            .inc();
         let text = m.encode();
         for name in [
             "pi_agent_reconcile_total{namespace=\"a\",name=\"b\",result=\"success\"} 1",
             "pi_agent_reconcile_duration_seconds_bucket",
             "pi_agent_applied_objects{namespace=\"a\",name=\"b\"} 3",
             "pi_agent_build_info{version=",
+            "pi_agent_outbox_depth 0",
+            "pi_agent_outbox_dropped_total 0",
+            "pi_agent_image_verifications_total{namespace=\"a\",name=\"b\",result=\"refused\"} 1",
+            "pi_agent_webhook_requests_total{receiver=\"gitlab\",result=\"triggered\"} 1",
         ] {
             assert!(text.contains(name), "missing {name} in\n{text}");
         }

@@ -1,10 +1,13 @@
 //! The HTTP server: health (`/healthz`, `/readyz`), Prometheus metrics (`/metrics`) and the
-//! forced-sync API (`POST /api/v1/namespaces/{ns}/applications/{name}/sync`).
+//! forced-sync API (`POST /api/v1/namespaces/{ns}/applications/{name}/sync`) and push webhooks
+//! (`POST /hooks/gitlab|github|generic`, [`webhook`]).
 //!
-//! Every replica serves it. The replica running the controller (the leader, or the only one)
-//! triggers a forced sync directly; a follower hands it to the leader by writing the
+//! Every replica serves them. The replica running the controller (the leader, or the only one)
+//! triggers a reconcile directly; a follower hands it to the leader by writing the
 //! `reconcile.pi-agent.io/requestedAt` annotation, which the leader's watch turns into a
 //! reconcile (the same path as `kubectl annotate`).
+
+pub mod webhook;
 
 use std::convert::Infallible;
 use std::path::PathBuf;
@@ -59,6 +62,15 @@ pub struct State {
     pub token: TokenSource,
     /// The agent's own client: a follower writes the `requestedAt` annotation with it.
     pub client: kube::Client,
+    /// Push webhook receivers.
+    pub webhooks: webhook::Webhooks,
+}
+
+/// Asks this replica's controller for an immediate reconcile of `key` (forced sync and push
+/// webhooks). Idempotent: a reconcile already pending for the same Application absorbs it.
+/// False when the queue is full.
+pub fn request_reconcile(handles: &Handles, key: ObjectRef<Application>) -> bool {
+    handles.trigger.clone().try_send(key).is_ok()
 }
 
 /// Compares in time independent of where the inputs differ.
@@ -116,7 +128,7 @@ fn respond(code: StatusCode, content_type: &str, body: impl Into<Bytes>) -> Resp
     r
 }
 
-fn json_response(code: StatusCode, value: serde_json::Value) -> Response<Full<Bytes>> {
+pub(crate) fn json_response(code: StatusCode, value: serde_json::Value) -> Response<Full<Bytes>> {
     respond(code, "application/json", format!("{value}\n"))
 }
 
@@ -126,6 +138,9 @@ pub async fn handle(
     state: Arc<State>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let path = req.uri().path().to_owned();
+    if let Some(receiver) = webhook::Receiver::of_path(&path) {
+        return Ok(webhook::handle(req, &state, receiver).await);
+    }
     let response = match (req.method(), route(&path)) {
         (&Method::GET, Route::Healthz) => respond(StatusCode::OK, "text/plain", "ok\n"),
         // Ready means "can serve": a follower serves health, metrics and the sync API (handed to
@@ -222,15 +237,15 @@ async fn sync(
             json!({"error": format!("Application `{namespace}/{name}` not found")}),
         );
     }
-    match handles.trigger.clone().try_send(key) {
-        Ok(()) => {
+    match request_reconcile(handles, key) {
+        true => {
             info!(namespace, name, "forced sync requested");
             json_response(
                 StatusCode::ACCEPTED,
                 json!({"status": "sync triggered", "namespace": namespace, "name": name}),
             )
         }
-        Err(_) => json_response(
+        false => json_response(
             StatusCode::SERVICE_UNAVAILABLE,
             json!({"error": "sync queue full, retry later"}),
         ),
@@ -239,7 +254,7 @@ async fn sync(
 
 /// A forced sync received by a replica that does not run the controller: written as the
 /// `requestedAt` annotation (a merge patch of that one key), which the leader reconciles.
-async fn hand_to_leader(
+pub(crate) async fn hand_to_leader(
     client: &kube::Client,
     namespace: &str,
     name: &str,
@@ -296,7 +311,11 @@ pub async fn serve(
         };
         let state = state.clone();
         tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req| handle(req, state.clone()));
+            // The peer address goes with the request: the webhooks rate-limit per source.
+            let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
+                req.extensions_mut().insert(peer);
+                handle(req, state.clone())
+            });
             if let Err(e) = hyper::server::conn::http1::Builder::new()
                 .header_read_timeout(std::time::Duration::from_secs(10))
                 .timer(hyper_util::rt::TokioTimer::new())
