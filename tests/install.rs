@@ -16,6 +16,7 @@ use harness::agent::{Agent, binary};
 use harness::cluster::ControlPlane;
 use harness::git::Repo;
 use harness::signing::SshSigner;
+use harness::trial::runtime;
 use harness::{TempDir, eventually, http, repo_root};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret};
@@ -42,16 +43,6 @@ struct Env {
 }
 
 static ENV: Mutex<Option<Arc<Env>>> = Mutex::new(None);
-
-fn runtime() -> &'static tokio::runtime::Runtime {
-    static RT: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
-    RT.get_or_init(|| {
-        tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .expect("runtime")
-    })
-}
 
 /// The control plane's own kubectl (same version), built by `bootstrap/components`.
 fn components_kubectl() -> PathBuf {
@@ -154,17 +145,7 @@ where
     Fut: std::future::Future<Output = ()>,
 {
     let env = env();
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        runtime().block_on(body(env.clone()))
-    }))
-    .map_err(|p| {
-        Failed::from(
-            p.downcast_ref::<String>()
-                .cloned()
-                .or_else(|| p.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-                .unwrap_or_default(),
-        )
-    })
+    harness::trial::run_body(body(env.clone()), || None)
 }
 
 const CM_FIRST: &str =

@@ -30,3 +30,16 @@ pub fn install_crypto_provider() {
     // Err means a provider is already installed, which is what we want.
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
+
+/// The runtime of a one-shot command (`verify`, `fetch`, `status`, …), with the crypto provider
+/// installed.
+///
+/// # Errors
+/// The runtime cannot start (no threads, no timer).
+pub fn cli_runtime() -> Result<tokio::runtime::Runtime, String> {
+    install_crypto_provider();
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))
+}

@@ -463,14 +463,10 @@ fn diff(dir: &std::path::Path, namespace: &str, kubeconfig: Option<PathBuf>) -> 
             return ExitCode::from(2);
         }
     };
-    pi_agent::install_crypto_provider();
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match pi_agent::cli_runtime() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
+            eprintln!("error: {e}");
             return ExitCode::from(2);
         }
     };
@@ -561,13 +557,9 @@ fn fetch(
     } else {
         Reference::Branch(reference.trim_start_matches("refs/heads/").to_owned())
     };
-    pi_agent::install_crypto_provider();
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match pi_agent::cli_runtime() {
         Ok(rt) => rt,
-        Err(e) => return usage(format!("cannot start the runtime: {e}")),
+        Err(e) => return usage(e),
     };
     let fetcher = Fetcher::new(cache_dir, std::time::Duration::from_secs(600))
         .allow_file_urls(true)
@@ -646,13 +638,9 @@ fn verify(
             Err(e) => return usage(format!("cannot open `{repo}`: {e}")),
         }
     };
-    pi_agent::install_crypto_provider();
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match pi_agent::cli_runtime() {
         Ok(rt) => rt,
-        Err(e) => return usage(format!("cannot start the runtime: {e}")),
+        Err(e) => return usage(e),
     };
     let cache = std::env::temp_dir().join(format!("pi-agent-verify-{}", std::process::id()));
     let result = runtime.block_on(async {
@@ -766,13 +754,9 @@ fn verify_image(
         Ok(r) => r,
         Err(e) => return rejected(e),
     };
-    pi_agent::install_crypto_provider();
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match pi_agent::cli_runtime() {
         Ok(rt) => rt,
-        Err(e) => return usage(format!("cannot start the runtime: {e}")),
+        Err(e) => return usage(e),
     };
     let verifier = Verifier::new(VerifierConfig {
         plain_http_registries: if plain_http {

@@ -190,14 +190,10 @@ fn render(rows: &[Row], args: &StatusArgs) -> String {
 
 /// Runs `pi-agent status`: exit 0, or 2 with the error.
 pub fn main(args: StatusArgs) -> ExitCode {
-    crate::install_crypto_provider();
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match crate::cli_runtime() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
+            eprintln!("error: {e}");
             return ExitCode::from(2);
         }
     };

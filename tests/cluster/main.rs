@@ -15,6 +15,7 @@ use harness::registry::Registry;
 use harness::signing::SshSigner;
 use harness::ssh_server::SshServer;
 use harness::tls::Pki;
+use harness::trial::{install_crd, runtime};
 use harness::{eventually, http};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
@@ -49,16 +50,6 @@ struct Env {
 }
 
 static ENV: Mutex<Option<Arc<Env>>> = Mutex::new(None);
-
-fn runtime() -> &'static tokio::runtime::Runtime {
-    static RT: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
-    RT.get_or_init(|| {
-        tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .expect("runtime")
-    })
-}
 
 /// The shared environment, started by the first test that needs it.
 fn env() -> Arc<Env> {
@@ -104,41 +95,6 @@ fn env() -> Arc<Env> {
     e
 }
 
-async fn install_crd(client: &kube::Client) {
-    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-    use kube::CustomResourceExt;
-    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    let crd = Application::crd();
-    crds.patch(
-        "applications.gitops.pi-agent.io",
-        &PatchParams::apply("tests").force(),
-        &Patch::Apply(&crd),
-    )
-    .await
-    .expect("install CRD");
-    eventually("CRD established", Duration::from_secs(30), || {
-        let crds = crds.clone();
-        async move {
-            let c = crds
-                .get("applications.gitops.pi-agent.io")
-                .await
-                .map_err(|e| e.to_string())?;
-            let ok = c
-                .status
-                .and_then(|s| s.conditions)
-                .unwrap_or_default()
-                .iter()
-                .any(|c| c.type_ == "Established" && c.status == "True");
-            if ok {
-                Ok(())
-            } else {
-                Err("not established".into())
-            }
-        }
-    })
-    .await;
-}
-
 /// Runs an async test body on the shared runtime, with the agent's log on failure.
 fn run<F, Fut>(body: F) -> Result<(), Failed>
 where
@@ -146,29 +102,7 @@ where
     Fut: std::future::Future<Output = ()>,
 {
     let env = env();
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        runtime().block_on(body(env.clone()))
-    }));
-    result.map_err(|p| {
-        let msg = p
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| p.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-            .unwrap_or_default();
-        let log = env.agent.log_text();
-        let tail: Vec<&str> = log
-            .lines()
-            .rev()
-            .take(40)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect();
-        Failed::from(format!(
-            "{msg}\n--- last agent log lines ---\n{}",
-            tail.join("\n")
-        ))
-    })
+    harness::trial::run_body(body(env.clone()), || Some(env.agent.log_text()))
 }
 
 /// The developer key every test repository signs its commits with.

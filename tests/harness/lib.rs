@@ -12,6 +12,7 @@ pub mod registry;
 pub mod signing;
 pub mod ssh_server;
 pub mod tls;
+pub mod trial;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

@@ -15,6 +15,7 @@ use harness::agent::Agent;
 use harness::cluster::ControlPlane;
 use harness::git::Repo;
 use harness::signing::SshSigner;
+use harness::trial::{install_crd, runtime};
 use harness::{eventually, http};
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use k8s_openapi::api::events::v1::Event;
@@ -43,16 +44,6 @@ struct Env {
 }
 
 static ENV: Mutex<Option<Arc<Env>>> = Mutex::new(None);
-
-fn runtime() -> &'static tokio::runtime::Runtime {
-    static RT: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
-    RT.get_or_init(|| {
-        tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .expect("runtime")
-    })
-}
 
 fn signer() -> &'static SshSigner {
     static SIGNER: std::sync::OnceLock<(TempDir, SshSigner)> = std::sync::OnceLock::new();
@@ -105,36 +96,6 @@ fn env() -> Arc<Env> {
     e
 }
 
-async fn install_crd(client: &kube::Client) {
-    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-    use kube::CustomResourceExt;
-    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    crds.patch(
-        "applications.gitops.pi-agent.io",
-        &PatchParams::apply("tests").force(),
-        &Patch::Apply(&Application::crd()),
-    )
-    .await
-    .expect("install CRD");
-    eventually("CRD established", Duration::from_secs(30), || {
-        let crds = crds.clone();
-        async move {
-            let c = crds
-                .get("applications.gitops.pi-agent.io")
-                .await
-                .map_err(|e| e.to_string())?;
-            let ok = c
-                .status
-                .and_then(|s| s.conditions)
-                .unwrap_or_default()
-                .iter()
-                .any(|c| c.type_ == "Established" && c.status == "True");
-            ok.then_some(()).ok_or_else(|| "not established".into())
-        }
-    })
-    .await;
-}
-
 /// A namespace with the trusted signers and the report Secrets.
 async fn namespace(client: &kube::Client, name: &str) {
     let api: Api<Namespace> = Api::all(client.clone());
@@ -171,23 +132,7 @@ where
     Fut: std::future::Future<Output = ()>,
 {
     let env = env();
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        runtime().block_on(body(env.clone()))
-    }));
-    result.map_err(|p| {
-        let msg = p
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| p.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-            .unwrap_or_default();
-        let log = env.agent.log_text();
-        let tail: Vec<&str> = log.lines().rev().take(40).collect::<Vec<_>>();
-        let tail: Vec<&str> = tail.into_iter().rev().collect();
-        Failed::from(format!(
-            "{msg}\n--- last agent log lines ---\n{}",
-            tail.join("\n")
-        ))
-    })
+    harness::trial::run_body(body(env.clone()), || Some(env.agent.log_text()))
 }
 
 fn signed_repo() -> Repo {

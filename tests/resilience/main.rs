@@ -13,22 +13,12 @@ use harness::eventually;
 use harness::git::Repo;
 use harness::signing::SshSigner;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret};
-use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, ListParams, PostParams};
 use libtest_mimic::{Arguments, Failed, Trial};
 use pi_agent::api::Application;
 use serde_json::json;
 
 const OBJECTS: usize = 400;
-
-fn runtime() -> &'static tokio::runtime::Runtime {
-    static RT: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
-    RT.get_or_init(|| {
-        tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .expect("runtime")
-    })
-}
 
 // One test at a time: each one breaks the control plane on purpose.
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -45,16 +35,7 @@ struct Setup {
 async fn setup(ns: &str) -> Setup {
     let cluster = ControlPlane::start();
     let client = cluster.client().await;
-    use kube::CustomResourceExt;
-    let crds: Api<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> = Api::all(client.clone());
-    crds.patch(
-        "applications.gitops.pi-agent.io",
-        &PatchParams::apply("tests").force(),
-        &Patch::Apply(&Application::crd()),
-    )
-    .await
-    .expect("CRD");
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    harness::trial::install_crd(&client).await;
     let signer_dir = TempDir::new("signer");
     let signer = SshSigner::generate(signer_dir.path(), "dev", "dev@example.com");
     let nss: Api<Namespace> = Api::all(client.clone());
@@ -242,16 +223,7 @@ async fn the_region_trust_file_is_reloaded_when_it_changes() {
 
 fn run(body: impl std::future::Future<Output = ()>) -> Result<(), Failed> {
     let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| runtime().block_on(body))).map_err(
-        |p| {
-            Failed::from(
-                p.downcast_ref::<String>()
-                    .cloned()
-                    .or_else(|| p.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-                    .unwrap_or_default(),
-            )
-        },
-    )
+    harness::trial::run_body(body, || None)
 }
 
 fn main() {
