@@ -54,10 +54,9 @@ impl Admitted {
             .iter()
             .filter(|v| v.reference.contains("@sha256:"))
             .count();
-        format!(
-            "{} images: {signed} signed by a trusted key, {pinned} pinned to their digest",
-            self.images.len()
-        )
+        let n = self.images.len();
+        let noun = if n == 1 { "image" } else { "images" };
+        format!("{n} {noun}: {signed} signed by a trusted key, {pinned} pinned to their digest")
     }
 }
 
@@ -178,6 +177,10 @@ mod tests {
             a.summary(),
             "2 images: 1 signed by a trusted key, 1 pinned to their digest"
         );
+        let one = Admitted {
+            images: vec![verified("r/a:1", "r/a@sha256:00", Some("k1"))],
+        };
+        assert!(one.summary().starts_with("1 image: "));
     }
 
     #[test]
