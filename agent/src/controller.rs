@@ -744,6 +744,11 @@ async fn reconcile_inner(cached: &Application, ctx: &Context) -> Result<Action, 
             conditions::remove_condition(&mut status.conditions, conditions::IMAGES_VERIFIED);
         }
 
+        // A verified revision about to change the cluster: `running` on the commit, for example.
+        if status.last_applied_revision.as_deref() != Some(revision.as_str()) {
+            ctx.reporter.progress(app, &revision);
+        }
+
         // An empty revision would prune everything: refuse it unless asked for.
         if objects.is_empty() && !status.inventory.is_empty() && !app.spec.sync.allow_empty {
             return Err(ApplyError::EmptyRender {

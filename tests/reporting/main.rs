@@ -672,17 +672,23 @@ fn commit_statuses_reach_gitlab_and_github() -> Result<(), Failed> {
             "{reply}"
         );
 
-        let gl_got = eventually("two GitLab statuses", Duration::from_secs(30), || {
+        // Commit 1: running while it is applied, then success; commit 2 (refused before apply):
+        // failed.
+        let gl_got = eventually("three GitLab statuses", Duration::from_secs(30), || {
             let got = gitlab.received();
             async move {
-                (got.len() >= 2)
+                (got.len() >= 3)
                     .then_some(got.clone())
                     .ok_or(format!("{got:?}"))
             }
         })
         .await;
-        assert_eq!(gl_got.len(), 2, "{gl_got:?}");
-        for (q, commit, state) in [(&gl_got[0], &c1, "success"), (&gl_got[1], &c2, "failed")] {
+        assert_eq!(gl_got.len(), 3, "{gl_got:?}");
+        for (q, commit, state) in [
+            (&gl_got[0], &c1, "running"),
+            (&gl_got[1], &c1, "success"),
+            (&gl_got[2], &c2, "failed"),
+        ] {
             assert_eq!(q.method, "POST");
             assert_eq!(
                 q.path,
@@ -695,17 +701,21 @@ fn commit_statuses_reach_gitlab_and_github() -> Result<(), Failed> {
             assert_eq!(b["ref"], "main");
             assert!(b["description"].as_str().is_some_and(|d| !d.is_empty()));
         }
-        let gh_got = eventually("two GitHub statuses", Duration::from_secs(30), || {
+        let gh_got = eventually("three GitHub statuses", Duration::from_secs(30), || {
             let got = github.received();
             async move {
-                (got.len() >= 2)
+                (got.len() >= 3)
                     .then_some(got.clone())
                     .ok_or(format!("{got:?}"))
             }
         })
         .await;
-        assert_eq!(gh_got.len(), 2, "{gh_got:?}");
-        for (q, commit, state) in [(&gh_got[0], &c1, "success"), (&gh_got[1], &c2, "failure")] {
+        assert_eq!(gh_got.len(), 3, "{gh_got:?}");
+        for (q, commit, state) in [
+            (&gh_got[0], &c1, "pending"),
+            (&gh_got[1], &c1, "success"),
+            (&gh_got[2], &c2, "failure"),
+        ] {
             assert_eq!(q.method, "POST");
             assert_eq!(
                 q.path,

@@ -28,7 +28,7 @@ use crate::report::Metrics;
 use crate::report::conditions::truncate;
 use crate::report::metrics::ReportLabels;
 use crate::report::outbox::{Delivery, Outbox, OutboxConfig};
-use crate::report::payload::{self, CommitState, CommitStatus, Outcome, REPORTING_CONTROLLER};
+use crate::report::payload::{self, CommitStatus, Outcome, REPORTING_CONTROLLER};
 
 /// Annotation carrying the revision on each Event (as Flux's `…/revision`).
 pub const REVISION_ANNOTATION: &str = "gitops.pi-agent.io/revision";
@@ -122,12 +122,30 @@ impl Reporter {
         &self.outbox
     }
 
+    /// Reports that a verified revision is being applied: commit status `running` (GitHub
+    /// `pending`); no Event or console event (it is not an outcome). Never waits.
+    pub fn progress(self: &Arc<Self>, app: &Application, revision: &str) {
+        self.send(
+            app,
+            Outcome {
+                ready: false,
+                reason: crate::report::conditions::reason::PROGRESSING.to_owned(),
+                message: format!("Applying revision {revision}"),
+                revision: Some(revision.to_owned()),
+            },
+        );
+    }
+
     /// Reports the outcome `status` describes, unless it is the one reported last. Never waits:
     /// the report is built and sent in the background.
     pub fn outcome(self: &Arc<Self>, app: &Application, status: &ApplicationStatus) {
         let Some(outcome) = Outcome::from_status(status) else {
             return;
         };
+        self.send(app, outcome);
+    }
+
+    fn send(self: &Arc<Self>, app: &Application, outcome: Outcome) {
         let key = (app.namespace().unwrap_or_default(), app.name_any());
         {
             let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
@@ -183,7 +201,9 @@ impl Reporter {
 
     async fn report(&self, app: &Application, outcome: &Outcome) {
         let now = k8s_openapi::jiff::Timestamp::now();
-        if self.config.events {
+        // A revision being applied is not an outcome: only the commit status shows it.
+        let outcome_only = !outcome.in_progress();
+        if self.config.events && outcome_only {
             match self.event(app, outcome, now).await {
                 Ok(()) => self.count("event", "delivered"),
                 Err(e) => {
@@ -200,7 +220,7 @@ impl Reporter {
             &self.config.instance,
             &timestamp,
         );
-        if let Some(url) = &self.config.console_url {
+        if let Some(url) = self.config.console_url.as_ref().filter(|_| outcome_only) {
             let key = self.config.console_key_file.as_ref().and_then(|f| {
                 let key = std::fs::read(f)
                     .inspect_err(|e| warn!(file = %f.display(), error = %e, "cannot read the console HMAC key; sending unsigned"))
@@ -215,7 +235,7 @@ impl Reporter {
         let Some(report) = &app.spec.report else {
             return;
         };
-        if let Some(console) = &report.console {
+        if let Some(console) = report.console.as_ref().filter(|_| outcome_only) {
             let key = match &console.secret_ref {
                 None => Ok(None),
                 Some(r) => self.secret_key(app, &r.name, "hmacKey").await.map(Some),
@@ -249,11 +269,7 @@ impl Reporter {
                 }
             };
             let status = CommitStatus {
-                state: if outcome.ready {
-                    CommitState::Success
-                } else {
-                    CommitState::Failed
-                },
+                state: outcome.state(),
                 sha,
                 reference: outcome.reference(),
                 context: payload::status_context(
@@ -345,7 +361,14 @@ pub fn event_for(
         regarding: Some(app.object_ref(&())),
         reporting_controller: Some(REPORTING_CONTROLLER.to_owned()),
         reporting_instance: Some(truncate(instance, 120)),
-        type_: Some(if outcome.ready { "Normal" } else { "Warning" }.to_owned()),
+        type_: Some(
+            if outcome.ready || outcome.in_progress() {
+                "Normal"
+            } else {
+                "Warning"
+            }
+            .to_owned(),
+        ),
         ..Default::default()
     }
 }

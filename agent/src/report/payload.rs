@@ -48,9 +48,29 @@ impl Outcome {
         })
     }
 
+    /// A verified revision being applied (not an outcome yet: reported as `running`).
+    pub fn in_progress(&self) -> bool {
+        !self.ready && self.reason == reason::PROGRESSING
+    }
+
     /// `info` or `error`, as Flux's events.
     pub fn severity(&self) -> &'static str {
-        if self.ready { "info" } else { "error" }
+        if self.ready || self.in_progress() {
+            "info"
+        } else {
+            "error"
+        }
+    }
+
+    /// The commit state: applied, being applied, or refused / failed.
+    pub fn state(&self) -> CommitState {
+        if self.ready {
+            CommitState::Success
+        } else if self.in_progress() {
+            CommitState::Running
+        } else {
+            CommitState::Failed
+        }
     }
 
     /// The commit of the revision, when the outcome is about one: success, or a failure at or
@@ -60,7 +80,8 @@ impl Outcome {
         let about_revision = self.ready
             || matches!(
                 self.reason.as_str(),
-                reason::SOURCE_VERIFICATION_FAILED
+                reason::PROGRESSING
+                    | reason::SOURCE_VERIFICATION_FAILED
                     | reason::RENDER_FAILED
                     | reason::TENANCY_VIOLATION
                     | reason::APPLY_FAILED
@@ -469,6 +490,27 @@ mod tests {
         };
         assert_eq!(exact.commit(), Some(SHA));
         assert_eq!(exact.reference(), None);
+    }
+
+    #[test]
+    fn an_applying_revision_should_be_running_and_informational() {
+        let running = Outcome {
+            ready: false,
+            reason: reason::PROGRESSING.into(),
+            message: "Applying revision main@sha1:x".into(),
+            revision: Some(format!("main@sha1:{}", "a".repeat(40))),
+        };
+        assert!(running.in_progress());
+        assert_eq!(running.state(), CommitState::Running);
+        assert_eq!(running.state().gitlab(), "running");
+        assert_eq!(running.state().github(), "pending");
+        assert_eq!(running.severity(), "info");
+        assert_eq!(running.commit(), Some("a".repeat(40).as_str()));
+        assert_eq!(
+            outcome(true, "ReconciliationSucceeded").state(),
+            CommitState::Success
+        );
+        assert_eq!(outcome(false, "RenderFailed").state(), CommitState::Failed);
     }
 
     #[test]
