@@ -72,6 +72,9 @@ pub struct Metrics {
     /// `pi_agent_leader`: 1 while this replica runs the controller (the leader, or the only
     /// replica without leader election), 0 otherwise.
     pub leader: Gauge,
+    /// `pi_agent_bluegreen_switches_total{namespace,name,result}` and
+    /// `pi_agent_bluegreen_switch_duration_seconds`.
+    pub bluegreen: crate::bluegreen::Metrics,
 }
 
 fn duration_histogram() -> Histogram {
@@ -154,6 +157,7 @@ impl Default for Metrics {
             "1 while this replica runs the controller (holds the leader lease), else 0",
             leader.clone(),
         );
+        let bluegreen = crate::bluegreen::Metrics::register(&mut registry);
         Metrics {
             registry: Mutex::new(registry),
             reconciles,
@@ -166,6 +170,7 @@ impl Default for Metrics {
             image_verifications,
             pruned_objects,
             leader,
+            bluegreen,
         }
     }
 }
@@ -191,6 +196,7 @@ impl Metrics {
         self.fetch_duration.remove(&app);
         self.applied_objects.remove(&app);
         self.pruned_objects.remove(&app);
+        self.bluegreen.forget(namespace, name);
     }
 }
 
