@@ -86,9 +86,20 @@ pub async fn request(
     let target = versions
         .iter()
         .filter(|d| revision(d).is_some() && revision(d) != active)
-        .filter(|d| annotation(d, PROMOTED_AT).is_none())
+        .filter(|d| {
+            d.metadata
+                .labels
+                .as_ref()
+                .is_none_or(|l| !l.contains_key(PROMOTED_AT))
+        })
         .filter(|d| matches!(request, Request::Promote) || annotation(d, ABORTED).is_none())
-        .max_by_key(|d| annotation(d, STARTED_AT))
+        .max_by_key(|d| {
+            d.metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(STARTED_AT))
+                .and_then(|t| t.parse::<i64>().ok())
+        })
         .ok_or_else(|| {
             NoSwitch(format!(
                 "Deployment `{namespace}/{deployment}` has no switch in progress{} (the active Service selects `{}`)",

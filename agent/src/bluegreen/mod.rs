@@ -55,7 +55,8 @@ pub const REVISION_LABEL: &str = "bluegreen.pi-agent.io/revision";
 /// The active Service selects this revision (no pod) until a first version is Available.
 pub const PENDING: &str = "pending";
 
-/// State annotations on version Deployments, written by the agent.
+/// State labels on version Deployments (Unix seconds), written by the agent: when the switch to
+/// the version started.
 pub const STARTED_AT: &str = "bluegreen.pi-agent.io/started-at";
 /// When the version was first seen fully Available.
 pub const AVAILABLE_AT: &str = "bluegreen.pi-agent.io/available-at";
@@ -63,7 +64,7 @@ pub const AVAILABLE_AT: &str = "bluegreen.pi-agent.io/available-at";
 pub const PROMOTED_AT: &str = "bluegreen.pi-agent.io/promoted-at";
 /// When a version that is no longer active is removed.
 pub const SCALE_DOWN_AT: &str = "bluegreen.pi-agent.io/scale-down-at";
-/// Why the switch to this version was aborted.
+/// Why the switch to this version was aborted (an annotation).
 pub const ABORTED: &str = "bluegreen.pi-agent.io/aborted";
 /// When it was aborted.
 pub const ABORTED_AT: &str = "bluegreen.pi-agent.io/aborted-at";

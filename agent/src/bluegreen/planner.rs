@@ -124,7 +124,7 @@ pub fn plan_workload(w: &Workload, live: &Live, now: Timestamp, prune: bool) -> 
     let live_d = versions.get(&d).copied();
     if p.active.as_deref() == Some(d.as_str()) {
         let mut state = kept_state(live_d, &[STARTED_AT, AVAILABLE_AT, PROMOTED_AT]);
-        state.entry(PROMOTED_AT).or_insert_with(|| now.to_string());
+        state.entry(PROMOTED_AT).or_insert_with(|| secs(now));
         p.objects.push(version_from_git(w, &state, false));
     } else {
         switch(w, live, live_d, now, &mut p);
@@ -139,21 +139,21 @@ pub fn plan_workload(w: &Workload, live: &Live, now: Timestamp, prune: bool) -> 
         let vname = w.version_name(rev);
         if p.active.as_deref() == Some(rev.as_str()) {
             let mut set = Vec::new();
-            if annotation(v, PROMOTED_AT).is_none() {
-                set.push((PROMOTED_AT, now.to_string()));
+            if label(v, PROMOTED_AT).is_none() {
+                set.push((PROMOTED_AT, secs(now)));
             }
             p.objects
                 .push(version_from_live(v, &set, &[SCALE_DOWN_AT], None));
             continue;
         }
         p.skip_health.push(("Deployment".into(), vname.clone()));
-        if annotation(v, PROMOTED_AT).is_some() {
+        if label(v, PROMOTED_AT).is_some() {
             let at = time(v, SCALE_DOWN_AT)
                 .unwrap_or_else(|| plus(now, w.strategy.scale_down_delay_seconds));
             if now < at {
                 p.objects.push(version_from_live(
                     v,
-                    &[(SCALE_DOWN_AT, at.to_string())],
+                    &[(SCALE_DOWN_AT, secs(at))],
                     &[],
                     None,
                 ));
@@ -189,13 +189,13 @@ pub fn plan_workload(w: &Workload, live: &Live, now: Timestamp, prune: bool) -> 
 fn switch(w: &Workload, live: &Live, live_d: Option<&Value>, now: Timestamp, p: &mut WorkloadPlan) {
     let d = w.revision.clone();
     let vname = w.version_name(&d);
-    let promote_at = live_d.and_then(|v| time(v, PROMOTE));
+    let promote_at = live_d.and_then(|v| requested(v, PROMOTE));
     // A version that was active before (going back to it) or never started is started afresh.
-    let fresh = live_d
-        .is_none_or(|v| annotation(v, PROMOTED_AT).is_some() || time(v, STARTED_AT).is_none());
+    let fresh =
+        live_d.is_none_or(|v| label(v, PROMOTED_AT).is_some() || time(v, STARTED_AT).is_none());
     let mut state: BTreeMap<&'static str, String> = BTreeMap::new();
     if fresh {
-        state.insert(STARTED_AT, now.to_string());
+        state.insert(STARTED_AT, secs(now));
         p.events.push(Event::Started {
             revision: d.clone(),
         });
@@ -204,7 +204,7 @@ fn switch(w: &Workload, live: &Live, live_d: Option<&Value>, now: Timestamp, p: 
         match promote_at {
             // `pi-agent promote` after the abort: try again, the deadline counting from the request.
             Some(at) if aborted_at.is_none_or(|a| at > a) => {
-                state.insert(STARTED_AT, at.to_string());
+                state.insert(STARTED_AT, secs(at));
                 p.events.push(Event::Started {
                     revision: d.clone(),
                 });
@@ -222,11 +222,11 @@ fn switch(w: &Workload, live: &Live, live_d: Option<&Value>, now: Timestamp, p: 
     }
     let started = state
         .get(STARTED_AT)
-        .and_then(|t| t.parse::<Timestamp>().ok())
+        .and_then(|t| parse_secs(t))
         .unwrap_or(now);
     let manual = promote_at.is_some_and(|at| at >= started);
     let user_abort = live_d
-        .filter(|v| time(v, ABORT_AT).is_some_and(|at| at >= started))
+        .filter(|v| requested(v, ABORT_AT).is_some_and(|at| at >= started))
         .map(|v| annotation(v, ABORT).unwrap_or("no reason given").to_owned());
     let (available, summary) = match live_d {
         Some(v) => availability(v, w.replicas),
@@ -235,7 +235,7 @@ fn switch(w: &Workload, live: &Live, live_d: Option<&Value>, now: Timestamp, p: 
 
     let abort = |p: &mut WorkloadPlan, mut state: BTreeMap<&'static str, String>, why: String| {
         state.insert(ABORTED, why.clone());
-        state.insert(ABORTED_AT, now.to_string());
+        state.insert(ABORTED_AT, secs(now));
         state.remove(AVAILABLE_AT);
         p.objects.push(version_from_git(w, &state, true));
         p.events.push(Event::Aborted {
@@ -270,9 +270,9 @@ fn switch(w: &Workload, live: &Live, live_d: Option<&Value>, now: Timestamp, p: 
     }
     let available_at = state
         .get(AVAILABLE_AT)
-        .and_then(|t| t.parse::<Timestamp>().ok())
+        .and_then(|t| parse_secs(t))
         .unwrap_or(now);
-    state.insert(AVAILABLE_AT, available_at.to_string());
+    state.insert(AVAILABLE_AT, secs(available_at));
 
     // The check Job is applied until the promotion (so it is neither pruned nor run again), then
     // left out: pruned with the promotion.
@@ -318,7 +318,7 @@ fn switch(w: &Workload, live: &Live, live_d: Option<&Value>, now: Timestamp, p: 
         return;
     }
     // Promotion: the active Service's selector switches to `d` in the same apply.
-    state.insert(PROMOTED_AT, now.to_string());
+    state.insert(PROMOTED_AT, secs(now));
     p.objects.push(version_from_git(w, &state, false));
     let took = now.duration_since(started).as_secs_f64().max(0.0);
     p.events.push(Event::Promoted {
@@ -350,14 +350,29 @@ fn annotation<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
         .and_then(Value::as_str)
 }
 
-fn time(v: &Value, key: &str) -> Option<Timestamp> {
+/// A time written by `pi-agent promote` / `abort` (an annotation, RFC 3339).
+fn requested(v: &Value, key: &str) -> Option<Timestamp> {
     annotation(v, key).and_then(|t| t.parse().ok())
 }
 
-/// The state annotations of `keys` the live version has.
+/// A state time (a label, in Unix seconds).
+fn time(v: &Value, key: &str) -> Option<Timestamp> {
+    label(v, key).and_then(parse_secs)
+}
+
+fn parse_secs(text: &str) -> Option<Timestamp> {
+    Timestamp::from_second(text.parse().ok()?).ok()
+}
+
+/// A time as a state label value.
+fn secs(t: Timestamp) -> String {
+    t.as_second().to_string()
+}
+
+/// The state labels of `keys` the live version has.
 fn kept_state(v: Option<&Value>, keys: &[&'static str]) -> BTreeMap<&'static str, String> {
     keys.iter()
-        .filter_map(|k| Some((*k, annotation(v?, k)?.to_owned())))
+        .filter_map(|k| Some((*k, label(v?, k)?.to_owned())))
         .collect()
 }
 
@@ -417,6 +432,19 @@ fn job_state(job: Option<&Value>) -> JobState {
     }
 }
 
+/// Where a state key is written. Times are labels: the Deployment strategy bumps
+/// `metadata.generation` on annotation changes (not on label changes), and a version must not get
+/// a new generation in the very apply that switches the active Service to it (its controller
+/// would not have observed it yet). The abort reason, free text, is an annotation (an aborted
+/// version takes no traffic).
+fn state_place(key: &str) -> &'static str {
+    if key == ABORTED {
+        "/metadata/annotations"
+    } else {
+        "/metadata/labels"
+    }
+}
+
 /// The version Deployment of the Git revision, with the state annotations of `state`.
 fn version_from_git(
     w: &Workload,
@@ -436,7 +464,7 @@ fn version_from_git(
         rev,
     );
     for (k, val) in state {
-        insert(&mut v, "/metadata/annotations", k, val);
+        insert(&mut v, state_place(k), k, val);
     }
     if scaled_down {
         set(&mut v, "/spec/replicas", json!(0));
@@ -461,8 +489,20 @@ fn version_from_live(
         .filter(|(k, _)| !remove.contains(&k.as_str()))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
+    let mut labels: serde_json::Map<String, Value> = live
+        .pointer("/metadata/labels")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    for k in remove {
+        labels.remove(*k);
+    }
     for (k, val) in set_state {
-        annotations.insert((*k).to_owned(), json!(val));
+        if state_place(k) == "/metadata/labels" {
+            labels.insert((*k).to_owned(), json!(val));
+        } else {
+            annotations.insert((*k).to_owned(), json!(val));
+        }
     }
     let mut spec = live.get("spec").cloned().unwrap_or_else(|| json!({}));
     if let Some(n) = replicas {
@@ -474,7 +514,7 @@ fn version_from_live(
         "metadata": {
             "name": live.pointer("/metadata/name"),
             "namespace": live.pointer("/metadata/namespace"),
-            "labels": live.pointer("/metadata/labels"),
+            "labels": labels,
             "annotations": annotations,
         },
         "spec": spec,

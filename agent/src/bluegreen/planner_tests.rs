@@ -281,8 +281,8 @@ fn a_new_template_should_switch_only_once_available_and_keep_the_old_version_for
         "the old version stays up for the delay"
     );
     assert_eq!(
-        c.versions[&old]["metadata"]["annotations"][SCALE_DOWN_AT],
-        json!(t(51).to_string())
+        c.versions[&old]["metadata"]["labels"][SCALE_DOWN_AT],
+        json!(t(51).as_second().to_string())
     );
     assert_eq!(
         s.workloads[0].requeue,
@@ -419,9 +419,9 @@ fn the_same_inputs_should_give_the_same_plan_as_after_a_restart() {
     let started = |o: &[Object]| {
         o.iter()
             .find(|o| o.kind() == "Deployment" && o.name().ends_with(&rev(&v2)))
-            .map(|o| o.value["metadata"]["annotations"][STARTED_AT].clone())
+            .map(|o| o.value["metadata"]["labels"][STARTED_AT].clone())
     };
-    assert_eq!(started(&a.0), Some(json!(t(10).to_string())));
+    assert_eq!(started(&a.0), Some(json!(t(10).as_second().to_string())));
     assert!(a.1.workloads[0].events.is_empty(), "no second `started`");
 }
 
@@ -441,13 +441,13 @@ fn going_back_to_the_previous_template_should_reuse_its_revision() {
     assert_eq!(events(&s), ["started", "promoted"]);
     assert_eq!(c.active.as_deref(), Some(r1.as_str()));
     let back = &c.versions[&format!("web-{r1}")];
-    assert!(back["metadata"]["annotations"].get(SCALE_DOWN_AT).is_none());
+    assert!(back["metadata"]["labels"].get(SCALE_DOWN_AT).is_none());
     assert_eq!(
-        back["metadata"]["annotations"][STARTED_AT],
-        json!(t(20).to_string())
+        back["metadata"]["labels"][STARTED_AT],
+        json!(t(20).as_second().to_string())
     );
     assert!(
-        c.versions[&format!("web-{}", rev(&v2))]["metadata"]["annotations"]
+        c.versions[&format!("web-{}", rev(&v2))]["metadata"]["labels"]
             .get(SCALE_DOWN_AT)
             .is_some()
     );
