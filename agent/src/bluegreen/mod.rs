@@ -10,7 +10,7 @@
 //!
 //! Where to start: [`workloads`] finds the opted-in Deployments of a render, [`live::read`] reads
 //! what the cluster holds for one, [`plan`] (pure) rewrites the render and says in which phase
-//! each switch is. All switch state lives in the cluster (annotations on the version Deployments,
+//! each switch is. All switch state lives in the cluster (labels on the version Deployments,
 //! the active Service's selector), so an agent restarted at any moment plans the same thing again.
 
 pub mod control;

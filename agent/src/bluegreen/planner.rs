@@ -1,4 +1,4 @@
-//! The switch planner: from the rendered Deployment, what the cluster holds and the time, the
+//! The switch planner (state in labels, see `state_place`): from the rendered Deployment, what the cluster holds and the time, the
 //! objects to apply and the phase of the switch. Pure: the same inputs give the same plan, which
 //! is what makes a restarted agent resume where the last one stopped.
 //!
