@@ -321,6 +321,30 @@ pub struct ApplicationStatus {
     /// How many changes made in the cluster to managed fields were reverted (self-heal).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub drift_corrections: i64,
+    /// The blue-green switches of the Deployments that opted in.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blue_green: Vec<BlueGreenStatus>,
+}
+
+/// Where the blue-green switch of one Deployment stands.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BlueGreenStatus {
+    /// The Deployment in Git.
+    pub deployment: String,
+    /// Its namespace.
+    pub namespace: String,
+    /// The revision the active Service selects (`<deployment>-<revision>` is its Deployment).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active_revision: Option<String>,
+    /// The revision being switched to, when it is not the active one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preview_revision: Option<String>,
+    /// `Stable`, `Progressing`, `Promoted` (the previous version awaits its scale-down) or
+    /// `Aborted`.
+    pub phase: String,
+    /// What is happening, or why the switch was aborted.
+    pub message: String,
 }
 
 fn is_zero(n: &i64) -> bool {

@@ -63,6 +63,9 @@ pub enum ReconcileError {
     /// An image of the revision is refused.
     #[error(transparent)]
     Images(#[from] crate::images::ImageStageError),
+    /// A blue-green Deployment is misconfigured, or its live state cannot be read.
+    #[error(transparent)]
+    BlueGreen(#[from] crate::bluegreen::BlueGreenError),
     /// Writing status failed.
     #[error("writing status failed: {0}")]
     Status(#[source] kube::Error),
@@ -87,6 +90,10 @@ impl ReconcileError {
             ReconcileError::Apply(_) | ReconcileError::Status(_) => reason::APPLY_FAILED,
             ReconcileError::Health(_) => reason::HEALTH_CHECK_FAILED,
             ReconcileError::DependencyNotReady(_) => reason::DEPENDENCY_NOT_READY,
+            ReconcileError::BlueGreen(crate::bluegreen::BlueGreenError::InvalidSpec { .. }) => {
+                reason::INVALID_SPEC
+            }
+            ReconcileError::BlueGreen(_) => reason::APPLY_FAILED,
         }
     }
 
@@ -101,6 +108,7 @@ impl ReconcileError {
             ReconcileError::Status(_) => RetryClass::Transient,
             ReconcileError::Health(e) => e.retry_class(),
             ReconcileError::DependencyNotReady(_) => RetryClass::Waiting,
+            ReconcileError::BlueGreen(e) => e.retry_class(),
         }
     }
 }
@@ -748,6 +756,9 @@ async fn reconcile_inner(cached: &Application, ctx: &Context) -> Result<Action, 
         if status.last_applied_revision.as_deref() != Some(revision.as_str()) {
             ctx.reporter.progress(app, &revision);
         }
+        // Blue-green: opted-in Deployments become versions; their Services follow the live one.
+        let (objects, switches) =
+            crate::bluegreen::stage(&ctx.client, app, &owner, objects).await?;
 
         // An empty revision would prune everything: refuse it unless asked for.
         if objects.is_empty() && !status.inventory.is_empty() && !app.spec.sync.allow_empty {
@@ -782,6 +793,13 @@ async fn reconcile_inner(cached: &Application, ctx: &Context) -> Result<Action, 
                 let applied = applier.apply(&batch, &tenancy, &owner).await?;
                 info!(wave, objects = applied.len(), "wave applied");
                 if app.spec.sync.wait && i + 1 < waves.len() {
+                    let applied: Vec<_> = applied
+                        .iter()
+                        .filter(|a| {
+                            !switches.skip_health(a.namespace.as_deref(), &a.resource.kind, &a.name)
+                        })
+                        .cloned()
+                        .collect();
                     health::wait_healthy(&applier, &applied, timeout, HEALTH_POLL).await?;
                 }
                 all.extend(applied);
@@ -791,6 +809,7 @@ async fn reconcile_inner(cached: &Application, ctx: &Context) -> Result<Action, 
         // The rendered revision is not needed past this point (the health wait may be long).
         drop(waves);
         drop(objects);
+        switches.record(&ctx.metrics.bluegreen, &owner.namespace, &owner.name);
         let inventory = inventory_of(applied.iter().map(|a| &a.entry));
         ctx.drift
             .track(&owner, app.spec.sync.self_heal, &applier, &applied);
@@ -799,6 +818,9 @@ async fn reconcile_inner(cached: &Application, ctx: &Context) -> Result<Action, 
         for a in &mut applied {
             a.body = serde_json::Value::Null;
         }
+        // Versions that take no traffic are not waited for (the switch itself waits for them).
+        applied
+            .retain(|a| !switches.skip_health(a.namespace.as_deref(), &a.resource.kind, &a.name));
 
         // Prune only after everything applied: a failed apply never deletes anything.
         let mut kept = Vec::new();
@@ -854,30 +876,34 @@ async fn reconcile_inner(cached: &Application, ctx: &Context) -> Result<Action, 
             }
             health::wait_healthy(&applier, &applied, timeout, HEALTH_POLL).await?;
         }
-        Ok::<_, ReconcileError>((interval, revision, inventory))
+        Ok::<_, ReconcileError>((interval, revision, inventory, switches))
     };
 
     let result = match attempt.await {
-        Ok((interval, revision, inventory)) => {
-            let msg = format!("Applied revision: {revision}");
-            conditions::set_condition(
-                &mut status.conditions,
-                conditions::READY,
-                true,
-                reason::SUCCEEDED,
-                &msg,
-                generation,
-                &now(),
-            );
-            conditions::remove_condition(&mut status.conditions, conditions::RECONCILING);
-            conditions::remove_condition(&mut status.conditions, conditions::STALLED);
+        Ok((interval, revision, inventory, switches)) => {
+            let mut msg = format!("Applied revision: {revision}");
+            if switches.report(&mut status, &msg, generation, &now()) {
+                msg = format!("{msg}; blue-green switch in progress or aborted");
+            } else {
+                conditions::set_condition(
+                    &mut status.conditions,
+                    conditions::READY,
+                    true,
+                    reason::SUCCEEDED,
+                    &msg,
+                    generation,
+                    &now(),
+                );
+                conditions::remove_condition(&mut status.conditions, conditions::RECONCILING);
+                conditions::remove_condition(&mut status.conditions, conditions::STALLED);
+            }
             status.observed_generation = generation;
             status.last_applied_revision = Some(revision);
             status.last_handled_reconcile_at = requested_at.or(status.last_handled_reconcile_at);
             status.inventory = inventory;
             write_status(&api, app, &written, &status).await?;
             info!(objects = status.inventory.len(), "{msg}");
-            Ok(Action::requeue(interval))
+            Ok(Action::requeue(switches.requeue(interval)))
         }
         Err(e) => {
             let t = now();

@@ -2,7 +2,7 @@
 //!
 //! One reconcile of an [`api::Application`] runs the stages in order:
 //! [`source`] (fetch with gix, resolve the reference) → [`render`] (manifests to objects, pure)
-//! → [`images`] (cosign signatures, digest pinning) → [`apply`] (server-side apply, in order; prune; drift correction) → [`health`] (kstatus)
+//! → [`images`] (cosign signatures, digest pinning) → [`bluegreen`] (Deployments that opted in become versions) → [`apply`] (server-side apply, in order; prune; drift correction) → [`health`] (kstatus)
 //! → [`report`] (status conditions, metrics).
 //! [`controller`] wires them to kube-runtime; [`server`] serves health, metrics and the
 //! forced-sync API; [`leader`] elects the replica that runs the controller. Start reading at
@@ -11,6 +11,7 @@
 
 pub mod api;
 pub mod apply;
+pub mod bluegreen;
 pub mod controller;
 pub mod error;
 pub mod health;

@@ -194,6 +194,34 @@ enum Command {
     /// Show the Applications: READY, REVISION, AGE, MESSAGE (`-A`, `-n`, `-o json`, `--watch`).
     /// Exit code 0, or 2 with the error.
     Status(pi_agent::status::StatusArgs),
+    /// Promote the blue-green switch of a Deployment once its new version is Available and
+    /// checked (skips the auto-promotion wait or the manual gate); after an abort, try again.
+    /// Exit code 0: requested, 1: no switch to promote, 2: error.
+    Promote {
+        /// The Deployment, as named in Git.
+        deployment: String,
+        /// Its namespace.
+        #[arg(long, short = 'n', default_value = "default")]
+        namespace: String,
+        /// Kubeconfig file (default: $KUBECONFIG, ~/.kube/config, then in-cluster).
+        #[arg(long, env = "KUBECONFIG")]
+        kubeconfig: Option<PathBuf>,
+    },
+    /// Abort the blue-green switch of a Deployment: the active Service stays on the current
+    /// version, the new one is scaled down. Exit code 0: requested, 1: no switch to abort, 2: error.
+    Abort {
+        /// The Deployment, as named in Git.
+        deployment: String,
+        /// Its namespace.
+        #[arg(long, short = 'n', default_value = "default")]
+        namespace: String,
+        /// Why (shown in status).
+        #[arg(long, default_value = "aborted by an operator")]
+        reason: String,
+        /// Kubeconfig file (default: $KUBECONFIG, ~/.kube/config, then in-cluster).
+        #[arg(long, env = "KUBECONFIG")]
+        kubeconfig: Option<PathBuf>,
+    },
 }
 
 fn init_logs(format: LogFormat) {
@@ -217,6 +245,27 @@ fn main() -> ExitCode {
         }
         Command::Render { dir } => render(&dir),
         Command::Status(args) => pi_agent::status::main(args),
+        Command::Promote {
+            deployment,
+            namespace,
+            kubeconfig,
+        } => switch_request(
+            kubeconfig,
+            &namespace,
+            &deployment,
+            pi_agent::bluegreen::control::Request::Promote,
+        ),
+        Command::Abort {
+            deployment,
+            namespace,
+            reason,
+            kubeconfig,
+        } => switch_request(
+            kubeconfig,
+            &namespace,
+            &deployment,
+            pi_agent::bluegreen::control::Request::Abort(reason),
+        ),
         Command::Fetch {
             repo,
             reference,
@@ -498,6 +547,49 @@ fn diff(dir: &std::path::Path, namespace: &str, kubeconfig: Option<PathBuf>) -> 
         }
         Err(e) => {
             eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// `pi-agent promote` / `pi-agent abort`.
+fn switch_request(
+    kubeconfig: Option<PathBuf>,
+    namespace: &str,
+    deployment: &str,
+    request: pi_agent::bluegreen::control::Request,
+) -> ExitCode {
+    use pi_agent::bluegreen::control::{self, ControlError};
+    pi_agent::install_crypto_provider();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = runtime.block_on(async {
+        let config = kube_config(kubeconfig)
+            .await
+            .map_err(|e| ControlError::Failed(format!("{e:#}")))?;
+        let client =
+            kube::Client::try_from(config).map_err(|e| ControlError::Failed(e.to_string()))?;
+        control::request(&client, namespace, deployment, &request).await
+    });
+    match result {
+        Ok(done) => {
+            println!("{done}");
+            ExitCode::SUCCESS
+        }
+        Err(e @ ControlError::NoSwitch(_)) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
             ExitCode::from(2)
         }
     }

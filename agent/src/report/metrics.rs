@@ -101,6 +101,9 @@ pub struct Metrics {
     /// `pi_agent_outbox_dropped_total`: reports dropped because the outbox was full (the oldest
     /// goes first).
     pub outbox_dropped: Counter,
+    /// `pi_agent_bluegreen_switches_total{namespace,name,result}` and
+    /// `pi_agent_bluegreen_switch_duration_seconds`.
+    pub bluegreen: crate::bluegreen::Metrics,
 }
 
 fn duration_histogram() -> Histogram {
@@ -207,6 +210,7 @@ impl Default for Metrics {
             "1 while this replica runs the controller (holds the leader lease), else 0",
             leader.clone(),
         );
+        let bluegreen = crate::bluegreen::Metrics::register(&mut registry);
         Metrics {
             registry: Mutex::new(registry),
             reconciles,
@@ -223,6 +227,7 @@ impl Default for Metrics {
             reports,
             outbox_depth,
             outbox_dropped,
+            bluegreen,
         }
     }
 }
@@ -248,6 +253,7 @@ impl Metrics {
         self.fetch_duration.remove(&app);
         self.applied_objects.remove(&app);
         self.pruned_objects.remove(&app);
+        self.bluegreen.forget(namespace, name);
     }
 }
 

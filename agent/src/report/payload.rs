@@ -87,7 +87,8 @@ impl Outcome {
                     | reason::APPLY_FAILED
                     | reason::PRUNE_FAILED
                     | reason::HEALTH_CHECK_FAILED
-                    | "ImageVerificationFailed"
+                    | reason::IMAGE_VERIFICATION_FAILED
+                    | crate::bluegreen::ROLLOUT_ABORTED
             );
         if !about_revision {
             return None;
