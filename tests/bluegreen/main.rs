@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use harness::agent::Agent;
 use harness::cluster::ControlPlane;
 use harness::git::Repo;
+use harness::trial::runtime;
 use harness::{eventually, http};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Namespace, Pod, Service};
@@ -37,16 +38,6 @@ static ENV: Mutex<Option<Arc<Env>>> = Mutex::new(None);
 // One test at a time: one of them restarts the shared agent, and the machine is small.
 static SERIAL: Mutex<()> = Mutex::new(());
 
-fn runtime() -> &'static tokio::runtime::Runtime {
-    static RT: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
-    RT.get_or_init(|| {
-        tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .expect("runtime")
-    })
-}
-
 fn env() -> Arc<Env> {
     let mut slot = ENV.lock().unwrap_or_else(|p| p.into_inner());
     if let Some(e) = slot.as_ref() {
@@ -55,17 +46,7 @@ fn env() -> Arc<Env> {
     let e = runtime().block_on(async {
         let cluster = ControlPlane::start();
         let client = cluster.client().await;
-        use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-        use kube::CustomResourceExt;
-        let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-        crds.patch(
-            "applications.gitops.pi-agent.io",
-            &PatchParams::apply("tests").force(),
-            &Patch::Apply(&Application::crd()),
-        )
-        .await
-        .expect("install CRD");
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        harness::trial::install_crd(&client).await;
         let agent = Agent::start(&cluster.kubeconfig, &[]).await;
         Arc::new(Env {
             client,
@@ -78,11 +59,9 @@ fn env() -> Arc<Env> {
 }
 
 impl Env {
-    fn log_tail(&self) -> String {
+    fn log_text(&self) -> String {
         let guard = self.agent.lock().unwrap_or_else(|p| p.into_inner());
-        let log = guard.as_ref().map(Agent::log_text).unwrap_or_default();
-        let lines: Vec<&str> = log.lines().collect();
-        lines[lines.len().saturating_sub(40)..].join("\n")
+        guard.as_ref().map(Agent::log_text).unwrap_or_default()
     }
 
     fn agent_addr(&self) -> String {
@@ -684,19 +663,7 @@ async fn going_back_to_the_previous_commit_switches_back() {
 fn run(body: impl std::future::Future<Output = ()>) -> Result<(), Failed> {
     let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     let env = env();
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| runtime().block_on(body))).map_err(
-        |p| {
-            let msg = p
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| p.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-                .unwrap_or_default();
-            Failed::from(format!(
-                "{msg}\n--- last agent log lines ---\n{}",
-                env.log_tail()
-            ))
-        },
-    )
+    harness::trial::run_body(body, || Some(env.log_text()))
 }
 
 fn main() {
