@@ -19,46 +19,6 @@ const REFERENCE: &str = "registry.example/team-a/*\nregistry.example/team-a/app:
 
 const OBJECT: &str = r#"{"kind":"CronJob","spec":{"jobTemplate":{"spec":{"template":{"spec":{"initContainers":[{"image":"a:1"}],"containers":[{"image":"b"}]}}}}}}"#;
 
-/// xorshift64*: deterministic, so a failure reproduces.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
-fn mutate(rng: &mut Rng, input: &[u8]) -> Vec<u8> {
-    let mut out = input.to_vec();
-    for _ in 0..=rng.below(4) {
-        if out.is_empty() {
-            out.push(rng.next() as u8);
-            continue;
-        }
-        let i = rng.below(out.len());
-        match rng.below(5) {
-            0 => out[i] ^= 1 << rng.below(8),
-            1 => out.truncate(i),
-            2 => out[i] = b"\n \"{}[]:,*?@/-=\0\xff"[rng.below(17)],
-            3 => {
-                let j = rng.below(out.len());
-                let (a, b) = (i.min(j), i.max(j));
-                let chunk = out[a..b].to_vec();
-                out.splice(a..a, chunk);
-            }
-            _ => {
-                out.remove(i);
-            }
-        }
-    }
-    out
-}
-
 /// `PI_PROVENANCE_FUZZ_ITERATIONS` (default 300) mutations per input.
 fn iterations() -> usize {
     std::env::var("PI_PROVENANCE_FUZZ_ITERATIONS")
@@ -71,7 +31,7 @@ type Body = fn(&[u8]);
 
 #[test]
 fn fuzz_bodies_should_not_panic_on_fixtures_and_their_mutations() {
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut rng = pi_verify::fuzzing::Mutator::new(0x9E37_79B9_7F4A_7C15);
     let n = iterations();
     let bodies: [(Body, &str); 5] = [
         (fuzzing::payload, PAYLOAD),
@@ -83,7 +43,7 @@ fn fuzz_bodies_should_not_panic_on_fixtures_and_their_mutations() {
     for (body, seed) in bodies {
         body(seed.as_bytes());
         for _ in 0..n {
-            body(&mutate(&mut rng, seed.as_bytes()));
+            body(&rng.mutate(seed.as_bytes()));
         }
     }
 }

@@ -90,3 +90,75 @@ mod tests {
         }
     }
 }
+
+/// Deterministic mutations of seed inputs, so the fuzz bodies of every crate run on stable with
+/// reproducible failures (xorshift64*).
+pub struct Mutator(u64);
+
+impl Mutator {
+    /// A mutator from a seed (any non-zero value).
+    pub fn new(seed: u64) -> Self {
+        Mutator(seed.max(1))
+    }
+
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// A number below `n` (`n` > 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+
+    /// One to four stacked mutations of `input`: a bit flipped, a truncation, a structural byte
+    /// (newline, quote, bracket, separator, NUL, 0xff), a span duplicated, a byte removed.
+    pub fn mutate(&mut self, input: &[u8]) -> Vec<u8> {
+        const STRUCTURAL: &[u8] = b"\n =-A\0\"{}[]:,*?@/\xff";
+        let mut out = input.to_vec();
+        for _ in 0..=self.below(4) {
+            if out.is_empty() {
+                out.push(self.next() as u8);
+                continue;
+            }
+            let i = self.below(out.len());
+            match self.below(5) {
+                0 => out[i] ^= 1 << self.below(8),
+                1 => out.truncate(i),
+                2 => out[i] = STRUCTURAL[self.below(STRUCTURAL.len())],
+                3 => {
+                    let j = self.below(out.len());
+                    let (a, b) = (i.min(j), i.max(j));
+                    let chunk = out[a..b].to_vec();
+                    out.splice(a..a, chunk);
+                }
+                _ => {
+                    out.remove(i);
+                }
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod mutator_tests {
+    use super::Mutator;
+
+    #[test]
+    fn mutations_should_be_deterministic_and_change_the_input_mostly() {
+        let seed = b"apiVersion: v1\nkind: ConfigMap\n";
+        let (mut a, mut b) = (Mutator::new(7), Mutator::new(7));
+        let mut changed = 0;
+        for _ in 0..100 {
+            let (x, y) = (a.mutate(seed), b.mutate(seed));
+            assert_eq!(x, y);
+            changed += usize::from(x != seed);
+        }
+        assert!(changed > 90, "{changed}");
+        assert!(!Mutator::new(0).mutate(b"").is_empty());
+        assert!(Mutator::new(3).below(1) == 0);
+    }
+}

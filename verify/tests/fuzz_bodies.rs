@@ -17,58 +17,6 @@ fn fixture(path: &str) -> Vec<u8> {
     })
 }
 
-/// xorshift64*: deterministic, so a failure reproduces.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
-fn mutate(rng: &mut Rng, input: &[u8]) -> Vec<u8> {
-    let mut out = input.to_vec();
-    if out.is_empty() {
-        return vec![rng.next() as u8];
-    }
-    match rng.below(5) {
-        0 => {
-            let i = rng.below(out.len());
-            out[i] ^= 1 << rng.below(8);
-        }
-        1 => out.truncate(rng.below(out.len())),
-        2 => {
-            let i = rng.below(out.len());
-            out[i] = b"\n =-A\0"[rng.below(6)];
-        }
-        3 => {
-            let (a, b) = (rng.below(out.len()), rng.below(out.len()));
-            let (a, b) = (a.min(b), a.max(b));
-            let chunk = out[a..b].to_vec();
-            out.splice(a..a, chunk);
-        }
-        _ => {
-            let i = rng.below(out.len());
-            out.remove(i);
-        }
-    }
-    out
-}
-
-/// One to four stacked mutations.
-fn mutate_some(rng: &mut Rng, input: &[u8]) -> Vec<u8> {
-    let mut out = mutate(rng, input);
-    for _ in 0..rng.below(4) {
-        out = mutate(rng, &out);
-    }
-    out
-}
-
 /// Mutations per input: `PI_VERIFY_FUZZ_ITERATIONS` (default 150) for a longer run, e.g.
 /// `PI_VERIFY_FUZZ_ITERATIONS=20000 cargo test --release --test fuzz_bodies`.
 fn iterations() -> usize {
@@ -84,7 +32,7 @@ fn signature_of(commit: &str) -> Vec<u8> {
 
 #[test]
 fn fuzz_bodies_should_not_panic_on_fixtures_and_their_mutations() {
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut rng = fuzzing::Mutator::new(0x9E37_79B9_7F4A_7C15);
     let ssh_sigs = [
         "ssh/ed25519.commit",
         "ssh/ecdsa256.commit",
@@ -108,22 +56,22 @@ fn fuzz_bodies_should_not_panic_on_fixtures_and_their_mutations() {
     for sig in &ssh_sigs {
         fuzzing::ssh_signature(sig);
         for _ in 0..n {
-            fuzzing::ssh_signature(&mutate_some(&mut rng, sig));
+            fuzzing::ssh_signature(&rng.mutate(sig));
         }
     }
     fuzzing::allowed_signers(&signers);
     for _ in 0..2 * n {
-        fuzzing::allowed_signers(&mutate_some(&mut rng, &signers));
+        fuzzing::allowed_signers(&rng.mutate(&signers));
     }
     fuzzing::openpgp(&pgp_input);
     // Keyring parsing checks every self-signature: keep the count modest for debug builds.
     for _ in 0..n.div_ceil(3) {
-        fuzzing::openpgp(&mutate_some(&mut rng, &pgp_input));
+        fuzzing::openpgp(&rng.mutate(&pgp_input));
     }
     for object in &objects {
         fuzzing::git_object(object);
         for _ in 0..n {
-            fuzzing::git_object(&mutate_some(&mut rng, object));
+            fuzzing::git_object(&rng.mutate(object));
         }
     }
 }
@@ -140,7 +88,7 @@ fn any_change_to_signed_bytes_should_be_refused() {
         ),
         allowed_identities: Vec::new(),
     };
-    let mut rng = Rng(42);
+    let mut rng = fuzzing::Mutator::new(42);
     for name in [
         "ssh/ed25519.commit",
         "ssh/ecdsa256.commit",
@@ -150,7 +98,7 @@ fn any_change_to_signed_bytes_should_be_refused() {
         let original = parse_commit(&raw).unwrap();
         assert!(verify_commit(&raw, &policy).is_ok(), "{name}");
         for _ in 0..iterations() + 50 {
-            let mutated = mutate_some(&mut rng, &raw);
+            let mutated = rng.mutate(&raw);
             let changed_payload = match parse_commit(&mutated) {
                 Ok(obj) => obj.payload != original.payload,
                 Err(_) => true,

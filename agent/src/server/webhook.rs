@@ -562,6 +562,17 @@ async fn receive(
     )
 }
 
+/// Fuzz body (cargo-fuzz target `webhook_push` in `agent/fuzz/`, and `tests/fuzz_bodies.rs` on
+/// stable): a push payload of any receiver, whatever its bytes, is parsed or refused without a
+/// panic; and a refused payload never names an Application to trigger.
+pub fn fuzz_push(data: &[u8]) {
+    for receiver in [Receiver::Gitlab, Receiver::Github, Receiver::Generic] {
+        if let Ok(push) = parse_push(receiver, data) {
+            let _ = (push.urls.len(), push.reference.as_deref(), push.deleted);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
