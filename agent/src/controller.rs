@@ -405,17 +405,17 @@ async fn read_key(
         })
 }
 
-/// The credentials of `spec.source.secretRef`, read at every reconcile (a rotated Secret applies
-/// at once).
+/// The credentials (and the CA of an https source) of `spec.source.secretRef`, read at every
+/// reconcile (a rotated Secret applies at once).
 ///
 /// # Errors
 /// A missing Secret or one without usable keys, named.
 async fn source_auth(
     app: &Application,
     client: &kube::Client,
-) -> Result<Option<Auth>, ReconcileError> {
+) -> Result<(Option<Auth>, Option<String>), ReconcileError> {
     let Some(r) = &app.spec.source.secret_ref else {
-        return Ok(None);
+        return Ok((None, None));
     };
     let ns = app.namespace().unwrap_or_default();
     let invalid = |m: String| ReconcileError::InvalidSpec(format!("`spec.source.secretRef`: {m}"));
@@ -430,11 +430,16 @@ async fn source_auth(
         data.get(k)
             .map(|v| String::from_utf8_lossy(&v.0).trim().to_owned())
     };
-    if data.contains_key("ca.crt") {
-        return Err(invalid(format!(
-            "Secret `{}` has `ca.crt`: per-Application CAs are not supported yet; add the CA to the agent's trust store (SSL_CERT_FILE)",
-            r.name
-        )));
+    let ca = text("ca.crt").filter(|c| !c.is_empty());
+    if let Some(pem) = &ca {
+        if !app.spec.source.url.starts_with("https://") {
+            return Err(invalid(format!(
+                "Secret `{}` has `ca.crt`, which is for https:// sources only",
+                r.name
+            )));
+        }
+        crate::source::parse_ca(pem)
+            .map_err(|e| invalid(format!("Secret `{}` key `ca.crt`: {e}", r.name)))?;
     }
     if crate::source::is_ssh_url(&app.spec.source.url) {
         let known_hosts = text("known_hosts").unwrap_or_default();
@@ -445,19 +450,27 @@ async fn source_auth(
             crate::source::check_identity(key)
                 .map_err(|e| invalid(format!("Secret `{}` key `identity`: {e}", r.name)))?;
         }
-        return Ok(Some(Auth::Ssh {
-            identity,
-            known_hosts,
-        }));
+        return Ok((
+            Some(Auth::Ssh {
+                identity,
+                known_hosts,
+            }),
+            None,
+        ));
     }
-    match (text("username"), text("password"), text("bearerToken")) {
-        (_, _, Some(token)) if !token.is_empty() => Ok(Some(Auth::Bearer(token))),
-        (Some(username), Some(password), _) => Ok(Some(Auth::Basic { username, password })),
-        _ => Err(invalid(format!(
-            "Secret `{}` needs `username` and `password`, or `bearerToken`",
-            r.name
-        ))),
-    }
+    let auth = match (text("username"), text("password"), text("bearerToken")) {
+        (_, _, Some(token)) if !token.is_empty() => Some(Auth::Bearer(token)),
+        (Some(username), Some(password), _) => Some(Auth::Basic { username, password }),
+        // A Secret with only a CA: an anonymous source behind a private CA.
+        (None, None, None) if ca.is_some() => None,
+        _ => {
+            return Err(invalid(format!(
+                "Secret `{}` needs `username` and `password`, or `bearerToken` (and optionally `ca.crt`)",
+                r.name
+            )));
+        }
+    };
+    Ok((auth, ca))
 }
 
 /// Waits for every Application of `spec.sync.dependsOn` to be Ready at its current generation.
@@ -639,11 +652,11 @@ async fn reconcile_inner(cached: &Application, ctx: &Context) -> Result<Action, 
         check_dependencies(app, &ctx.client).await?;
 
         let fetch_start = Instant::now();
-        let auth = source_auth(app, &ctx.client).await?;
+        let (auth, ca) = source_auth(app, &ctx.client).await?;
         let history = history_for(app, status.last_applied_revision.as_deref());
         let snapshot = ctx
             .fetcher
-            .fetch(&url, &reference, auth.as_ref(), history)
+            .fetch_with_ca(&url, &reference, auth.as_ref(), ca.as_deref(), history)
             .await?;
         let labels = AppLabels {
             namespace: owner.namespace.clone(),

@@ -42,6 +42,10 @@ struct Env {
     agent: Agent,
     git_https: GitHttpServer,
     git_https_auth: GitHttpServer,
+    /// HTTPS with a CA the agent does not trust by itself (`ca.crt` of the source's Secret).
+    git_private_ca: GitHttpServer,
+    private_ca: String,
+    _private_pki: TempDir,
     sshd: SshServer,
     registry: Registry,
     _git_root: TempDir,
@@ -67,6 +71,12 @@ fn env() -> Arc<Env> {
         let git_https = GitHttpServer::start_tls(git_root.path(), &pki);
         let git_https_auth =
             GitHttpServer::start_tls_with_auth(git_root.path(), &pki, "pi:s3cret-password");
+        // One whose CA only the Applications that carry it trust.
+        let private_pki = TempDir::new("private-pki");
+        let private = Pki::new(private_pki.path());
+        let git_private_ca =
+            GitHttpServer::start_tls_with_auth(git_root.path(), &private, "pi:s3cret-password");
+        let private_ca = std::fs::read_to_string(&private.ca).expect("private CA");
         // A plain-HTTP registry on loopback, which the agent is told to reach without TLS.
         let registry = Registry::start();
         let agent = Agent::start(
@@ -85,6 +95,9 @@ fn env() -> Arc<Env> {
             agent,
             git_https,
             git_https_auth,
+            git_private_ca,
+            private_ca,
+            _private_pki: private_pki,
             sshd: SshServer::start(true),
             registry,
             _git_root: git_root,
@@ -708,6 +721,70 @@ async fn an_ssh_source_is_fetched_with_the_deploy_key_of_its_secret(env: Arc<Env
     );
 }
 
+async fn a_source_behind_a_private_ca_is_trusted_through_its_secret(env: Arc<Env>) {
+    let ns = namespace(&env.client, "t-private-ca").await;
+    let mut repo = Repo::in_dir(TempDir::under(&env.git_private_ca.root, "private-ca"));
+    repo.sign_with(Some(signer()));
+    let c1 = repo.commit(&[("app/cm.yaml", CM_V1)], "v1");
+    let url = format!("{}/{}/.git", env.git_private_ca.base_url, repo.name());
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(env.client.clone(), &ns);
+    let pp = PostParams::default();
+    let secret = |name: &str, ca: Option<&str>| {
+        let mut data = json!({"username": "pi", "password": "s3cret-password"});
+        if let Some(ca) = ca {
+            data["ca.crt"] = json!(ca);
+        }
+        serde_json::from_value(json!({"metadata": {"name": name}, "stringData": data}))
+            .expect("secret")
+    };
+    secrets
+        .create(&pp, &secret("without-ca", None))
+        .await
+        .expect("secret");
+    secrets
+        .create(&pp, &secret("with-ca", Some(&env.private_ca)))
+        .await
+        .expect("secret");
+    let app = |name: &str, secret: &str| -> Application {
+        serde_json::from_value(json!({
+            "apiVersion": "gitops.pi-agent.io/v1alpha1", "kind": "Application",
+            "metadata": {"name": name, "namespace": ns},
+            "spec": {"verify": verify_spec(), "source": {
+                "url": url, "path": "app", "interval": "1h", "secretRef": {"name": secret}}}
+        }))
+        .expect("app")
+    };
+    let api: Api<Application> = Api::namespaced(env.client.clone(), &ns);
+    // The agent's own trust store does not know this CA: the fetch fails on the certificate.
+    api.create(&pp, &app("untrusted", "without-ca"))
+        .await
+        .expect("create");
+    let refused = wait_app(&env.client, &ns, "untrusted", "TLS refused", |a| {
+        ready(a).is_some_and(|(s, _, _)| s == "False")
+    })
+    .await;
+    let (_, reason, message) = ready(&refused).expect("Ready");
+    assert_eq!(reason, "SourceFailed", "{message}");
+    // With the CA in the source's Secret: fetched (with the credentials) and applied.
+    api.create(&pp, &app("web", "with-ca"))
+        .await
+        .expect("create");
+    wait_applied(
+        &env.client,
+        &ns,
+        "web",
+        "fetched through the private CA",
+        &c1,
+    )
+    .await;
+    assert_eq!(color(&env.client, &ns).await, "blue");
+    // A second commit: an incremental fetch through the same backend.
+    let c2 = repo.commit(&[("app/cm.yaml", CM_V2)], "v2");
+    sync_now(&env, &ns, "web").await;
+    wait_applied(&env.client, &ns, "web", "second commit", &c2).await;
+    assert_eq!(color(&env.client, &ns).await, "green");
+}
+
 fn main() {
     let args = Arguments::from_args();
     macro_rules! trial {
@@ -726,6 +803,7 @@ fn main() {
         trial!(https_source_is_fetched_and_updated_incrementally),
         trial!(https_credentials_come_from_the_source_secret),
         trial!(an_ssh_source_is_fetched_with_the_deploy_key_of_its_secret),
+        trial!(a_source_behind_a_private_ca_is_trusted_through_its_secret),
         trial!(an_unsigned_image_never_reaches_the_cluster_and_a_signed_one_is_pinned),
         trial!(objects_that_left_git_are_pruned_and_only_them),
         trial!(an_empty_revision_is_refused_unless_allowed),

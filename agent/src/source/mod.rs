@@ -5,6 +5,7 @@
 //! `file://` repositories are opened in place (no copy, and no `git-upload-pack` process);
 //! `https://` and `http://` ones are mirrored into a bare repository under the cache directory.
 
+mod https_ca;
 mod reference;
 mod ssh;
 mod tree;
@@ -17,6 +18,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
+pub use https_ca::parse_ca;
 pub use reference::{Reference, Revision, highest_matching_tag, parse_semver_range};
 pub use ssh::{check_identity, check_known_hosts, is_ssh_url};
 pub use tree::TreeFs;
@@ -155,6 +157,22 @@ impl Fetcher {
         auth: Option<&Auth>,
         history: History,
     ) -> Result<Snapshot, SourceError> {
+        self.fetch_with_ca(url, reference, auth, None, history)
+            .await
+    }
+
+    /// As [`Fetcher::fetch`], trusting only `ca` (PEM) for an `https://` source.
+    ///
+    /// # Errors
+    /// See [`SourceError`].
+    pub async fn fetch_with_ca(
+        &self,
+        url: &str,
+        reference: &Reference,
+        auth: Option<&Auth>,
+        ca: Option<&str>,
+        history: History,
+    ) -> Result<Snapshot, SourceError> {
         if url.starts_with("file://") && !self.allow_file_urls {
             return Err(SourceError::InvalidSpec(format!(
                 "`{url}`: file:// sources are disabled (start the agent with `--allow-file-urls` for local setups)"
@@ -177,11 +195,20 @@ impl Fetcher {
         let url_owned = url.to_owned();
         let reference = reference.clone();
         let auth = auth.cloned();
+        let ca = ca.map(str::to_owned);
         let dir = self.cache_dir.join(cache_key(url));
         let limit = self.max_repo_bytes;
         let task = tokio::task::spawn_blocking(move || {
             let _guard = (guard, slot);
-            fetch_blocking(&url_owned, &reference, &dir, auth.as_ref(), history, limit)
+            fetch_blocking(
+                &url_owned,
+                &reference,
+                &dir,
+                auth.as_ref(),
+                ca.as_deref(),
+                history,
+                limit,
+            )
         });
         match tokio::time::timeout(self.timeout, task).await {
             Ok(Ok(result)) => result,
@@ -264,6 +291,7 @@ fn fetch_blocking(
     reference: &Reference,
     cache: &Path,
     auth: Option<&Auth>,
+    ca: Option<&str>,
     history: History,
     max_bytes: u64,
 ) -> Result<Snapshot, SourceError> {
@@ -273,7 +301,7 @@ fn fetch_blocking(
             message: format!("cannot open repository at `{path}`: {e}"),
         })?
     } else if url.starts_with("https://") || url.starts_with("http://") || is_ssh_url(url) {
-        let repo = mirror(url, reference, cache, auth, history)?;
+        let repo = mirror(url, reference, cache, auth, ca, history)?;
         let size = objects_size(&cache.join("objects"));
         if size > max_bytes {
             // Forget it: the next attempt starts from nothing rather than from a huge cache.
@@ -322,6 +350,7 @@ fn mirror(
     reference: &Reference,
     dir: &Path,
     auth: Option<&Auth>,
+    ca: Option<&str>,
     history: History,
 ) -> Result<gix::Repository, SourceError> {
     let failed = |message: String| SourceError::FetchFailed {
@@ -413,14 +442,39 @@ fn mirror(
         Some(ssh) if !ssh.is_empty() => failed(format!("{message} (ssh: {ssh})")),
         _ => failed(message),
     };
-    let outcome = remote
-        .connect(gix::remote::Direction::Fetch)
-        .map_err(|e| with_ssh(error_chain(&e)))?
-        .prepare_fetch(gix::progress::Discard, Default::default())
-        .map_err(|e| with_ssh(error_chain(&e)))?
-        .with_shallow(shallow)
-        .receive(gix::progress::Discard, &interrupt)
-        .map_err(|e| with_ssh(error_chain(&e)))?;
+    let outcome = match ca {
+        // Its own CA: gix speaks through our HTTP backend, which trusts only that CA.
+        Some(ca) if url.starts_with("https://") => {
+            let http = https_ca::CaHttp::new(ca)
+                .map_err(|e| SourceError::InvalidSpec(format!("`ca.crt` for `{url}`: {e}")))?;
+            let parsed = gix::url::parse(url.as_bytes()).map_err(|e| failed(e.to_string()))?;
+            let transport = gix::protocol::transport::client::blocking_io::http::connect_http(
+                http,
+                parsed,
+                gix::protocol::transport::Protocol::V2,
+                false,
+            );
+            receive(
+                remote.to_connection_with_transport(transport),
+                shallow,
+                &interrupt,
+            )
+            .map_err(failed)?
+        }
+        Some(_) => {
+            return Err(SourceError::InvalidSpec(format!(
+                "`ca.crt` is for https:// sources, not `{url}`"
+            )));
+        }
+        None => receive(
+            remote
+                .connect(gix::remote::Direction::Fetch)
+                .map_err(|e| with_ssh(error_chain(&e)))?,
+            shallow,
+            &interrupt,
+        )
+        .map_err(with_ssh)?,
+    };
     drop(session);
     if asked_shallow && !repo.is_shallow().unwrap_or(true) {
         // gix honours depth over protocol v2 only: over v1 it silently brings everything.
@@ -431,6 +485,20 @@ fn mirror(
         );
     }
     Ok(repo)
+}
+
+/// Negotiates and receives the pack over an open connection.
+fn receive<T: gix::protocol::transport::client::blocking_io::Transport>(
+    connection: gix::remote::Connection<'_, '_, '_, T>,
+    shallow: gix::remote::fetch::Shallow,
+    interrupt: &AtomicBool,
+) -> Result<gix::remote::fetch::Outcome, String> {
+    connection
+        .prepare_fetch(gix::progress::Discard, Default::default())
+        .map_err(|e| error_chain(&e))?
+        .with_shallow(shallow)
+        .receive(gix::progress::Discard, interrupt)
+        .map_err(|e| error_chain(&e))
 }
 
 /// An error and its sources on one line (gix wraps the ssh program's message deep inside).
@@ -605,6 +673,7 @@ mod tests {
             "ftp://x/y",
             &Reference::Branch("main".into()),
             Path::new("/nonexistent"),
+            None,
             None,
             History::Shallow,
             DEFAULT_MAX_REPO_BYTES,
