@@ -821,7 +821,7 @@ fn reports_survive_a_receiver_outage_up_to_the_outbox_bound() -> Result<(), Fail
             create_app(&env.client, ns, n, source(&repo, n, "1h")).await;
             wait_applied(&env.client, ns, n, &c1).await;
         }
-        eventually("outbox full", Duration::from_secs(10), || {
+        eventually("outbox full", Duration::from_secs(30), || {
             let addr = agent.addr.clone();
             async move {
                 let m = metrics(&addr).await;
