@@ -155,6 +155,40 @@ async fn agent_killed_in_the_middle_of_an_apply() {
     drop(agent);
 }
 
+async fn sigterm_in_the_middle_of_an_apply_lets_it_finish() {
+    let ns = "t-sigterm";
+    let s = setup(ns).await;
+    let mut agent = Agent::start(&s.cluster.kubeconfig, &[]).await;
+    create_app(&s.client, ns, &s.repo.url()).await;
+    // Wait until the apply has started (the first objects exist), then ask the agent to stop.
+    let cms: Api<ConfigMap> = Api::namespaced(s.client.clone(), ns);
+    eventually("the apply started", Duration::from_secs(30), || {
+        let cms = cms.clone();
+        async move {
+            let n = cms
+                .list(&ListParams::default().labels("gitops.pi-agent.io/name=many"))
+                .await
+                .map_err(|e| e.to_string())?
+                .items
+                .len();
+            (n > 0).then_some(()).ok_or(format!("{n} objects"))
+        }
+    })
+    .await;
+    let asked = Instant::now();
+    let status = agent
+        .terminate(Duration::from_secs(30))
+        .expect("the agent exits within its shutdown timeout");
+    println!(
+        "SIGTERM mid-apply: exited {status} after {:?}",
+        asked.elapsed()
+    );
+    assert!(status.success(), "{status}\n{}", agent.log_text());
+    // The in-flight reconcile was finished, not cut: the revision is applied whole, with its
+    // inventory, before the process exited.
+    converged(&s.client, ns, &s.commit, Duration::from_secs(1)).await;
+}
+
 async fn the_region_trust_file_is_reloaded_when_it_changes() {
     let ns = "t-trust-file";
     let s = setup(ns).await;
@@ -234,6 +268,9 @@ fn main() {
         }),
         Trial::test("agent_killed_in_the_middle_of_an_apply", || {
             run(agent_killed_in_the_middle_of_an_apply())
+        }),
+        Trial::test("sigterm_in_the_middle_of_an_apply_lets_it_finish", || {
+            run(sigterm_in_the_middle_of_an_apply_lets_it_finish())
         }),
         Trial::test("the_region_trust_file_is_reloaded_when_it_changes", || {
             run(the_region_trust_file_is_reloaded_when_it_changes())
