@@ -213,6 +213,27 @@ async fn wait_applied(
     wait_app(client, ns, name, what, |a| applied(a).ends_with(commit)).await
 }
 
+/// Waits until the Application reports `Ready=False`; returns its reason and message.
+async fn wait_refused(client: &kube::Client, ns: &str, name: &str, what: &str) -> (String, String) {
+    let app = wait_app(client, ns, name, what, |a| {
+        ready(a).is_some_and(|(s, _, _)| s == "False")
+    })
+    .await;
+    let (_, reason, message) = ready(&app).expect("Ready");
+    (reason, message)
+}
+
+/// An Application of `app/` in `url` with the credentials of Secret `secret`.
+fn app_with_secret(ns: &str, name: &str, url: &str, secret: &str) -> Application {
+    serde_json::from_value(json!({
+        "apiVersion": "gitops.pi-agent.io/v1alpha1", "kind": "Application",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {"verify": verify_spec(), "source": {
+            "url": url, "path": "app", "interval": "1h", "secretRef": {"name": secret}}}
+    }))
+    .expect("app")
+}
+
 /// Waits until the Application is gone (its finalizer done).
 async fn wait_gone(client: &kube::Client, ns: &str, name: &str) {
     let api: Api<Application> = Api::namespaced(client.clone(), ns);
@@ -686,26 +707,14 @@ async fn an_ssh_source_is_fetched_with_the_deploy_key_of_its_secret(env: Arc<Env
         .create(&pp, &secret("no-hosts", "# nothing trusted\n"))
         .await
         .expect("secret");
-    let app = |name: &str, secret: &str| -> Application {
-        serde_json::from_value(json!({
-            "apiVersion": "gitops.pi-agent.io/v1alpha1", "kind": "Application",
-            "metadata": {"name": name, "namespace": ns},
-            "spec": {"verify": verify_spec(), "source": {
-                "url": env.sshd.url(repo.path()), "path": "app", "interval": "1h",
-                "secretRef": {"name": secret}}}
-        }))
-        .expect("app")
-    };
+    let url = env.sshd.url(repo.path());
+    let app = |name: &str, secret: &str| app_with_secret(&ns, name, &url, secret);
     let api: Api<Application> = Api::namespaced(env.client.clone(), &ns);
     // A Secret without host keys: refused before connecting, naming the Secret and the key.
     api.create(&pp, &app("tofu", "no-hosts"))
         .await
         .expect("create");
-    let refused = wait_app(&env.client, &ns, "tofu", "refused", |a| {
-        ready(a).is_some_and(|(s, _, _)| s == "False")
-    })
-    .await;
-    let (_, _, message) = ready(&refused).expect("Ready");
+    let (_, message) = wait_refused(&env.client, &ns, "tofu", "refused").await;
     assert!(
         message.contains("`no-hosts` key `known_hosts`") && message.contains("first use"),
         "{message}"
@@ -745,25 +754,13 @@ async fn a_source_behind_a_private_ca_is_trusted_through_its_secret(env: Arc<Env
         .create(&pp, &secret("with-ca", Some(&env.private_ca)))
         .await
         .expect("secret");
-    let app = |name: &str, secret: &str| -> Application {
-        serde_json::from_value(json!({
-            "apiVersion": "gitops.pi-agent.io/v1alpha1", "kind": "Application",
-            "metadata": {"name": name, "namespace": ns},
-            "spec": {"verify": verify_spec(), "source": {
-                "url": url, "path": "app", "interval": "1h", "secretRef": {"name": secret}}}
-        }))
-        .expect("app")
-    };
+    let app = |name: &str, secret: &str| app_with_secret(&ns, name, &url, secret);
     let api: Api<Application> = Api::namespaced(env.client.clone(), &ns);
     // The agent's own trust store does not know this CA: the fetch fails on the certificate.
     api.create(&pp, &app("untrusted", "without-ca"))
         .await
         .expect("create");
-    let refused = wait_app(&env.client, &ns, "untrusted", "TLS refused", |a| {
-        ready(a).is_some_and(|(s, _, _)| s == "False")
-    })
-    .await;
-    let (_, reason, message) = ready(&refused).expect("Ready");
+    let (reason, message) = wait_refused(&env.client, &ns, "untrusted", "TLS refused").await;
     assert_eq!(reason, "SourceFailed", "{message}");
     // With the CA in the source's Secret: fetched (with the credentials) and applied.
     api.create(&pp, &app("web", "with-ca"))
