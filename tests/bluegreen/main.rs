@@ -86,6 +86,8 @@ struct Version<'a> {
     unschedulable: bool,
     /// A pre-promotion Job `smoke`; `false`: one that fails (never schedules, deadline 3 s).
     check: Option<bool>,
+    /// A plain Deployment (not opted in to blue-green).
+    plain: bool,
 }
 
 fn version(image: &str) -> Version<'_> {
@@ -95,18 +97,25 @@ fn version(image: &str) -> Version<'_> {
         annotations: Vec::new(),
         unschedulable: false,
         check: None,
+        plain: false,
     }
 }
 
 fn manifests(v: &Version) -> String {
     let mut annotations = String::new();
-    for (k, val) in [
-        ("bluegreen.pi-agent.io/active-service", "web"),
-        ("bluegreen.pi-agent.io/preview-service", "web-preview"),
-        ("bluegreen.pi-agent.io/scale-down-delay-seconds", "3"),
-    ]
-    .into_iter()
-    .chain(v.annotations.iter().copied())
+    let opted_in: &[(&str, &str)] = if v.plain {
+        &[("example.com/plain", "true")]
+    } else {
+        &[
+            ("bluegreen.pi-agent.io/active-service", "web"),
+            ("bluegreen.pi-agent.io/preview-service", "web-preview"),
+            ("bluegreen.pi-agent.io/scale-down-delay-seconds", "3"),
+        ]
+    };
+    for (k, val) in opted_in
+        .iter()
+        .copied()
+        .chain(v.annotations.iter().copied())
     {
         annotations.push_str(&format!("    {k}: \"{val}\"\n"));
     }
@@ -326,9 +335,7 @@ async fn check_once(client: &kube::Client, ns: &str, seen: &mut Observed) -> Res
     };
     let selector = service.spec.and_then(|s| s.selector).unwrap_or_default();
     let Some(rev) = selector.get(REVISION).cloned() else {
-        return Err(format!(
-            "the active Service selects no revision: {selector:?}"
-        ));
+        return check_plain(client, ns, &selector, seen).await;
     };
     let labels: Vec<String> = selector.iter().map(|(k, v)| format!("{k}={v}")).collect();
     let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
@@ -380,6 +387,64 @@ async fn check_once(client: &kube::Client, ns: &str, seen: &mut Observed) -> Res
         if pod_rev != Some(&rev) {
             return Err(format!(
                 "pod {:?} of revision {pod_rev:?} is selected",
+                p.metadata.name
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The active Service before any version is live: the plain Deployment `web` still serves,
+/// selected as a whole before it opts in (`plain`), then by its pods' `pod-template-hash`
+/// (`legacy`) while the first version comes up. Either way only pods of a fully Available
+/// Deployment, and never after a version was selected.
+async fn check_plain(
+    client: &kube::Client,
+    ns: &str,
+    selector: &BTreeMap<String, String>,
+    seen: &mut Observed,
+) -> Result<(), String> {
+    let state = if selector.contains_key("pod-template-hash") {
+        "legacy"
+    } else {
+        "plain"
+    };
+    if seen.timeline.iter().any(|r| r != "plain" && r != "legacy") {
+        return Err(format!(
+            "the active Service went back to the plain Deployment ({state}): {selector:?}"
+        ));
+    }
+    if seen.timeline.last().map(String::as_str) != Some(state) {
+        seen.timeline.push(state.to_owned());
+    }
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), ns);
+    let Ok(Some(d)) = deployments.get_opt("web").await else {
+        return Err(format!(
+            "the active Service selects {selector:?} but `web` is gone"
+        ));
+    };
+    let spec = d.spec.replicas.unwrap_or(1);
+    let st = d.status.unwrap_or_default();
+    if st.available_replicas.unwrap_or(0) != spec {
+        return Err(format!(
+            "the plain Deployment is selected ({state}) while not fully Available"
+        ));
+    }
+    if state == "legacy" {
+        let labels: Vec<String> = selector.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
+        if let Ok(selected) = pods
+            .list(&ListParams::default().labels(&labels.join(",")))
+            .await
+            && let Some(p) = selected.items.iter().find(|p| {
+                p.metadata
+                    .labels
+                    .as_ref()
+                    .is_some_and(|l| l.contains_key(REVISION))
+            })
+        {
+            return Err(format!(
+                "a pod of a version is selected with the plain ones: {:?}",
                 p.metadata.name
             ));
         }
@@ -541,8 +606,11 @@ async fn the_agent_killed_in_the_middle_of_a_switch_resumes_it() {
         Duration::from_secs(60),
         || async {
             match c.ready().await {
+                // With at least 3 s left, so the kill lands before the promotion.
                 Some((s, r, m))
-                    if s == "False" && r == "Progressing" && m.contains("promoted in") =>
+                    if s == "False"
+                        && r == "Progressing"
+                        && promoted_in(&m).is_some_and(|left| left >= 3) =>
                 {
                     Ok(())
                 }
@@ -565,6 +633,12 @@ async fn the_agent_killed_in_the_middle_of_a_switch_resumes_it() {
         .await;
     let seen = checker.finish().await;
     assert_eq!(seen.timeline, [r1.clone(), r2.clone()]);
+}
+
+/// The seconds left in a "promoted in Ns" status message.
+fn promoted_in(message: &str) -> Option<u64> {
+    let rest = &message[message.find("promoted in ")? + "promoted in ".len()..];
+    rest.split('s').next()?.parse().ok()
 }
 
 async fn two_commits_in_quick_succession_switch_to_the_last() {
@@ -660,6 +734,65 @@ async fn going_back_to_the_previous_commit_switches_back() {
     assert_eq!(seen.timeline, [r1.clone(), r2.clone(), r1.clone()]);
 }
 
+async fn a_plain_deployment_opting_in_keeps_serving() {
+    let c = Case::new("bg-plain").await;
+    let mut plain = version("registry.example/web:1");
+    plain.plain = true;
+    c.deploy(&plain).await;
+    eventually(
+        "the plain Deployment Available",
+        Duration::from_secs(60),
+        || {
+            let deployments: Api<Deployment> = Api::namespaced(c.client(), &c.ns);
+            async move {
+                let d = deployments
+                    .get_opt("web")
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .ok_or("no Deployment yet")?;
+                let available = d.status.and_then(|s| s.available_replicas).unwrap_or(0);
+                (available == 2)
+                    .then_some(())
+                    .ok_or(format!("{available}/2 available"))
+            }
+        },
+    )
+    .await;
+    let checker = Checker::start(c.client(), &c.ns);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Opting in with a new image: the plain Deployment serves until the version takes over.
+    let v2 = version("registry.example/web:2");
+    let r2 = revision(&v2);
+    c.deploy(&v2).await;
+    c.wait_active(&r2, Duration::from_secs(60)).await;
+    eventually(
+        "the plain Deployment retired",
+        Duration::from_secs(30),
+        || {
+            let deployments: Api<Deployment> = Api::namespaced(c.client(), &c.ns);
+            async move {
+                match deployments
+                    .get_opt("web")
+                    .await
+                    .map_err(|e| e.to_string())?
+                {
+                    None => Ok(()),
+                    Some(_) => Err("still there".to_owned()),
+                }
+            }
+        },
+    )
+    .await;
+    let seen = checker.finish().await;
+    assert_eq!(seen.timeline.first().map(String::as_str), Some("plain"));
+    assert!(
+        seen.timeline.contains(&"legacy".to_owned()),
+        "the Service selected the plain pods by hash while the version came up: {:?}",
+        seen.timeline
+    );
+    assert_eq!(seen.timeline.last(), Some(&r2));
+}
+
 fn run(body: impl std::future::Future<Output = ()>) -> Result<(), Failed> {
     let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     let env = env();
@@ -687,6 +820,9 @@ fn main() {
         }),
         Trial::test("a_replica_change_does_not_switch", || {
             run(a_replica_change_does_not_switch())
+        }),
+        Trial::test("a_plain_deployment_opting_in_keeps_serving", || {
+            run(a_plain_deployment_opting_in_keeps_serving())
         }),
         Trial::test("going_back_to_the_previous_commit_switches_back", || {
             run(going_back_to_the_previous_commit_switches_back())

@@ -220,10 +220,17 @@ pub fn plan(
                     replaced = true;
                 }
                 ("Service", "v1") if o.name() == w.strategy.active_service => {
-                    select_revision(&mut o.value, p.active.as_deref().unwrap_or(PENDING));
+                    match (&p.active, &p.legacy_selector) {
+                        (None, Some((key, value))) => select(&mut o.value, key, value),
+                        (active, _) => select(
+                            &mut o.value,
+                            REVISION_LABEL,
+                            active.as_deref().unwrap_or(PENDING),
+                        ),
+                    }
                 }
                 ("Service", "v1") if w.strategy.preview_service.as_deref() == Some(o.name()) => {
-                    select_revision(&mut o.value, &p.preview_target);
+                    select(&mut o.value, REVISION_LABEL, &p.preview_target);
                 }
                 _ => {}
             }
@@ -269,13 +276,13 @@ pub async fn stage(
     ))
 }
 
-/// Adds `revision` to a Service's selector.
-fn select_revision(service: &mut serde_json::Value, revision: &str) {
+/// Adds `key: value` to a Service's selector.
+fn select(service: &mut serde_json::Value, key: &str, value: &str) {
     if let Some(selector) = service
         .pointer_mut("/spec/selector")
         .and_then(serde_json::Value::as_object_mut)
     {
-        selector.insert(REVISION_LABEL.into(), revision.into());
+        selector.insert(key.into(), value.into());
     }
 }
 

@@ -80,6 +80,9 @@ pub struct WorkloadPlan {
     pub name: String,
     /// The revision the active Service selects after this plan (`None`: no version yet).
     pub active: Option<String>,
+    /// While no version is active: the label the active Service selects the pods of the plain
+    /// Deployment it replaces with (`pod-template-hash`), instead of no pod at all.
+    pub legacy_selector: Option<(String, String)>,
     /// The revision being switched to, when it is not the active one.
     pub preview: Option<String>,
     /// What the preview Service selects (the Git revision).
@@ -113,6 +116,7 @@ pub fn plan_workload(w: &Workload, live: &Live, now: Timestamp, prune: bool) -> 
             .active_revision
             .clone()
             .filter(|r| versions.contains_key(r)),
+        legacy_selector: None,
         preview: None,
         preview_target: d.clone(),
         phase: Phase::Stable,
@@ -174,6 +178,7 @@ pub fn plan_workload(w: &Workload, live: &Live, now: Timestamp, prune: bool) -> 
                 .push(version_from_live(v, &[], &[SCALE_DOWN_AT], Some(0)));
         }
     }
+    legacy(w, live, now, prune, &mut p);
     if p.active.as_deref() != Some(d.as_str()) {
         p.preview = Some(d.clone());
         p.skip_health
@@ -183,6 +188,49 @@ pub fn plan_workload(w: &Workload, live: &Live, now: Timestamp, prune: bool) -> 
         p.skip_health.push(("Job".into(), job));
     }
     p
+}
+
+/// The plain Deployment of a workload that just opted in: it stays production (the active
+/// Service selecting exactly its current pods) until a version takes over, then is kept for the
+/// scale-down delay like any previous version, then retired.
+fn legacy(w: &Workload, live: &Live, now: Timestamp, prune: bool, p: &mut WorkloadPlan) {
+    let Some(legacy) = &live.legacy else {
+        return;
+    };
+    let v = &legacy.object;
+    match (&p.active, time(v, SCALE_DOWN_AT)) {
+        (None, _) => {
+            if let Some(hash) = &legacy.pod_template_hash {
+                p.legacy_selector = Some(("pod-template-hash".into(), hash.clone()));
+            }
+            p.objects
+                .push(version_from_live(v, &[], &[SCALE_DOWN_AT], None));
+        }
+        (Some(_), at) => {
+            let at = at.unwrap_or_else(|| plus(now, w.strategy.scale_down_delay_seconds));
+            p.skip_health.push(("Deployment".into(), w.name.clone()));
+            if now < at {
+                p.objects.push(version_from_live(
+                    v,
+                    &[(SCALE_DOWN_AT, secs(at))],
+                    &[],
+                    None,
+                ));
+                let left = Duration::try_from(at.duration_since(now)).unwrap_or_default();
+                p.requeue = min_requeue(p.requeue, left + Duration::from_secs(1));
+                if matches!(p.phase, Phase::Stable) {
+                    p.phase = Phase::Promoted(format!(
+                        "`{}` is active; the plain Deployment `{}` it replaces is removed at {at}",
+                        w.version_name(&w.revision),
+                        w.name
+                    ));
+                }
+            } else if !prune {
+                p.objects
+                    .push(version_from_live(v, &[], &[SCALE_DOWN_AT], Some(0)));
+            }
+        }
+    }
 }
 
 /// The Git revision `d` is not active: bring it up, check it, promote or abort it.

@@ -63,6 +63,11 @@ struct Cluster {
     /// The check Job's outcome: `Complete`, `Failed`, or running (None).
     check: Option<&'static str>,
     prune: bool,
+    /// A plain Deployment `web` applied before the workload opted in, and its pods' hash.
+    legacy: Option<Value>,
+    legacy_hash: Option<String>,
+    /// What the active Service selects the plain Deployment's pods by, if it does.
+    active_hash: Option<String>,
 }
 
 impl Cluster {
@@ -80,6 +85,13 @@ impl Cluster {
             check_job: w
                 .check_name(&w.revision)
                 .and_then(|n| self.jobs.get(&n).cloned()),
+            legacy: self
+                .legacy
+                .clone()
+                .map(|object| crate::bluegreen::live::Legacy {
+                    object,
+                    pod_template_hash: self.legacy_hash.clone(),
+                }),
         }
     }
 
@@ -96,6 +108,7 @@ impl Cluster {
     fn apply(&mut self, objects: &[Object]) {
         let mut versions = BTreeMap::new();
         let mut jobs = BTreeMap::new();
+        let mut legacy = None;
         for o in objects {
             let rev = o
                 .value
@@ -123,6 +136,15 @@ impl Cluster {
                         "updatedReplicas": n, "readyReplicas": ready, "availableReplicas": ready});
                     versions.insert(o.name().to_owned(), v);
                 }
+                ("Deployment", None) => {
+                    let mut v = o.value.clone();
+                    v["status"] = self
+                        .legacy
+                        .as_ref()
+                        .map_or(json!({}), |l| l["status"].clone());
+                    v["metadata"]["generation"] = json!(1);
+                    legacy = Some(v);
+                }
                 ("Job", _) => {
                     let mut j = o.value.clone();
                     if let Some(c) = self.check {
@@ -136,6 +158,9 @@ impl Cluster {
                         .map(str::to_owned);
                     if o.name() == "web" {
                         self.active = sel;
+                        self.active_hash = o.value["spec"]["selector"]["pod-template-hash"]
+                            .as_str()
+                            .map(str::to_owned);
                     } else {
                         self.preview = sel;
                     }
@@ -151,6 +176,9 @@ impl Cluster {
         }
         self.versions = versions;
         self.jobs = jobs;
+        if self.prune || legacy.is_some() {
+            self.legacy = legacy;
+        }
     }
 
     fn annotate(&mut self, name: &str, key: &str, value: &str) {
@@ -556,4 +584,63 @@ fn without_pruning_retired_versions_should_be_scaled_to_zero() {
     c.reconcile(&v2, t(100));
     assert_eq!(c.replicas(&format!("web-{r1}")), 0);
     assert_eq!(c.active.as_deref(), Some(rev(&v2).as_str()));
+}
+
+#[test]
+fn a_plain_deployment_should_serve_until_the_first_version_takes_over() {
+    let mut c = Cluster::new();
+    // `web` as applied before it opted in: 2 replicas, Available, pods of hash `5d4f`.
+    c.legacy = Some(json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "prod", "generation": 1,
+                     "labels": {"gitops.pi-agent.io/name": "app"}},
+        "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}},
+                 "template": {"metadata": {"labels": {"app": "web"}},
+                              "spec": {"containers": [{"name": "c", "image": "app:1"}]}}},
+        "status": {"observedGeneration": 1, "replicas": 2, "updatedReplicas": 2,
+                   "readyReplicas": 2, "availableReplicas": 2}
+    }));
+    c.legacy_hash = Some("5d4f".into());
+    let objects = render("app:2", 2, json!({}));
+    let r = rev(&objects);
+    c.broken.insert(r.clone());
+    // While the first version comes up, the Service selects exactly the plain Deployment's pods:
+    // never `pending`, never the new pods.
+    for s in 0..3 {
+        let (_, switches) = c.reconcile(&objects, t(s));
+        assert_eq!(c.active, None);
+        assert_eq!(c.active_hash.as_deref(), Some("5d4f"));
+        assert!(c.legacy.is_some(), "the plain Deployment is still applied");
+        assert_eq!(phase(&switches).name(), "Progressing");
+    }
+    // Available: one apply switches the Service to the version (by revision, not by hash).
+    c.broken.remove(&r);
+    c.reconcile(&objects, t(3));
+    let (_, switches) = c.reconcile(&objects, t(4));
+    assert_eq!(c.active.as_deref(), Some(r.as_str()));
+    assert_eq!(c.active_hash, None);
+    assert!(c.legacy.is_some(), "kept for the scale-down delay");
+    assert_eq!(phase(&switches).name(), "Promoted");
+    // Same plan after a restart, then retired once the delay is over.
+    c.reconcile(&objects, t(10));
+    assert!(c.legacy.is_some());
+    c.reconcile(&objects, t(40));
+    assert!(c.legacy.is_none(), "pruned after the scale-down delay");
+    assert_eq!(c.active.as_deref(), Some(r.as_str()));
+}
+
+#[test]
+fn a_plain_deployment_not_available_should_leave_the_service_on_pending() {
+    let mut c = Cluster::new();
+    c.legacy = Some(json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "prod", "generation": 2},
+        "spec": {"replicas": 2},
+        "status": {"observedGeneration": 1}
+    }));
+    let objects = render("app:2", 2, json!({}));
+    c.broken.insert(rev(&objects));
+    c.reconcile(&objects, t(0));
+    assert_eq!(c.active_hash, None);
+    assert_eq!(c.active.as_deref(), Some(PENDING));
 }
