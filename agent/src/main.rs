@@ -449,6 +449,7 @@ fn main() -> ExitCode {
                 shutdown_timeout,
                 report: report_config,
                 webhook_secret_file: report.webhook_secret_file,
+                webhook_trusted_proxies: report.webhook_trusted_proxies,
             };
             let result = runtime.block_on(run(config));
             // Blocking tasks (a fetch) are not waited for: what they did is resumed by the next
@@ -887,6 +888,7 @@ struct RunConfig {
     shutdown_timeout: Duration,
     report: pi_agent::report::ReportConfig,
     webhook_secret_file: Option<PathBuf>,
+    webhook_trusted_proxies: Vec<server::webhook::Cidr>,
 }
 
 async fn kube_config(kubeconfig: Option<PathBuf>) -> anyhow::Result<kube::Config> {
@@ -932,7 +934,8 @@ async fn run(config: RunConfig) -> anyhow::Result<()> {
         handles: Arc::default(),
         token: config.token,
         client: ctx.client.clone(),
-        webhooks: server::webhook::Webhooks::new(config.webhook_secret_file),
+        webhooks: server::webhook::Webhooks::new(config.webhook_secret_file)
+            .trusting_proxies(config.webhook_trusted_proxies),
     });
     let namespace = config.namespace;
     let start_controller = || {

@@ -30,6 +30,14 @@ pub struct ReportArgs {
     /// HMAC key of GitHub's and the generic receiver's signatures. Without it, pushes are refused.
     #[arg(long, env = "PI_AGENT_WEBHOOK_SECRET_FILE")]
     pub webhook_secret_file: Option<PathBuf>,
+    /// Proxies in front of the agent (an ingress: address or CIDR block; repeatable or
+    /// comma-separated) whose `X-Forwarded-For` names the client the webhook rate limit counts.
+    #[arg(
+        long = "webhook-trusted-proxy",
+        env = "PI_AGENT_WEBHOOK_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    pub webhook_trusted_proxies: Vec<crate::server::webhook::Cidr>,
 }
 
 impl ReportArgs {

@@ -317,9 +317,82 @@ impl RecentDeliveries {
     }
 }
 
+/// An address block (`10.0.0.0/8`, `fd00::/8`, or one address).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cidr {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl std::str::FromStr for Cidr {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let bad = || format!("`{text}` is not an address or a CIDR block (10.0.0.0/8, fd00::/8)");
+        let (addr, prefix) = match text.trim().split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (text.trim(), None),
+        };
+        let addr: IpAddr = addr.parse().map_err(|_| bad())?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            Some(p) => p.parse::<u8>().ok().filter(|p| *p <= max).ok_or_else(bad)?,
+            None => max,
+        };
+        Ok(Cidr { addr, prefix })
+    }
+}
+
+impl Cidr {
+    /// Whether `ip` is in the block (an IPv4-mapped IPv6 address counts as IPv4).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        let p = u32::from(self.prefix);
+        match (self.addr, ip) {
+            (IpAddr::V4(net), IpAddr::V4(a)) => {
+                let mask = u32::MAX.checked_shl(32 - p).unwrap_or(0);
+                u32::from(net) & mask == u32::from(a) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(a)) => {
+                let mask = u128::MAX.checked_shl(128 - p).unwrap_or(0);
+                u128::from(net) & mask == u128::from(a) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The client a request comes from: the peer, or, when the peer is a trusted proxy (an ingress),
+/// the rightmost address of `X-Forwarded-For` that is not a trusted proxy itself. An address a
+/// client writes into the header can only be trusted as far as the proxies that appended it.
+pub fn source_ip(peer: IpAddr, forwarded_for: Option<&str>, trusted: &[Cidr]) -> IpAddr {
+    let trusted_ip = |ip: IpAddr| trusted.iter().any(|c| c.contains(ip));
+    if !trusted_ip(peer) {
+        return peer;
+    }
+    let mut source = peer;
+    for hop in forwarded_for.unwrap_or_default().rsplit(',') {
+        match hop.trim().parse::<IpAddr>() {
+            Ok(ip) => {
+                source = ip;
+                if !trusted_ip(ip) {
+                    break;
+                }
+            }
+            // Garbage: what lies left of it cannot be trusted; the last good hop stands.
+            Err(_) => break,
+        }
+    }
+    source
+}
+
 /// The receivers' shared state.
 pub struct Webhooks {
     secret_file: Option<PathBuf>,
+    trusted_proxies: Vec<Cidr>,
     limiter: Mutex<RateLimiter>,
     recent: Mutex<RecentDeliveries>,
 }
@@ -330,9 +403,16 @@ impl Webhooks {
     pub fn new(secret_file: Option<PathBuf>) -> Self {
         Webhooks {
             secret_file,
+            trusted_proxies: Vec::new(),
             limiter: Mutex::new(RateLimiter::new(RATE_BURST, RATE_PER_SECOND, 10_000)),
             recent: Mutex::default(),
         }
+    }
+
+    /// Proxies (an ingress) whose `X-Forwarded-For` names the client the rate limit counts.
+    pub fn trusting_proxies(mut self, proxies: Vec<Cidr>) -> Self {
+        self.trusted_proxies = proxies;
+        self
     }
 
     fn secret(&self) -> Option<Vec<u8>> {
@@ -383,12 +463,15 @@ async fn receive(
             json!({"error": "use POST"}),
         );
     }
-    let peer = req
-        .extensions()
-        .get::<SocketAddr>()
-        .map(|a| a.ip())
-        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
     let hooks = &state.webhooks;
+    let peer = source_ip(
+        req.extensions()
+            .get::<SocketAddr>()
+            .map(|a| a.ip())
+            .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+        header(&req, "x-forwarded-for"),
+        &hooks.trusted_proxies,
+    );
     let allowed = hooks
         .limiter
         .lock()
@@ -570,6 +653,69 @@ pub fn fuzz_push(data: &[u8]) {
         if let Ok(push) = parse_push(receiver, data) {
             let _ = (push.urls.len(), push.reference.as_deref(), push.deleted);
         }
+    }
+}
+
+#[cfg(test)]
+mod proxy_tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn cidr_blocks_should_parse_and_contain() {
+        let c: Cidr = "10.0.0.0/8".parse().unwrap();
+        assert!(c.contains(ip("10.1.2.3")));
+        assert!(!c.contains(ip("11.0.0.1")));
+        assert!(c.contains(ip("::ffff:10.0.0.9")), "IPv4-mapped");
+        let one: Cidr = "192.0.2.7".parse().unwrap();
+        assert!(one.contains(ip("192.0.2.7")) && !one.contains(ip("192.0.2.8")));
+        let v6: Cidr = "fd00::/8".parse().unwrap();
+        assert!(v6.contains(ip("fd12::1")) && !v6.contains(ip("fe80::1")));
+        assert!(!v6.contains(ip("10.0.0.1")));
+        let all: Cidr = "0.0.0.0/0".parse().unwrap();
+        assert!(all.contains(ip("203.0.113.5")));
+        for bad in ["10.0.0.0/33", "fd00::/129", "nope", "10.0.0.0/x", ""] {
+            assert!(bad.parse::<Cidr>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_source_should_come_from_trusted_proxies_only() {
+        let ingress: Vec<Cidr> = vec!["10.0.0.0/8".parse().unwrap()];
+        // No trusted proxy: the header is the client's word, ignored.
+        assert_eq!(
+            source_ip(ip("203.0.113.9"), Some("1.2.3.4"), &ingress),
+            ip("203.0.113.9")
+        );
+        // Through the ingress: the client it saw.
+        assert_eq!(
+            source_ip(ip("10.0.0.5"), Some("198.51.100.7"), &ingress),
+            ip("198.51.100.7")
+        );
+        // A client forging hops left of the real one gains nothing.
+        assert_eq!(
+            source_ip(ip("10.0.0.5"), Some("1.1.1.1, 198.51.100.7"), &ingress),
+            ip("198.51.100.7")
+        );
+        // Several trusted hops are skipped.
+        assert_eq!(
+            source_ip(ip("10.0.0.5"), Some("198.51.100.7, 10.2.0.1"), &ingress),
+            ip("198.51.100.7")
+        );
+        // Garbage or nothing: the last good hop, else the proxy itself.
+        assert_eq!(
+            source_ip(ip("10.0.0.5"), Some("junk, 198.51.100.7"), &ingress),
+            ip("198.51.100.7")
+        );
+        assert_eq!(
+            source_ip(ip("10.0.0.5"), Some("junk"), &ingress),
+            ip("10.0.0.5")
+        );
+        assert_eq!(source_ip(ip("10.0.0.5"), None, &ingress), ip("10.0.0.5"));
+        assert_eq!(source_ip(ip("10.0.0.5"), None, &[]), ip("10.0.0.5"));
     }
 }
 
