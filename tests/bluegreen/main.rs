@@ -278,6 +278,8 @@ impl Case {
 struct Checker {
     stop: Arc<AtomicBool>,
     task: tokio::task::JoinHandle<Observed>,
+    client: kube::Client,
+    ns: String,
 }
 
 #[derive(Debug, Default)]
@@ -292,6 +294,7 @@ impl Checker {
     fn start(client: kube::Client, ns: &str) -> Checker {
         let stop = Arc::new(AtomicBool::new(false));
         let s = stop.clone();
+        let (c, n) = (client.clone(), ns.to_owned());
         let ns = ns.to_owned();
         let task = tokio::spawn(async move {
             let mut seen = Observed::default();
@@ -304,12 +307,22 @@ impl Checker {
             }
             seen
         });
-        Checker { stop, task }
+        Checker {
+            stop,
+            task,
+            client: c,
+            ns: n,
+        }
     }
 
     async fn finish(self) -> Observed {
         self.stop.store(true, Ordering::SeqCst);
-        let seen = self.task.await.expect("checker");
+        let mut seen = self.task.await.expect("checker");
+        // One last look, so the final state is in the timeline even if the last switch came
+        // between two polls of a slow (loaded) checker.
+        if let Err(v) = check_once(&self.client, &self.ns, &mut seen).await {
+            seen.violations.push(v);
+        }
         assert!(
             seen.violations.is_empty(),
             "invariant violated ({} of {} polls): {:#?}",
@@ -322,7 +335,6 @@ impl Checker {
             seen.polls, seen.timeline
         );
         // Whether `pending` was caught before the first version is a matter of timing.
-        let mut seen = seen;
         seen.timeline.retain(|r| r != "pending");
         seen
     }
