@@ -101,10 +101,15 @@ pub fn is_new(
     true
 }
 
+/// Least room for outcomes waiting to become reports.
+const JOB_QUEUE: usize = 1024;
+
 impl Reporter {
     /// A reporter; its background tasks start with the first outcome.
     pub fn new(client: kube::Client, config: ReportConfig, metrics: Arc<Metrics>) -> Arc<Self> {
-        let (jobs, rx) = mpsc::channel(config.outbox.capacity.max(1));
+        // Outcomes wait here while their reports are built (an Event write each): a burst must
+        // not be lost before it reaches the outbox, whose own bound is what drops reports.
+        let (jobs, rx) = mpsc::channel(config.outbox.capacity.max(JOB_QUEUE));
         let outbox = Outbox::new(config.outbox.clone(), metrics.clone());
         Arc::new(Reporter {
             client,
