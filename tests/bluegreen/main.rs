@@ -101,6 +101,14 @@ fn version(image: &str) -> Version<'_> {
     }
 }
 
+/// A version with annotations of its own (besides the blue-green ones).
+fn annotated<'a>(image: &'a str, annotations: &[(&'a str, &'a str)]) -> Version<'a> {
+    Version {
+        annotations: annotations.to_vec(),
+        ..version(image)
+    }
+}
+
 fn manifests(v: &Version) -> String {
     let mut annotations = String::new();
     let opted_in: &[(&str, &str)] = if v.plain {
@@ -200,6 +208,14 @@ impl Case {
                 .expect("trigger");
         }
         at
+    }
+
+    /// Deploys `v` and waits (at most 60 s) until the active Service selects it; its revision.
+    async fn bring_up(&self, v: &Version<'_>) -> String {
+        let r = revision(v);
+        self.deploy(v).await;
+        self.wait_active(&r, Duration::from_secs(60)).await;
+        r
     }
 
     async fn active(&self) -> Option<String> {
@@ -539,13 +555,10 @@ async fn a_version_that_never_becomes_ready_is_aborted() {
     let c = Case::new("bg-never-ready").await;
     let checker = Checker::start(c.client(), &c.ns);
     let deadline = [("bluegreen.pi-agent.io/progress-deadline-seconds", "8")];
-    let mut v1 = version("registry.example/web:1");
-    v1.annotations = deadline.to_vec();
-    let r1 = revision(&v1);
-    c.deploy(&v1).await;
-    c.wait_active(&r1, Duration::from_secs(60)).await;
-    let mut bad = version("registry.example/web:2");
-    bad.annotations = deadline.to_vec();
+    let r1 = c
+        .bring_up(&annotated("registry.example/web:1", &deadline))
+        .await;
+    let mut bad = annotated("registry.example/web:2", &deadline);
     bad.unschedulable = true;
     let r2 = revision(&bad);
     c.deploy(&bad).await;
@@ -562,11 +575,8 @@ async fn a_version_that_never_becomes_ready_is_aborted() {
     assert_eq!(bg[0]["phase"], json!("Aborted"), "{bg}");
     assert_eq!(bg[0]["previewRevision"], json!(r2), "{bg}");
     // A later commit tries again.
-    let mut v3 = version("registry.example/web:3");
-    v3.annotations = deadline.to_vec();
-    let r3 = revision(&v3);
-    c.deploy(&v3).await;
-    c.wait_active(&r3, Duration::from_secs(60)).await;
+    c.bring_up(&annotated("registry.example/web:3", &deadline))
+        .await;
     c.wait_ready("True", "ReconciliationSucceeded", Duration::from_secs(30))
         .await;
     let seen = checker.finish().await;
@@ -576,10 +586,7 @@ async fn a_version_that_never_becomes_ready_is_aborted() {
 async fn a_failing_check_aborts_the_switch() {
     let c = Case::new("bg-failing-check").await;
     let checker = Checker::start(c.client(), &c.ns);
-    let v1 = version("registry.example/web:1");
-    let r1 = revision(&v1);
-    c.deploy(&v1).await;
-    c.wait_active(&r1, Duration::from_secs(60)).await;
+    let r1 = c.bring_up(&version("registry.example/web:1")).await;
     let mut v2 = version("registry.example/web:2");
     v2.check = Some(false);
     let r2 = revision(&v2);
@@ -604,13 +611,10 @@ async fn the_agent_killed_in_the_middle_of_a_switch_resumes_it() {
     let checker = Checker::start(c.client(), &c.ns);
     // A 6 s promotion wait keeps the switch open while the agent is killed.
     let wait = [("bluegreen.pi-agent.io/auto-promotion-seconds", "6")];
-    let mut v1 = version("registry.example/web:1");
-    v1.annotations = wait.to_vec();
-    let r1 = revision(&v1);
-    c.deploy(&v1).await;
-    c.wait_active(&r1, Duration::from_secs(60)).await;
-    let mut v2 = version("registry.example/web:2");
-    v2.annotations = wait.to_vec();
+    let r1 = c
+        .bring_up(&annotated("registry.example/web:1", &wait))
+        .await;
+    let v2 = annotated("registry.example/web:2", &wait);
     let r2 = revision(&v2);
     c.deploy(&v2).await;
     eventually(
@@ -657,15 +661,10 @@ async fn two_commits_in_quick_succession_switch_to_the_last() {
     let c = Case::new("bg-two-commits").await;
     let checker = Checker::start(c.client(), &c.ns);
     let wait = [("bluegreen.pi-agent.io/auto-promotion-seconds", "3")];
-    let mut v1 = version("registry.example/web:1");
-    v1.annotations = wait.to_vec();
-    let r1 = revision(&v1);
-    c.deploy(&v1).await;
-    c.wait_active(&r1, Duration::from_secs(60)).await;
-    let mut v2 = version("registry.example/web:2");
-    v2.annotations = wait.to_vec();
-    let mut v3 = version("registry.example/web:3");
-    v3.annotations = wait.to_vec();
+    c.bring_up(&annotated("registry.example/web:1", &wait))
+        .await;
+    let v2 = annotated("registry.example/web:2", &wait);
+    let v3 = annotated("registry.example/web:3", &wait);
     let (r2, r3) = (revision(&v2), revision(&v3));
     c.deploy(&v2).await;
     eventually(
@@ -700,9 +699,7 @@ async fn a_replica_change_does_not_switch() {
     let c = Case::new("bg-replicas").await;
     let checker = Checker::start(c.client(), &c.ns);
     let v1 = version("registry.example/web:1");
-    let r1 = revision(&v1);
-    c.deploy(&v1).await;
-    c.wait_active(&r1, Duration::from_secs(60)).await;
+    let r1 = c.bring_up(&v1).await;
     c.wait_ready("True", "ReconciliationSucceeded", Duration::from_secs(30))
         .await;
     let mut scaled = v1.clone();
@@ -773,10 +770,7 @@ async fn a_plain_deployment_opting_in_keeps_serving() {
     let checker = Checker::start(c.client(), &c.ns);
     tokio::time::sleep(Duration::from_millis(300)).await;
     // Opting in with a new image: the plain Deployment serves until the version takes over.
-    let v2 = version("registry.example/web:2");
-    let r2 = revision(&v2);
-    c.deploy(&v2).await;
-    c.wait_active(&r2, Duration::from_secs(60)).await;
+    let r2 = c.bring_up(&version("registry.example/web:2")).await;
     eventually(
         "the plain Deployment retired",
         Duration::from_secs(30),
