@@ -244,8 +244,7 @@ fn interval_of(app: &Application) -> Result<Duration, ReconcileError> {
 /// An unknown mode, missing or unparsable trust material: all refusals (fail closed).
 /// The commit of a reported revision (`main@sha1:<hex>`).
 fn commit_of(revision: &str) -> Option<gix::ObjectId> {
-    let (_, hex) = revision.rsplit_once("sha1:")?;
-    gix::ObjectId::from_hex(hex.as_bytes()).ok()
+    gix::ObjectId::from_hex(crate::source::revision_commit(revision)?.as_bytes()).ok()
 }
 
 /// The history a fetch must bring: down to the last applied commit when the anti-rollback

@@ -561,14 +561,10 @@ fn switch_request(
     request: pi_agent::bluegreen::control::Request,
 ) -> ExitCode {
     use pi_agent::bluegreen::control::{self, ControlError};
-    pi_agent::install_crypto_provider();
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match pi_agent::cli_runtime() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
+            eprintln!("error: {e}");
             return ExitCode::from(2);
         }
     };

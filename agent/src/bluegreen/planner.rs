@@ -154,29 +154,11 @@ pub fn plan_workload(w: &Workload, live: &Live, now: Timestamp, prune: bool) -> 
         if label(v, PROMOTED_AT).is_some() {
             let at = time(v, SCALE_DOWN_AT)
                 .unwrap_or_else(|| plus(now, w.strategy.scale_down_delay_seconds));
-            if now < at {
-                p.objects.push(version_from_live(
-                    v,
-                    &[(SCALE_DOWN_AT, secs(at))],
-                    &[],
-                    None,
-                ));
-                let left = Duration::try_from(at.duration_since(now)).unwrap_or_default();
-                p.requeue = min_requeue(p.requeue, left + Duration::from_secs(1));
-                if p.phase == Phase::Stable {
-                    p.phase = Phase::Promoted(format!(
-                        "`{}` is active; the previous version `{vname}` is removed at {at}",
-                        w.version_name(&d)
-                    ));
-                }
-                continue;
-            }
+            let what = format!("the previous version `{vname}`");
+            retire(v, at, now, prune, &what, w, &mut p);
+            continue;
         }
-        // Retired: with pruning it leaves the inventory and is deleted; without, scaled to zero.
-        if !prune {
-            p.objects
-                .push(version_from_live(v, &[], &[SCALE_DOWN_AT], Some(0)));
-        }
+        retire(v, now, now, prune, "", w, &mut p);
     }
     legacy(w, live, now, prune, &mut p);
     if p.active.as_deref() != Some(d.as_str()) {
@@ -209,27 +191,42 @@ fn legacy(w: &Workload, live: &Live, now: Timestamp, prune: bool, p: &mut Worklo
         (Some(_), at) => {
             let at = at.unwrap_or_else(|| plus(now, w.strategy.scale_down_delay_seconds));
             p.skip_health.push(("Deployment".into(), w.name.clone()));
-            if now < at {
-                p.objects.push(version_from_live(
-                    v,
-                    &[(SCALE_DOWN_AT, secs(at))],
-                    &[],
-                    None,
-                ));
-                let left = Duration::try_from(at.duration_since(now)).unwrap_or_default();
-                p.requeue = min_requeue(p.requeue, left + Duration::from_secs(1));
-                if matches!(p.phase, Phase::Stable) {
-                    p.phase = Phase::Promoted(format!(
-                        "`{}` is active; the plain Deployment `{}` it replaces is removed at {at}",
-                        w.version_name(&w.revision),
-                        w.name
-                    ));
-                }
-            } else if !prune {
-                p.objects
-                    .push(version_from_live(v, &[], &[SCALE_DOWN_AT], Some(0)));
-            }
+            let what = format!("the plain Deployment `{}` it replaces", w.name);
+            retire(v, at, now, prune, &what, w, p);
         }
+    }
+}
+
+/// A Deployment that no longer takes traffic (`what`, for the status message): kept as it is
+/// until its scale-down time `at`; after it, no longer applied, so pruned (or, without pruning,
+/// scaled to zero).
+fn retire(
+    v: &Value,
+    at: Timestamp,
+    now: Timestamp,
+    prune: bool,
+    what: &str,
+    w: &Workload,
+    p: &mut WorkloadPlan,
+) {
+    if now < at {
+        p.objects.push(version_from_live(
+            v,
+            &[(SCALE_DOWN_AT, secs(at))],
+            &[],
+            None,
+        ));
+        let left = Duration::try_from(at.duration_since(now)).unwrap_or_default();
+        p.requeue = min_requeue(p.requeue, left + Duration::from_secs(1));
+        if p.phase == Phase::Stable {
+            p.phase = Phase::Promoted(format!(
+                "`{}` is active; {what} is removed at {at}",
+                w.version_name(&w.revision)
+            ));
+        }
+    } else if !prune {
+        p.objects
+            .push(version_from_live(v, &[], &[SCALE_DOWN_AT], Some(0)));
     }
 }
 

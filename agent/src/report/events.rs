@@ -227,10 +227,9 @@ impl Reporter {
         );
         if let Some(url) = self.config.console_url.as_ref().filter(|_| outcome_only) {
             let key = self.config.console_key_file.as_ref().and_then(|f| {
-                let key = std::fs::read(f)
+                crate::server::read_secret_file(f)
                     .inspect_err(|e| warn!(file = %f.display(), error = %e, "cannot read the console HMAC key; sending unsigned"))
-                    .ok()?;
-                Some(key.trim_ascii().to_vec())
+                    .ok()
             });
             self.enqueue(
                 "console",

@@ -93,8 +93,7 @@ impl Outcome {
         if !about_revision {
             return None;
         }
-        let (_, hex) = self.revision.as_deref()?.rsplit_once("sha1:")?;
-        (hex.len() == 40 && hex.bytes().all(|b| b.is_ascii_hexdigit())).then_some(hex)
+        crate::source::revision_commit(self.revision.as_deref()?)
     }
 
     /// The branch or tag of the revision (`main` of `main@sha1:…`).

@@ -416,9 +416,9 @@ impl Webhooks {
     }
 
     fn secret(&self) -> Option<Vec<u8>> {
-        let raw = std::fs::read(self.secret_file.as_ref()?).ok()?;
-        let s = raw.trim_ascii().to_vec();
-        (!s.is_empty()).then_some(s)
+        crate::server::read_secret_file(self.secret_file.as_ref()?)
+            .ok()
+            .filter(|s| !s.is_empty())
     }
 }
 

@@ -78,15 +78,9 @@ impl CaHttp {
 
 /// Sends a request; an HTTP error status becomes an I/O error naming it.
 fn send(req: reqwest::blocking::RequestBuilder) -> std::io::Result<Exchanged> {
-    let response = req.send().map_err(|e| {
-        let mut text = e.to_string();
-        let mut source = std::error::Error::source(&e);
-        while let Some(s) = source {
-            text.push_str(&format!(": {s}"));
-            source = s.source();
-        }
-        std::io::Error::other(text)
-    })?;
+    let response = req
+        .send()
+        .map_err(|e| std::io::Error::other(super::error_chain(&e)))?;
     let status = response.status();
     if !status.is_success() {
         let kind = if status == reqwest::StatusCode::UNAUTHORIZED {

@@ -19,7 +19,9 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 pub use https_ca::parse_ca;
-pub use reference::{Reference, Revision, highest_matching_tag, parse_semver_range};
+pub use reference::{
+    Reference, Revision, highest_matching_tag, parse_semver_range, revision_commit,
+};
 pub use ssh::{check_identity, check_known_hosts, is_ssh_url};
 pub use tree::TreeFs;
 pub use trust_files::{TrustFiles, TrustText};

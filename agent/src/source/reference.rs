@@ -170,9 +170,28 @@ impl fmt::Display for Revision {
     }
 }
 
+/// The commit of a revision as written in status (`main@sha1:<hex>`, `sha1:<hex>`): the 40 hex
+/// digits, or `None` when the text is not a revision.
+pub fn revision_commit(revision: &str) -> Option<&str> {
+    let (_, hex) = revision.rsplit_once("sha1:")?;
+    (hex.len() == 40 && hex.bytes().all(|b| b.is_ascii_hexdigit())).then_some(hex)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn revisions_should_give_their_commit() {
+        let hex = "a".repeat(40);
+        assert_eq!(
+            revision_commit(&format!("main@sha1:{hex}")),
+            Some(hex.as_str())
+        );
+        assert_eq!(revision_commit(&format!("sha1:{hex}")), Some(hex.as_str()));
+        assert_eq!(revision_commit("main@sha1:abc"), None);
+        assert_eq!(revision_commit(&format!("main@{hex}")), None);
+    }
 
     fn gref(
         branch: Option<&str>,
