@@ -31,6 +31,97 @@ impl RetryClass {
     }
 }
 
+/// What every stage's error enum says of itself: the status reason of the failing stage and
+/// how the controller retries. The policy reads these, never the message.
+pub trait StageError: std::error::Error + Send + Sync + 'static {
+    /// The status reason (`SourceFailed`, `RenderFailed`, `ApplyFailed`…).
+    fn reason(&self) -> &'static str;
+    /// How the controller retries.
+    fn retry_class(&self) -> RetryClass;
+    /// What the failure means for status and metrics besides `Ready=False` (most errors: nothing).
+    fn record(&self, record: &mut crate::report::recorder::Record<'_>) {
+        let _ = record;
+    }
+}
+
+/// A failed reconcile: the stage that failed and its error. Its message is the stage error's.
+pub struct Failure {
+    /// The stage that failed (`fetch`, `verify`, `render`…).
+    pub stage: &'static str,
+    error: Box<dyn StageError>,
+}
+
+impl Failure {
+    /// A failure of `stage`.
+    pub fn new(stage: &'static str, error: impl StageError) -> Self {
+        Failure {
+            stage,
+            error: Box::new(error),
+        }
+    }
+
+    /// The status reason of the failing stage.
+    pub fn reason(&self) -> &'static str {
+        self.error.reason()
+    }
+
+    /// How the controller retries.
+    pub fn retry_class(&self) -> RetryClass {
+        self.error.retry_class()
+    }
+
+    /// The stage's error.
+    pub fn error(&self) -> &dyn StageError {
+        self.error.as_ref()
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl std::fmt::Debug for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} stage: {:?}", self.stage, self.error)
+    }
+}
+
+impl std::error::Error for Failure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.error.source()
+    }
+}
+
+/// The spec of the resource is invalid (reason `InvalidSpec`, terminal).
+#[derive(Debug, thiserror::Error)]
+#[error("invalid spec: {0}")]
+pub struct SpecError(pub String);
+
+impl StageError for SpecError {
+    fn reason(&self) -> &'static str {
+        crate::report::conditions::reason::INVALID_SPEC
+    }
+    fn retry_class(&self) -> RetryClass {
+        RetryClass::Terminal
+    }
+}
+
+/// Writing status failed (reason `ApplyFailed`, transient).
+#[derive(Debug, thiserror::Error)]
+#[error("writing status failed: {0}")]
+pub struct StatusError(#[source] pub kube::Error);
+
+impl StageError for StatusError {
+    fn reason(&self) -> &'static str {
+        crate::report::conditions::reason::APPLY_FAILED
+    }
+    fn retry_class(&self) -> RetryClass {
+        RetryClass::Transient
+    }
+}
+
 /// Parses a size in bytes with a Kubernetes-style binary suffix: `512Mi`, `2Gi`, `1024Ki`, `100`.
 ///
 /// # Errors

@@ -255,11 +255,12 @@ pub fn plan(
 /// A wrong annotation ([`BlueGreenError::InvalidSpec`]) or an unreadable live state.
 pub async fn stage(
     client: &kube::Client,
-    app: &crate::api::Application,
+    default_namespace: &str,
     owner: &crate::apply::Owner,
+    prune: bool,
     objects: Vec<Object>,
 ) -> Result<(Vec<Object>, Switches), BlueGreenError> {
-    let workloads = workloads(&objects, &app.target_namespace())?;
+    let workloads = workloads(&objects, default_namespace)?;
     if workloads.is_empty() {
         return Ok((objects, Switches::default()));
     }
@@ -272,7 +273,7 @@ pub async fn stage(
         &workloads,
         &lives,
         k8s_openapi::jiff::Timestamp::now(),
-        app.spec.sync.prune,
+        prune,
     ))
 }
 

@@ -7,6 +7,7 @@ pub mod events;
 pub mod metrics;
 pub mod outbox;
 pub mod payload;
+pub mod recorder;
 
 pub use args::ReportArgs;
 pub use events::{ReportConfig, Reporter};
