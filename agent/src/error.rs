@@ -31,6 +31,41 @@ impl RetryClass {
     }
 }
 
+/// Status reasons, one per outcome and stage (STYLE: the policy never reads messages).
+pub mod reason {
+    /// Everything applied.
+    pub const SUCCEEDED: &str = "ReconciliationSucceeded";
+    /// A reconcile is running.
+    pub const PROGRESSING: &str = "Progressing";
+    /// The revision's signatures were verified.
+    pub const VERIFIED: &str = "Succeeded";
+    /// `spec.verify.mode: None`: nothing is verified.
+    pub const VERIFICATION_DISABLED: &str = "VerificationDisabled";
+    /// Unsigned, untrusted, tampered, expired or rolled-back revision, or no trust material.
+    pub const SOURCE_VERIFICATION_FAILED: &str = "SourceVerificationFailed";
+    /// Fetch or ref resolution failed.
+    pub const SOURCE_FAILED: &str = "SourceFailed";
+    /// The manifests do not render.
+    pub const RENDER_FAILED: &str = "RenderFailed";
+    /// An image is outside the allowed registries, unsigned, signed by another key, or its
+    /// registry cannot be read.
+    pub const IMAGE_VERIFICATION_FAILED: &str = "ImageVerificationFailed";
+    /// The API server refused an object.
+    pub const APPLY_FAILED: &str = "ApplyFailed";
+    /// Deleting objects that left Git failed, or would delete everything.
+    pub const PRUNE_FAILED: &str = "PruneFailed";
+    /// An object is outside the namespaces or cluster-scoped kinds the Application may touch.
+    pub const TENANCY_VIOLATION: &str = "TenancyViolation";
+    /// The applied objects did not become healthy in time, or failed.
+    pub const HEALTH_CHECK_FAILED: &str = "HealthCheckFailed";
+    /// An Application this one depends on is not Ready.
+    pub const DEPENDENCY_NOT_READY: &str = "DependencyNotReady";
+    /// The spec is invalid.
+    pub const INVALID_SPEC: &str = "InvalidSpec";
+    /// `spec.sync.suspend` is true.
+    pub const SUSPENDED: &str = "Suspended";
+}
+
 /// What every stage's error enum says of itself: the status reason of the failing stage and
 /// how the controller retries. The policy reads these, never the message.
 pub trait StageError: std::error::Error + Send + Sync + 'static {
@@ -38,10 +73,6 @@ pub trait StageError: std::error::Error + Send + Sync + 'static {
     fn reason(&self) -> &'static str;
     /// How the controller retries.
     fn retry_class(&self) -> RetryClass;
-    /// What the failure means for status and metrics besides `Ready=False` (most errors: nothing).
-    fn record(&self, record: &mut crate::report::recorder::Record<'_>) {
-        let _ = record;
-    }
 }
 
 /// A failed reconcile: the stage that failed and its error. Its message is the stage error's.
@@ -101,7 +132,7 @@ pub struct SpecError(pub String);
 
 impl StageError for SpecError {
     fn reason(&self) -> &'static str {
-        crate::report::conditions::reason::INVALID_SPEC
+        reason::INVALID_SPEC
     }
     fn retry_class(&self) -> RetryClass {
         RetryClass::Terminal
@@ -115,7 +146,7 @@ pub struct StatusError(#[source] pub kube::Error);
 
 impl StageError for StatusError {
     fn reason(&self) -> &'static str {
-        crate::report::conditions::reason::APPLY_FAILED
+        reason::APPLY_FAILED
     }
     fn retry_class(&self) -> RetryClass {
         RetryClass::Transient

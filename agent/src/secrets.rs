@@ -114,3 +114,12 @@ pub async fn secret_key(
         .ok_or_else(|| format!("Secret `{namespace}/{name}` has no key `{key}`"))?;
     Ok(value.0.trim_ascii().to_vec())
 }
+
+/// A secret from a file (a mounted Secret), without the surrounding whitespace a trailing
+/// newline adds. Read at each use, so a rotated Secret applies without a restart.
+///
+/// # Errors
+/// The file cannot be read.
+pub fn read_secret_file(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
+    Ok(std::fs::read(path)?.trim_ascii().to_vec())
+}

@@ -149,7 +149,7 @@ impl ApplyError {
 
     /// The status reason: `TenancyViolation`, `PruneFailed`, or `ApplyFailed`.
     pub fn reason(&self) -> &'static str {
-        use crate::report::conditions::reason;
+        use crate::error::reason;
         match self {
             ApplyError::TenancyViolation { .. } => reason::TENANCY_VIOLATION,
             ApplyError::PruneFailed { .. } => reason::PRUNE_FAILED,

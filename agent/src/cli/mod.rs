@@ -7,6 +7,7 @@ mod crd;
 mod diff;
 mod fetch;
 mod render;
+pub mod report_args;
 mod run;
 pub mod status;
 mod switch;

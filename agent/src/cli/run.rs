@@ -93,7 +93,7 @@ pub struct RunArgs {
     #[arg(long, default_value = "25s")]
     shutdown_timeout: String,
     #[command(flatten)]
-    report: crate::report::ReportArgs,
+    report: super::report_args::ReportArgs,
 }
 
 /// The validated configuration of `pi-agent run`.

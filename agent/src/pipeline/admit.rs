@@ -3,10 +3,10 @@
 //! verified. A refused image refuses the whole revision before anything is written.
 
 use crate::context::Context;
+use crate::error::reason;
 use crate::error::{RetryClass, StageError};
 use crate::images::ImageStageError;
 use crate::render::Object;
-use crate::report::conditions::reason;
 use crate::report::recorder::{Outcome, Record};
 use crate::work::Work;
 
@@ -44,6 +44,12 @@ pub enum AdmitError {
     Images(#[from] ImageStageError),
 }
 
+impl Outcome for AdmitError {
+    fn record(&self, record: &mut Record<'_>) {
+        record.images_refused();
+    }
+}
+
 impl StageError for AdmitError {
     fn reason(&self) -> &'static str {
         reason::IMAGE_VERIFICATION_FAILED
@@ -52,9 +58,6 @@ impl StageError for AdmitError {
         match self {
             AdmitError::Images(e) => e.retry_class(),
         }
-    }
-    fn record(&self, record: &mut Record<'_>) {
-        record.images_refused();
     }
 }
 

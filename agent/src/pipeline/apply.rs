@@ -9,12 +9,12 @@ use std::time::Duration;
 
 use tokio::sync::OwnedMutexGuard;
 
+use super::wait::{HealthError, wait_healthy};
 use crate::api::InventoryEntry;
 use crate::apply::{self as applying, Applier, ApplyError};
 use crate::bluegreen::Switches;
 use crate::context::Context;
 use crate::error::{RetryClass, StageError};
-use crate::health::{self, HealthError};
 use crate::render::Object;
 use crate::report::conditions::reason;
 use crate::report::recorder::{Outcome, Record};
@@ -61,6 +61,8 @@ pub enum ApplyStageError {
     #[error("invalid spec: {0}")]
     Identity(String),
 }
+
+impl Outcome for ApplyStageError {}
 
 impl StageError for ApplyStageError {
     fn reason(&self) -> &'static str {
@@ -130,7 +132,7 @@ pub async fn apply(
                     })
                     .cloned()
                     .collect();
-                health::wait_healthy(&applier, &watched, work.sync.timeout, HEALTH_POLL).await?;
+                wait_healthy(&applier, &watched, work.sync.timeout, HEALTH_POLL).await?;
             }
             done.extend(batch);
         }

@@ -1,9 +1,9 @@
 //! Stage `assess`: with `wait`, every applied object must become healthy (kstatus) within the
 //! work's timeout; one progress message says how many are still pending.
 
+use super::wait::{HealthError, wait_healthy};
 use crate::context::Context;
 use crate::error::{RetryClass, StageError, StatusError};
-use crate::health::{self, HealthError};
 use crate::report::conditions::reason;
 use crate::report::recorder::{Done, Outcome, Recorder};
 use crate::work::Work;
@@ -23,6 +23,8 @@ pub enum AssessError {
     #[error(transparent)]
     Status(#[from] StatusError),
 }
+
+impl Outcome for AssessError {}
 
 impl StageError for AssessError {
     fn reason(&self) -> &'static str {
@@ -58,7 +60,7 @@ pub async fn assess(
             ))
             .await?;
         }
-        health::wait_healthy(
+        wait_healthy(
             &pruned.applier,
             &pruned.applied,
             work.sync.timeout,

@@ -7,6 +7,7 @@ use crate::api::Application;
 use crate::context::Context;
 use crate::error::{RetryClass, StageError};
 use crate::report::conditions::{self, reason};
+use crate::report::recorder::Outcome;
 use crate::work::Work;
 
 /// Why the work must wait.
@@ -28,6 +29,8 @@ pub enum DependencyError {
         source: kube::Error,
     },
 }
+
+impl Outcome for DependencyError {}
 
 impl StageError for DependencyError {
     fn reason(&self) -> &'static str {

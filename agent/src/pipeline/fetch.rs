@@ -5,8 +5,8 @@
 use std::time::{Duration, Instant};
 
 use crate::context::Context;
+use crate::error::reason;
 use crate::error::{RetryClass, StageError, StatusError};
-use crate::report::conditions::reason;
 use crate::report::recorder::{Outcome, Record, Recorder};
 use crate::source::{Auth, History, Snapshot, SourceError};
 use crate::work::{Prior, Work};
@@ -47,6 +47,8 @@ pub enum FetchError {
     #[error(transparent)]
     Status(#[from] StatusError),
 }
+
+impl Outcome for FetchError {}
 
 impl StageError for FetchError {
     fn reason(&self) -> &'static str {

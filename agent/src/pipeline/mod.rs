@@ -22,6 +22,7 @@ mod plan;
 mod prune;
 mod render;
 mod verify;
+mod wait;
 
 pub use admit::{AdmitError, Admitted};
 pub use apply::{Applied, ApplyStageError};
@@ -32,6 +33,7 @@ pub use plan::{PlanError, Planned};
 pub use prune::{PruneError, Pruned};
 pub use render::{RenderStageError, Rendered};
 pub use verify::{Verified, VerifyError};
+pub use wait::{HealthError, wait_healthy};
 
 use crate::context::Context;
 use crate::error::Failure;

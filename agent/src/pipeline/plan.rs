@@ -4,9 +4,9 @@
 
 use crate::bluegreen::{BlueGreenError, Switches};
 use crate::context::Context;
+use crate::error::reason;
 use crate::error::{RetryClass, StageError};
 use crate::render::{Object, RenderError};
-use crate::report::conditions::reason;
 use crate::report::recorder::Outcome;
 use crate::work::{Prior, Work};
 
@@ -41,6 +41,8 @@ pub enum PlanError {
     )]
     EmptyRender { count: usize },
 }
+
+impl Outcome for PlanError {}
 
 impl StageError for PlanError {
     fn reason(&self) -> &'static str {

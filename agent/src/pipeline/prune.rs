@@ -47,15 +47,18 @@ pub struct PruneError {
     keep: Vec<InventoryEntry>,
 }
 
+impl Outcome for PruneError {
+    fn record(&self, record: &mut Record<'_>) {
+        record.inventory(self.keep.clone(), None);
+    }
+}
+
 impl StageError for PruneError {
     fn reason(&self) -> &'static str {
         self.failed.reason()
     }
     fn retry_class(&self) -> RetryClass {
         self.failed.retry_class()
-    }
-    fn record(&self, record: &mut Record<'_>) {
-        record.inventory(self.keep.clone(), None);
     }
 }
 

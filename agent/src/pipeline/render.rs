@@ -2,9 +2,9 @@
 //! directory), each with the file it came from. Pure: reads only the tree, off the runtime's
 //! threads.
 
+use crate::error::reason;
 use crate::error::{RetryClass, StageError};
 use crate::render::{Object, RenderError};
-use crate::report::conditions::reason;
 use crate::report::recorder::Outcome;
 use crate::source::SourceError;
 use crate::work::{RenderSpec, Work};
@@ -34,6 +34,8 @@ pub enum RenderStageError {
     #[error("render task failed: {0}")]
     Task(String),
 }
+
+impl Outcome for RenderStageError {}
 
 impl StageError for RenderStageError {
     fn reason(&self) -> &'static str {

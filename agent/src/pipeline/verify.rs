@@ -6,8 +6,8 @@
 use pi_verify::{TrustPolicy, VerifyMode};
 
 use crate::context::Context;
+use crate::error::reason;
 use crate::error::{RetryClass, StageError};
-use crate::report::conditions::reason;
 use crate::report::recorder::{Outcome, Record};
 use crate::secrets::{KeyError, read_ref};
 use crate::source::{Snapshot, SourceError, Verdict, Verification};
@@ -45,6 +45,14 @@ pub enum VerifyError {
     Task(String),
 }
 
+impl Outcome for VerifyError {
+    fn record(&self, record: &mut Record<'_>) {
+        if let VerifyError::Source(SourceError::VerificationFailed { .. }) = self {
+            record.verification_refused();
+        }
+    }
+}
+
 impl StageError for VerifyError {
     fn reason(&self) -> &'static str {
         match self {
@@ -58,11 +66,6 @@ impl StageError for VerifyError {
             VerifyError::Source(e) => e.retry_class(),
             VerifyError::InvalidSpec(_) => RetryClass::Terminal,
             VerifyError::Task(_) => RetryClass::Transient,
-        }
-    }
-    fn record(&self, record: &mut Record<'_>) {
-        if let VerifyError::Source(SourceError::VerificationFailed { .. }) = self {
-            record.verification_refused();
         }
     }
 }

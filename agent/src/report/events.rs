@@ -21,13 +21,13 @@ use kube::api::{Api, PostParams};
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
-use crate::api::{ApplicationStatus, CommitStatusProvider, Report};
+use crate::api::{ApplicationStatus, CommitStatusProvider};
 use crate::report::Metrics;
 use crate::report::conditions::truncate;
 use crate::report::metrics::ReportLabels;
 use crate::report::outbox::{Delivery, Outbox, OutboxConfig};
 use crate::report::payload::{self, CommitStatus, Outcome, REPORTING_CONTROLLER};
-use crate::work::Subject;
+pub use crate::report::subject::{Reported, Subject};
 
 /// Annotation carrying the revision on each Event (as Flux's `…/revision`).
 pub const REVISION_ANNOTATION: &str = "gitops.pi-agent.io/revision";
@@ -71,15 +71,6 @@ pub fn default_instance() -> String {
         .iter()
         .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
         .unwrap_or_else(|| REPORTING_CONTROLLER.to_owned())
-}
-
-/// The resource an outcome is about, with where it asks its reports to go.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Reported {
-    /// The resource.
-    pub subject: Subject,
-    /// Its own receivers (`spec.report`).
-    pub report: Option<Report>,
 }
 
 type Job = (Arc<Reported>, Outcome);
@@ -235,7 +226,7 @@ impl Reporter {
         );
         if let Some(url) = self.config.console_url.as_ref().filter(|_| outcome_only) {
             let key = self.config.console_key_file.as_ref().and_then(|f| {
-                crate::server::read_secret_file(f)
+                crate::secrets::read_secret_file(f)
                     .inspect_err(|e| warn!(file = %f.display(), error = %e, "cannot read the console HMAC key; sending unsigned"))
                     .ok()
             });

@@ -144,7 +144,7 @@ pub struct ConsoleEvent {
 
 /// Builds the console event of an outcome.
 pub fn console_event(
-    app: &crate::work::Subject,
+    app: &crate::report::subject::Subject,
     outcome: &Outcome,
     region: &str,
     instance: &str,

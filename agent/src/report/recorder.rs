@@ -21,9 +21,11 @@ use crate::bluegreen::Switches;
 use crate::error::{Failure, RetryClass, StageError, StatusError};
 use crate::report::Metrics;
 use crate::report::conditions::{self, reason};
-use crate::report::events::{Reported, Reporter};
+use crate::report::events::Reporter;
 use crate::report::metrics::{AppLabels, OutcomeLabels, StageLabels};
-use crate::work::{StatusSink, Subject};
+use crate::report::subject::Reported;
+use crate::report::subject::Subject;
+use futures::future::BoxFuture;
 
 /// What a stage's output means for status and metrics. Outputs that mean nothing there keep
 /// the default.
@@ -177,6 +179,15 @@ impl Record<'_> {
     }
 }
 
+/// Writes the status of one resource in its own shape. The pipeline keeps status as an
+/// [`ApplicationStatus`] (kstatus conditions, revisions, inventory); each front door writes it
+/// as its resource expects.
+pub trait StatusSink: Send + Sync {
+    /// Writes `status` (server-side apply, so fields no longer set disappear).
+    fn write<'a>(&'a self, status: &'a ApplicationStatus)
+    -> BoxFuture<'a, Result<(), kube::Error>>;
+}
+
 /// What a successful pipeline hands the recorder.
 pub struct Done {
     /// The applied revision.
@@ -254,7 +265,7 @@ impl<'a> Recorder<'a> {
     ///
     /// # Errors
     /// The stage's error, as a [`Failure`] of `stage`.
-    pub async fn stage<T: Outcome, E: StageError>(
+    pub async fn stage<T: Outcome, E: StageError + Outcome>(
         &self,
         stage: &'static str,
         work: impl Future<Output = Result<T, E>>,
@@ -360,7 +371,7 @@ impl<'a> Recorder<'a> {
                     let mut state = self.lock();
                     let status = &mut state.status;
                     let mut msg = format!("Applied revision: {}", done.revision);
-                    if done.switches.report(status, &msg, generation, &now()) {
+                    if blue_green(&done.switches, status, &msg, generation, &now()) {
                         msg = format!("{msg}; blue-green switch in progress or aborted");
                     } else {
                         conditions::set_condition(
@@ -406,6 +417,57 @@ impl<'a> Recorder<'a> {
         self.reporter.outcome(&self.reported, &status);
         result
     }
+}
+
+/// Writes `status.blueGreen` and, while a switch runs or after one was aborted, the `Ready`
+/// condition that says so (`Ready=False`, reason `Progressing` with `Reconciling=True`, or
+/// `RolloutAborted` with `Stalled=True`: nothing changes until a new revision or a
+/// `pi-agent promote`). Returns false when no switch holds the Application back (the caller
+/// reports its usual success).
+fn blue_green(
+    switches: &Switches,
+    status: &mut ApplicationStatus,
+    applied: &str,
+    generation: Option<i64>,
+    now: &k8s_openapi::apimachinery::pkg::apis::meta::v1::Time,
+) -> bool {
+    status.blue_green = switches.status();
+    let (why, stalled) = match (switches.aborted(), switches.progressing()) {
+        (Some(why), _) => (why, true),
+        (None, Some(why)) => (why, false),
+        (None, None) => return false,
+    };
+    let message = format!("{applied}; {why}");
+    let (held, other) = if stalled {
+        (conditions::STALLED, conditions::RECONCILING)
+    } else {
+        (conditions::RECONCILING, conditions::STALLED)
+    };
+    let r = if stalled {
+        crate::bluegreen::ROLLOUT_ABORTED
+    } else {
+        reason::PROGRESSING
+    };
+    conditions::set_condition(
+        &mut status.conditions,
+        conditions::READY,
+        false,
+        r,
+        &message,
+        generation,
+        now,
+    );
+    conditions::set_condition(
+        &mut status.conditions,
+        held,
+        true,
+        r,
+        &message,
+        generation,
+        now,
+    );
+    conditions::remove_condition(&mut status.conditions, other);
+    true
 }
 
 /// The conditions of a failed reconcile: `Ready=False` with the stage's reason, then `Stalled`

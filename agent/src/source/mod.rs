@@ -93,7 +93,7 @@ impl SourceError {
     /// The status reason: `SourceVerificationFailed` for a refusal, `InvalidSpec` for an
     /// impossible reference or URL, else `SourceFailed`.
     pub fn reason(&self) -> &'static str {
-        use crate::report::conditions::reason;
+        use crate::error::reason;
         match self {
             SourceError::InvalidSpec(_) => reason::INVALID_SPEC,
             SourceError::VerificationFailed { .. } => reason::SOURCE_VERIFICATION_FAILED,

@@ -13,11 +13,12 @@ pub mod application;
 
 use std::time::Duration;
 
-use futures::future::BoxFuture;
 use pi_verify::VerifyMode;
 
-use crate::api::{ApplicationStatus, DeletionPolicy, InventoryEntry, KeyRef, Report};
-use crate::apply::{Owner, Tenancy};
+use crate::api::{DeletionPolicy, InventoryEntry, KeyRef, Report};
+use crate::apply::Tenancy;
+pub use crate::report::recorder::StatusSink;
+pub use crate::report::subject::Subject;
 use crate::source::Reference;
 
 /// What one reconcile does, whatever resource asked for it.
@@ -45,48 +46,6 @@ pub struct Work {
     pub sync: SyncSpec,
     /// Where outcomes are reported besides status and Events.
     pub report: Option<Report>,
-}
-
-/// The resource a [`Work`] is for.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Subject {
-    /// `apiVersion` of the resource.
-    pub api_version: String,
-    /// `kind` of the resource.
-    pub kind: String,
-    /// Its namespace.
-    pub namespace: String,
-    /// Its name.
-    pub name: String,
-    /// Its uid.
-    pub uid: Option<String>,
-}
-
-impl Subject {
-    /// The owner labels set on every applied object.
-    pub fn owner(&self) -> Owner {
-        Owner {
-            name: self.name.clone(),
-            namespace: self.namespace.clone(),
-        }
-    }
-
-    /// `namespace/name`.
-    pub fn display(&self) -> String {
-        format!("{}/{}", self.namespace, self.name)
-    }
-
-    /// An `ObjectReference` to the resource (the `regarding` of its Events).
-    pub fn object_ref(&self) -> k8s_openapi::api::core::v1::ObjectReference {
-        k8s_openapi::api::core::v1::ObjectReference {
-            api_version: Some(self.api_version.clone()),
-            kind: Some(self.kind.clone()),
-            namespace: Some(self.namespace.clone()),
-            name: Some(self.name.clone()),
-            uid: self.uid.clone(),
-            ..Default::default()
-        }
-    }
 }
 
 /// A resource that must be Ready first.
@@ -181,13 +140,4 @@ impl Prior {
         let commit = crate::source::revision_commit(self.last_applied_revision.as_deref()?)?;
         gix::ObjectId::from_hex(commit.as_bytes()).ok()
     }
-}
-
-/// Writes the status of one resource in its own shape. The pipeline keeps status as an
-/// [`ApplicationStatus`] (kstatus conditions, revisions, inventory); each front door writes it
-/// as its resource expects.
-pub trait StatusSink: Send + Sync {
-    /// Writes `status` (server-side apply, so fields no longer set disappear).
-    fn write<'a>(&'a self, status: &'a ApplicationStatus)
-    -> BoxFuture<'a, Result<(), kube::Error>>;
 }

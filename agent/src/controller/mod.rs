@@ -1,7 +1,8 @@
 //! Wires the front doors to kube-runtime: one reconcile per Application, triggered by spec and
 //! annotation changes, the interval, forced syncs from the HTTP API, drift, and changes to the
 //! Secrets, ConfigMaps and trust files it reads. The reconcile itself is the Application's
-//! front door ([`crate::work::application`]) running the [`crate::pipeline`].
+//! lifecycle (`application.rs`) running the [`crate::pipeline`] over the work its spec
+//! describes ([`crate::work::application`]).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,12 +20,14 @@ use tracing::{Instrument, field, info, info_span, warn};
 
 use crate::api::Application;
 use crate::error::Failure;
-use crate::work::application;
+use crate::work;
+
+mod application;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 
 pub use crate::context::Context;
 
-/// Reconciles one Application (see [`application::reconcile`]), counting it and its failures.
+/// Reconciles one Application (its lifecycle, then the pipeline), counting it and its failures.
 ///
 /// # Errors
 /// The failing stage's error, after it was written to status.
@@ -33,7 +36,7 @@ pub async fn reconcile(app: Arc<Application>, ctx: Arc<Context>) -> Result<Actio
     async move {
         let start = Instant::now();
         let result = application::reconcile(&app, &ctx).await;
-        let subject = application::subject_of(&app);
+        let subject = work::application::subject_of(&app);
         crate::report::recorder::reconciled(
             &ctx.metrics,
             &subject,
@@ -56,7 +59,7 @@ pub async fn reconcile(app: Arc<Application>, ctx: Arc<Context>) -> Result<Actio
 
 /// Requeue delay after a failure, by retry class and consecutive failures.
 pub fn error_policy(app: Arc<Application>, error: &Failure, ctx: Arc<Context>) -> Action {
-    let interval = application::interval_or_default(&app);
+    let interval = work::application::interval_or_default(&app);
     let failures = ctx
         .failures
         .lock()
