@@ -104,7 +104,10 @@ pub fn decrypt(value: &str, key: &[u8], additional_data: &str) -> Result<Node, C
         String::from_utf8(buf.to_vec()).map_err(|_| CipherError::Type(datatype.to_owned()))
     };
     Ok(match datatype {
-        "str" => Node::Str(text()?),
+        "str" => match String::from_utf8(buf.to_vec()) {
+            Ok(s) => Node::Str(s),
+            Err(e) => Node::Raw(e.into_bytes()),
+        },
         "int" => Node::Int(
             text()?
                 .parse()

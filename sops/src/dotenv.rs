@@ -49,6 +49,7 @@ fn val_to_string(n: &Node) -> String {
         Node::Null => "<nil>".into(),
         Node::Bytes(b) => format!("{b:?}"),
         Node::Str(s) | Node::Comment(s) => s.clone(),
+        Node::Raw(b) => String::from_utf8_lossy(b).into_owned(),
         Node::Map(_) | Node::List(_) => String::new(),
     }
 }

@@ -183,6 +183,8 @@ fn json_value(n: &Node, depth: usize, out: &mut String) -> Result<(), Error> {
             out.push(']');
         }
         Node::Str(s) => json_string(s, out),
+        // Go's encoder writes U+FFFD for each invalid byte sequence.
+        Node::Raw(b) => json_string(&String::from_utf8_lossy(b), out),
         Node::Int(i) => {
             let _ = write!(out, "{i}");
         }
@@ -227,6 +229,7 @@ pub fn binary(branches: &[Vec<Entry>]) -> Result<Vec<u8>, Error> {
         {
             return match v {
                 Node::Str(s) => Ok(s.as_bytes().to_vec()),
+                Node::Raw(b) => Ok(b.clone()),
                 _ => Err(Error::Emit(
                     "error emitting binary store: 'data' key in tree does not have a string value"
                         .into(),
@@ -503,6 +506,11 @@ impl Yaml {
                 self.node(&Node::List(list), parent, in_seq_item);
             }
             Node::Str(s) | Node::Comment(s) => self.string(s, parent, in_seq_item, false),
+            // go-yaml v3 writes a string that is not UTF-8 as `!!binary` base64.
+            Node::Raw(b) => {
+                self.indicator("!!binary", true, false, false);
+                self.plain(&STANDARD.encode(b));
+            }
             Node::Int(i) => self.plain(&i.to_string()),
             Node::Float(f) => {
                 let s = match go_format_g(*f, false).as_str() {

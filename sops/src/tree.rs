@@ -12,6 +12,8 @@ pub enum Node {
     List(Vec<Node>),
     /// A string (sops type `str`).
     Str(String),
+    /// A `str` value whose bytes are not UTF-8 (binary files): Go strings may hold any bytes.
+    Raw(Vec<u8>),
     /// An integer (`int`).
     Int(i64),
     /// A float (`float`).
@@ -59,7 +61,7 @@ impl Node {
             Node::Bool(true) => b"True".to_vec(),
             Node::Bool(false) => b"False".to_vec(),
             Node::Time(t) => t.rfc3339_nano().into_bytes(),
-            Node::Bytes(b) => b.clone(),
+            Node::Bytes(b) | Node::Raw(b) => b.clone(),
             Node::Map(_) | Node::List(_) | Node::Null => return None,
         })
     }
@@ -69,7 +71,7 @@ impl Node {
         match self {
             Node::Map(_) => "map",
             Node::List(_) => "list",
-            Node::Str(_) => "string",
+            Node::Str(_) | Node::Raw(_) => "string",
             Node::Int(_) => "int",
             Node::Float(_) => "float",
             Node::Bool(_) => "bool",
