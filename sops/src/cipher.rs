@@ -4,10 +4,10 @@
 
 use std::sync::OnceLock;
 
+use aes_gcm::AesGcm;
 use aes_gcm::aead::consts::U32;
 use aes_gcm::aead::generic_array::GenericArray;
 use aes_gcm::aead::{AeadInPlace, KeyInit};
-use aes_gcm::AesGcm;
 use base64::Engine as _;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use regex::Regex;
@@ -22,7 +22,9 @@ type Aes256Gcm32 = AesGcm<aes::Aes256, U32>;
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum CipherError {
     /// Not `ENC[AES256_GCM,…]`.
-    #[error("the value is not in sops' encrypted format (`ENC[AES256_GCM,data:…,iv:…,tag:…,type:…]`)")]
+    #[error(
+        "the value is not in sops' encrypted format (`ENC[AES256_GCM,data:…,iv:…,tag:…,type:…]`)"
+    )]
     Format,
     /// A field is not base64.
     #[error("the {0} of the encrypted value is not base64")]
@@ -100,9 +102,8 @@ pub fn decrypt(value: &str, key: &[u8], additional_data: &str) -> Result<Node, C
             GenericArray::from_slice(&tag),
         )
         .map_err(|_| CipherError::Authentication)?;
-    let text = || {
-        String::from_utf8(buf.to_vec()).map_err(|_| CipherError::Type(datatype.to_owned()))
-    };
+    let text =
+        || String::from_utf8(buf.to_vec()).map_err(|_| CipherError::Type(datatype.to_owned()));
     Ok(match datatype {
         "str" => match String::from_utf8(buf.to_vec()) {
             Ok(s) => Node::Str(s),
@@ -116,9 +117,9 @@ pub fn decrypt(value: &str, key: &[u8], additional_data: &str) -> Result<Node, C
         "float" => Node::Float(go_parse_float(&text()?).ok_or(CipherError::Type("float".into()))?),
         "bytes" => Node::Bytes(buf.to_vec()),
         "bool" => Node::Bool(go_parse_bool(&text()?).ok_or(CipherError::Type("bool".into()))?),
-        "time" => Node::Time(
-            GoTime::parse_rfc3339(&text()?).ok_or(CipherError::Type("time".into()))?,
-        ),
+        "time" => {
+            Node::Time(GoTime::parse_rfc3339(&text()?).ok_or(CipherError::Type("time".into()))?)
+        }
         "comment" => Node::Comment(text()?),
         other => return Err(CipherError::UnknownType(other.to_owned())),
     })
@@ -157,7 +158,13 @@ pub(crate) mod tests {
     use base64::engine::general_purpose::STANDARD;
 
     /// Encrypts as sops does (tests only: the agent never encrypts).
-    pub(crate) fn encrypt(plain: &[u8], datatype: &str, key: &[u8], aad: &str, iv: &[u8; 32]) -> String {
+    pub(crate) fn encrypt(
+        plain: &[u8],
+        datatype: &str,
+        key: &[u8],
+        aad: &str,
+        iv: &[u8; 32],
+    ) -> String {
         let cipher = Aes256Gcm32::new(GenericArray::from_slice(key));
         let out = cipher
             .encrypt(
@@ -186,7 +193,11 @@ pub(crate) mod tests {
             ("-42", "int", Node::Int(-42)),
             ("1.5", "float", Node::Float(1.5)),
             ("True", "bool", Node::Bool(true)),
-            ("2024-01-01T00:00:00Z", "time", Node::Time(GoTime::parse_rfc3339("2024-01-01T00:00:00Z").unwrap())),
+            (
+                "2024-01-01T00:00:00Z",
+                "time",
+                Node::Time(GoTime::parse_rfc3339("2024-01-01T00:00:00Z").unwrap()),
+            ),
             (" c", "comment", Node::Comment(" c".into())),
         ] {
             let v = encrypt(plain.as_bytes(), ty, &key, "a:b:", &iv);
@@ -199,13 +210,28 @@ pub(crate) mod tests {
     fn tampering_should_fail_authentication_without_showing_the_value() {
         let key = [7u8; 32];
         let v = encrypt(b"secret", "str", &key, "a:", &[2u8; 32]);
-        assert_eq!(decrypt(&v, &key, "b:"), Err(CipherError::Authentication), "moved to another key");
-        assert_eq!(decrypt(&v, &[8u8; 32], "a:"), Err(CipherError::Authentication), "another data key");
+        assert_eq!(
+            decrypt(&v, &key, "b:"),
+            Err(CipherError::Authentication),
+            "moved to another key"
+        );
+        assert_eq!(
+            decrypt(&v, &[8u8; 32], "a:"),
+            Err(CipherError::Authentication),
+            "another data key"
+        );
         let flipped = v.replacen("data:", "data:A", 1);
         assert!(decrypt(&flipped, &key, "a:").is_err());
         let retyped = v.replace("type:str", "type:int");
-        assert_eq!(decrypt(&retyped, &key, "a:"), Err(CipherError::Type("int".into())));
-        for bad in ["plain", "ENC[AES256_GCM,data:x]", "ENC[AES256_GCM,data:!!,iv:AA==,tag:AA==,type:str]"] {
+        assert_eq!(
+            decrypt(&retyped, &key, "a:"),
+            Err(CipherError::Type("int".into()))
+        );
+        for bad in [
+            "plain",
+            "ENC[AES256_GCM,data:x]",
+            "ENC[AES256_GCM,data:!!,iv:AA==,tag:AA==,type:str]",
+        ] {
             let e = decrypt(bad, &key, "a:").unwrap_err();
             assert!(!e.to_string().contains(bad), "{e}");
         }
@@ -217,6 +243,10 @@ pub(crate) mod tests {
     fn go_base64_should_ignore_newlines_and_require_padding() {
         assert_eq!(go_base64("aGk=\n"), Some(b"hi".to_vec()));
         assert_eq!(go_base64("aGk"), None);
-        assert_eq!(go_base64("aGl="), Some(b"hi".to_vec()), "trailing bits tolerated");
+        assert_eq!(
+            go_base64("aGl="),
+            Some(b"hi".to_vec()),
+            "trailing bits tolerated"
+        );
     }
 }

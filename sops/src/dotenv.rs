@@ -108,7 +108,12 @@ mod tests {
             String::from_utf8(emit(&e).unwrap()).unwrap(),
             "#c\nA=1\n B = x=y\nC=two\\nlines\n"
         );
-        assert!(load("A=1\nnot a pair\n").unwrap_err().to_string().contains("line 2"));
+        assert!(
+            load("A=1\nnot a pair\n")
+                .unwrap_err()
+                .to_string()
+                .contains("line 2")
+        );
         assert!(emit(&[Entry::Pair("k".into(), Node::List(vec![]))]).is_err());
         assert_eq!(
             emit(&[Entry::Pair("f".into(), Node::Float(2.0))]).unwrap(),

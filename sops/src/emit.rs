@@ -19,10 +19,18 @@ pub fn go_format_g(f: f64, upper: bool) -> String {
         return "NaN".into();
     }
     if f.is_infinite() {
-        return if f > 0.0 { "+Inf".into() } else { "-Inf".into() };
+        return if f > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        };
     }
     if f == 0.0 {
-        return if f.is_sign_negative() { "-0".into() } else { "0".into() };
+        return if f.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
     }
     // Rust's `{:e}` gives the shortest round-trip digits: `1.2345e6`.
     let e = format!("{:e}", f.abs());
@@ -31,7 +39,7 @@ pub fn go_format_g(f: f64, upper: bool) -> String {
     let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
     let sign = if f < 0.0 { "-" } else { "" };
     let nd = i32::try_from(digits.len()).unwrap_or(1);
-    if exp < -4 || exp >= 6 {
+    if !(-4..6).contains(&exp) {
         // %e with nd-1 decimals, exponent with a sign and at least two digits.
         let (first, rest) = digits.split_at(1);
         let mut s = format!("{sign}{first}");
@@ -88,11 +96,7 @@ fn json_float(f: f64) -> Result<String, Error> {
     if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
         // 'e' with the shortest digits, then `e-07` → `e-7`.
         let g = go_format_g(f, false);
-        let s = if g.contains('e') {
-            g
-        } else {
-            format!("{f:e}")
-        };
+        let s = if g.contains('e') { g } else { format!("{f:e}") };
         let (m, e) = s.split_once('e').unwrap_or((&s, "+00"));
         let (sign, digits) = match e.strip_prefix('-') {
             Some(d) => ("-", d),
@@ -396,8 +400,21 @@ fn is_base60_float(s: &str) -> bool {
 fn can_use_plain(s: &str) -> bool {
     let old_bool = matches!(
         s,
-        "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" | "n" | "N" | "no" | "No" | "NO"
-            | "off" | "Off" | "OFF"
+        "y" | "Y"
+            | "yes"
+            | "Yes"
+            | "YES"
+            | "on"
+            | "On"
+            | "ON"
+            | "n"
+            | "N"
+            | "no"
+            | "No"
+            | "NO"
+            | "off"
+            | "Off"
+            | "OFF"
     );
     matches!(crate::yaml::resolve_for_emit(s), Node::Str(_)) && !old_bool && !is_base60_float(s)
 }
@@ -614,11 +631,7 @@ impl Yaml {
                         self.put(ind);
                         for k in (0..w).rev() {
                             let d = (v >> (k * 4)) & 0xF;
-                            self.put(
-                                char::from_digit(d, 16)
-                                    .unwrap_or('0')
-                                    .to_ascii_uppercase(),
-                            );
+                            self.put(char::from_digit(d, 16).unwrap_or('0').to_ascii_uppercase());
                         }
                     }
                 }
@@ -733,7 +746,8 @@ mod tests {
 
     #[test]
     fn json_should_be_written_as_go_does() {
-        let b = crate::json::load(r#"{"a": "<b>&", "n": [1, 2.5, {}], "e": [], "m": {"k": null}}"#).unwrap();
+        let b = crate::json::load(r#"{"a": "<b>&", "n": [1, 2.5, {}], "e": [], "m": {"k": null}}"#)
+            .unwrap();
         assert_eq!(
             String::from_utf8(json(&b).unwrap()).unwrap(),
             "{\n\t\"a\": \"\\u003cb\\u003e\\u0026\",\n\t\"n\": [\n\t\t1,\n\t\t2.5,\n\t\t{}\n\t],\n\t\"e\": [],\n\t\"m\": {\n\t\t\"k\": null\n\t}\n}\n"

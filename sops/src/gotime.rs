@@ -62,7 +62,10 @@ impl Cursor<'_> {
         if self.i - start < min {
             return None;
         }
-        std::str::from_utf8(&self.b[start..self.i]).ok()?.parse().ok()
+        std::str::from_utf8(&self.b[start..self.i])
+            .ok()?
+            .parse()
+            .ok()
     }
     fn lit(&mut self, c: u8) -> Option<()> {
         (self.b.get(self.i) == Some(&c)).then(|| self.i += 1)
@@ -253,10 +256,16 @@ mod tests {
         assert_eq!(t.unix, 1_709_251_198);
         assert_eq!(t.rfc3339(), "2024-02-29T23:59:58Z");
         let t = GoTime::parse_rfc3339("2024-01-01T01:02:03.500+02:00").unwrap();
-        assert_eq!(t.rfc3339(), "2024-01-01T01:02:03+02:00", "fractions dropped");
+        assert_eq!(
+            t.rfc3339(),
+            "2024-01-01T01:02:03+02:00",
+            "fractions dropped"
+        );
         assert_eq!(t.rfc3339_nano(), "2024-01-01T01:02:03.5+02:00");
         assert_eq!(
-            GoTime::parse_rfc3339("2024-01-01T00:00:00+00:00").unwrap().rfc3339(),
+            GoTime::parse_rfc3339("2024-01-01T00:00:00+00:00")
+                .unwrap()
+                .rfc3339(),
             "2024-01-01T00:00:00Z"
         );
         for bad in [
@@ -278,7 +287,9 @@ mod tests {
             "2024-01-02T00:00:00Z"
         );
         assert_eq!(
-            GoTime::parse_yaml("2024-1-2 3:4:5.25").unwrap().rfc3339_nano(),
+            GoTime::parse_yaml("2024-1-2 3:4:5.25")
+                .unwrap()
+                .rfc3339_nano(),
             "2024-01-02T03:04:05.25Z"
         );
         assert_eq!(
@@ -287,7 +298,13 @@ mod tests {
                 .rfc3339_nano(),
             "2001-12-14T21:59:43.1-05:00"
         );
-        for no in ["2024", "24-01-01", "2024-01-01T", "2024-13-01", "2024-01-01x"] {
+        for no in [
+            "2024",
+            "24-01-01",
+            "2024-01-01T",
+            "2024-13-01",
+            "2024-01-01x",
+        ] {
             assert!(GoTime::parse_yaml(no).is_none(), "{no}");
         }
     }

@@ -125,7 +125,9 @@ impl Keyring {
                 return Err(err("age plugin identities are not supported".into()));
             }
             if !line.starts_with("AGE-SECRET-KEY-1") {
-                return Err(err("unknown identity type (expected `AGE-SECRET-KEY-1…`)".into()));
+                return Err(err(
+                    "unknown identity type (expected `AGE-SECRET-KEY-1…`)".into()
+                ));
             }
             let id: age::x25519::Identity = line
                 .parse()
@@ -156,8 +158,7 @@ impl Keyring {
                 ))
             })?;
             let protected = k.primary_key.secret_params().is_encrypted()
-                || k
-                    .secret_subkeys
+                || k.secret_subkeys
                     .iter()
                     .any(|s| s.key.secret_params().is_encrypted());
             if protected {
@@ -206,7 +207,9 @@ impl Keyring {
         } else {
             msg
         };
-        Ok(Zeroizing::new(msg.as_data_vec().map_err(|e| format!("{e}"))?))
+        Ok(Zeroizing::new(
+            msg.as_data_vec().map_err(|e| format!("{e}"))?,
+        ))
     }
 
     fn decrypt_key(&self, key: &MasterKey) -> Result<Zeroizing<Vec<u8>>, String> {
@@ -319,9 +322,14 @@ mod tests {
             ("AGE-SECRET-KEY-1NOTBECH32\n", "invalid age identity"),
             (" AGE-SECRET-KEY-1X\n", "unknown identity"),
         ] {
-            let e = k.add_age_identities("Secret s key k.agekey", text).unwrap_err();
+            let e = k
+                .add_age_identities("Secret s key k.agekey", text)
+                .unwrap_err();
             assert!(e.to_string().contains(why), "{text}: {e}");
-            assert!(!e.to_string().contains(text.trim()) || why == "unknown identity", "{e}");
+            assert!(
+                !e.to_string().contains(text.trim()) || why == "unknown identity",
+                "{e}"
+            );
         }
         assert!(k.is_empty());
     }
@@ -330,8 +338,14 @@ mod tests {
     fn malformed_pgp_blocks_should_be_refused() {
         let mut k = Keyring::new();
         assert!(k.add_pgp_keys("s", b"not armor").is_err());
-        assert!(Keyring::from_secret_data("d", &[("k.asc".to_owned(), b"x".to_vec())].into()).is_err());
-        let k = Keyring::from_secret_data("d", &[("sops.vault-token".to_owned(), b"x".to_vec())].into()).unwrap();
+        assert!(
+            Keyring::from_secret_data("d", &[("k.asc".to_owned(), b"x".to_vec())].into()).is_err()
+        );
+        let k = Keyring::from_secret_data(
+            "d",
+            &[("sops.vault-token".to_owned(), b"x".to_vec())].into(),
+        )
+        .unwrap();
         assert!(k.is_empty());
     }
 }

@@ -52,9 +52,8 @@ pub const MAX_FILE_SIZE: usize = 5 << 20;
 
 /// sops' `MACOnlyEncryptedInitialization` (`sha256("sops")`).
 const MAC_ONLY_ENCRYPTED_INIT: [u8; 32] = [
-    0x8a, 0x3f, 0xd2, 0xad, 0x54, 0xce, 0x66, 0x52, 0x7b, 0x10, 0x34, 0xf3, 0xd1, 0x47, 0xbe,
-    0x0b, 0x0b, 0x97, 0x5b, 0x3b, 0xf4, 0x4f, 0x72, 0xc6, 0xfd, 0xad, 0xec, 0x81, 0x76, 0xf2,
-    0x7d, 0x69,
+    0x8a, 0x3f, 0xd2, 0xad, 0x54, 0xce, 0x66, 0x52, 0x7b, 0x10, 0x34, 0xf3, 0xd1, 0x47, 0xbe, 0x0b,
+    0x0b, 0x97, 0x5b, 0x3b, 0xf4, 0x4f, 0x72, 0xc6, 0xfd, 0xad, 0xec, 0x81, 0x76, 0xf2, 0x7d, 0x69,
 ];
 
 /// A sops file format.
@@ -353,6 +352,14 @@ fn verify_mac(m: &Metadata, key: &DataKey, computed: &str) -> Result<(), Error> 
 }
 
 impl Document {
+    pub(crate) fn from_parts(format: Format, branches: Branches, metadata: Metadata) -> Self {
+        Document {
+            format,
+            branches,
+            metadata,
+        }
+    }
+
     /// The file's metadata.
     pub fn metadata(&self) -> &Metadata {
         &self.metadata
@@ -456,9 +463,18 @@ mod tests {
 
     #[test]
     fn ini_and_large_files_should_be_refused() {
-        assert!(matches!(load(b"[sops]\n", Format::Ini), Err(Error::Unsupported(_))));
+        assert!(matches!(
+            load(b"[sops]\n", Format::Ini),
+            Err(Error::Unsupported(_))
+        ));
         let big = vec![b' '; MAX_FILE_SIZE + 1];
-        assert_eq!(load(&big, Format::Yaml).unwrap_err(), Error::TooLarge(MAX_FILE_SIZE + 1));
-        assert_eq!(load(b"a: 1\n", Format::Yaml).unwrap_err(), Error::NotEncrypted);
+        assert_eq!(
+            load(&big, Format::Yaml).unwrap_err(),
+            Error::TooLarge(MAX_FILE_SIZE + 1)
+        );
+        assert_eq!(
+            load(b"a: 1\n", Format::Yaml).unwrap_err(),
+            Error::NotEncrypted
+        );
     }
 }

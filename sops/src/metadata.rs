@@ -188,9 +188,11 @@ fn field<'a>(m: &BTreeMap<&str, &'a Node>, k: &str) -> &'a Node {
 
 fn created_at(kind: &str, m: &BTreeMap<&str, &Node>) -> Result<(), Error> {
     let s = weak_string("created_at", field(m, "created_at"))?;
-    GoTime::parse_rfc3339(&s)
-        .map(|_| ())
-        .ok_or_else(|| meta_err(format!("a {kind} key's `created_at` is not an RFC 3339 time")))
+    GoTime::parse_rfc3339(&s).map(|_| ()).ok_or_else(|| {
+        meta_err(format!(
+            "a {kind} key's `created_at` is not an RFC 3339 time"
+        ))
+    })
 }
 
 const KINDS: [(&str, &str); 7] = [
@@ -256,7 +258,8 @@ fn group(m: &BTreeMap<&str, &Node>) -> Result<Vec<MasterKey>, Error> {
 }
 
 fn compile(field: &str, pattern: &str) -> Result<Regex, Error> {
-    Regex::new(pattern).map_err(|e| meta_err(format!("`{field}` is not a valid regular expression: {e}")))
+    Regex::new(pattern)
+        .map_err(|e| meta_err(format!("`{field}` is not a valid regular expression: {e}")))
 }
 
 /// Reads the metadata map.
@@ -422,7 +425,10 @@ fn convert(p: Place) -> Result<Node, Error> {
             return Err(meta_err("flattened metadata: incomplete list"));
         }
         return Ok(Node::List(
-            p.indices.into_values().map(convert).collect::<Result<_, _>>()?,
+            p.indices
+                .into_values()
+                .map(convert)
+                .collect::<Result<_, _>>()?,
         ));
     }
     Ok(Node::Map(
@@ -453,7 +459,9 @@ pub fn extract_flat(branch: &mut Vec<Entry>) -> Result<Metadata, Error> {
                     };
                 }
                 if cur.value.is_some() {
-                    return Err(meta_err(format!("flattened metadata: duplicate value for `{k}`")));
+                    return Err(meta_err(format!(
+                        "flattened metadata: duplicate value for `{k}`"
+                    )));
                 }
                 cur.value = Some(v);
             }
@@ -510,12 +518,17 @@ mod tests {
     #[test]
     fn invalid_metadata_should_be_refused() {
         let doc = |extra: &str| {
-            format!("a: 1\nsops:\n    lastmodified: \"2024-01-01T00:00:00Z\"\n    mac: M\n    age:\n        - recipient: r\n          enc: e\n{extra}")
+            format!(
+                "a: 1\nsops:\n    lastmodified: \"2024-01-01T00:00:00Z\"\n    mac: M\n    age:\n        - recipient: r\n          enc: e\n{extra}"
+            )
         };
         let load = |s: &str| extract(&mut crate::yaml::load(s).unwrap());
         assert!(load(&doc("")).is_ok());
         for (extra, why) in [
-            ("    encrypted_regex: a\n    unencrypted_suffix: b\n", "more than one"),
+            (
+                "    encrypted_regex: a\n    unencrypted_suffix: b\n",
+                "more than one",
+            ),
             ("    encrypted_comment_regex: a\n", "comment"),
             ("    encrypted_regex: '('\n", "regular expression"),
             ("    shamir_threshold: -1\n", "negative"),

@@ -45,7 +45,11 @@ pub type Branches = Vec<Vec<Entry>>;
 /// Go's `strconv.FormatFloat(f, 'f', -1, 64)`: the shortest decimal, never an exponent.
 pub fn go_format_float_f(f: f64) -> String {
     if f.is_infinite() {
-        return if f > 0.0 { "+Inf".into() } else { "-Inf".into() };
+        return if f > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        };
     }
     // Rust's Display is the shortest round-trip decimal without exponent, as Go's 'f', -1.
     format!("{f}")

@@ -219,22 +219,22 @@ fn short_tag(handle: &str, suffix: &str) -> String {
 fn scalar(text: &str, style: ScalarStyle, tag: Option<&str>) -> Result<Node, String> {
     let quoted = style != ScalarStyle::Plain;
     match tag {
-        Some("!!str") => return Ok(Node::Str(text.to_owned())),
-        None | Some("!") if quoted => return Ok(Node::Str(text.to_owned())),
+        Some("!!str") => Ok(Node::Str(text.to_owned())),
+        None | Some("!") if quoted => Ok(Node::Str(text.to_owned())),
         Some("!!binary") => {
             let clean: String = text.chars().filter(|c| *c != '\n' && *c != '\r').collect();
             let bytes = crate::cipher::go_base64(&clean)
                 .ok_or("!!binary value contains invalid base64 data")?;
-            return String::from_utf8(bytes)
+            String::from_utf8(bytes)
                 .map(Node::Str)
-                .map_err(|_| "a !!binary value that is not UTF-8 text is not supported".into());
+                .map_err(|_| "a !!binary value that is not UTF-8 text is not supported".into())
         }
-        None => return resolve(text, None),
+        None => resolve(text, None),
         Some(t @ ("!!int" | "!!float" | "!!bool" | "!!null" | "!!timestamp")) => {
-            return resolve(text, Some(t));
+            resolve(text, Some(t))
         }
         // Tags go-yaml cannot resolve leave the text as a string.
-        Some(_) => return Ok(Node::Str(text.to_owned())),
+        Some(_) => Ok(Node::Str(text.to_owned())),
     }
 }
 
@@ -337,7 +337,8 @@ fn resolve(s: &str, tag: Option<&str>) -> Result<Node, String> {
     };
     match (tag, &resolved) {
         (t, _) if t == got => Ok(resolved),
-        ("!!float", Node::Int(i)) => {
+        ("!!float", Node::Int(i)) =>
+        {
             #[allow(clippy::cast_precision_loss, reason = "Go's float64(int)")]
             Ok(Node::Float(*i as f64))
         }
@@ -464,7 +465,11 @@ mod tests {
         assert!(matches!(&b[2], Entry::Pair(k, Node::Map(_)) if k == "<<"));
         let mut bomb = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
         for i in 0..9 {
-            let prev = if i == 0 { "a".to_string() } else { format!("b{}", i - 1) };
+            let prev = if i == 0 {
+                "a".to_string()
+            } else {
+                format!("b{}", i - 1)
+            };
             bomb.push_str(&format!(
                 "b{i}: &b{i} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"
             ));

@@ -10,7 +10,8 @@ fn fixture(path: &str) -> Vec<u8> {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
         .join(path);
-    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e} (run tests/fixtures/record.sh)", p.display()))
+    std::fs::read(&p)
+        .unwrap_or_else(|e| panic!("{}: {e} (run tests/fixtures/record.sh)", p.display()))
 }
 
 fn text(path: &str) -> String {
@@ -41,7 +42,8 @@ fn without_comments(s: &str) -> String {
         .collect()
 }
 
-const FILES: [&str; 14] = [
+const FILES: [&str; 15] = [
+    "secret-all.yaml",
     "secret.yaml",
     "secret-pgp.yaml",
     "secret-two.yaml",
@@ -87,8 +89,16 @@ fn age_alone_and_pgp_alone_should_each_open_files_encrypted_to_both() {
             "{name}"
         );
     }
-    let got = sops::decrypt(&fixture("enc/secret-pgp.yaml"), Format::Yaml, &keys(&[], true)).unwrap();
-    assert_eq!(String::from_utf8(got).unwrap(), without_comments(&text("dec/secret-pgp.yaml")));
+    let got = sops::decrypt(
+        &fixture("enc/secret-pgp.yaml"),
+        Format::Yaml,
+        &keys(&[], true),
+    )
+    .unwrap();
+    assert_eq!(
+        String::from_utf8(got).unwrap(),
+        without_comments(&text("dec/secret-pgp.yaml"))
+    );
 }
 
 #[test]
@@ -112,8 +122,12 @@ fn shamir_should_need_two_of_three_groups() {
 
 #[test]
 fn a_wrong_key_should_be_refused_naming_the_recipient() {
-    let e = sops::decrypt(&fixture("enc/secret-two.yaml"), Format::Yaml, &keys(&["one", "three"], true))
-        .unwrap_err();
+    let e = sops::decrypt(
+        &fixture("enc/secret-two.yaml"),
+        Format::Yaml,
+        &keys(&["one", "three"], true),
+    )
+    .unwrap_err();
     let msg = e.to_string();
     assert!(matches!(e, Error::NoKey { .. }), "{msg}");
     let r2 = text("keys/two.agekey")
@@ -129,8 +143,16 @@ fn a_wrong_key_should_be_refused_naming_the_recipient() {
 fn a_missing_key_should_be_refused() {
     let e = sops::decrypt(&fixture("enc/secret.yaml"), Format::Yaml, &Keyring::new()).unwrap_err();
     assert!(e.to_string().contains("no age identity was given"), "{e}");
-    let e = sops::decrypt(&fixture("enc/secret-pgp.yaml"), Format::Yaml, &keys(&["one"], false)).unwrap_err();
-    assert!(e.to_string().contains("no OpenPGP secret key was given"), "{e}");
+    let e = sops::decrypt(
+        &fixture("enc/secret-pgp.yaml"),
+        Format::Yaml,
+        &keys(&["one"], false),
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string().contains("no OpenPGP secret key was given"),
+        "{e}"
+    );
 }
 
 /// Replaces the `n`-th encrypted value of `key:` in a YAML file.
@@ -148,7 +170,11 @@ fn a_tampered_value_should_be_refused() {
     // One byte of the ciphertext changed.
     let data_start = v.find("data:").unwrap() + 5;
     let mut bytes = v.clone().into_bytes();
-    bytes[data_start] = if bytes[data_start] == b'A' { b'B' } else { b'A' };
+    bytes[data_start] = if bytes[data_start] == b'A' {
+        b'B'
+    } else {
+        b'A'
+    };
     let tampered = enc.replace(&v, &String::from_utf8(bytes).unwrap());
     let e = sops::decrypt(tampered.as_bytes(), Format::Yaml, &all_keys()).unwrap_err();
     assert!(e.to_string().contains("stringData.password"), "{e}");
@@ -211,8 +237,14 @@ fn a_removed_or_reordered_value_should_break_the_mac() {
     );
     let lines: Vec<&str> = enc.lines().collect();
     let (i, j) = (
-        lines.iter().position(|l| l.starts_with("    username:")).unwrap(),
-        lines.iter().position(|l| l.starts_with("    url:")).unwrap(),
+        lines
+            .iter()
+            .position(|l| l.starts_with("    username:"))
+            .unwrap(),
+        lines
+            .iter()
+            .position(|l| l.starts_with("    url:"))
+            .unwrap(),
     );
     let mut moved = lines.clone();
     moved.swap(i, j);
@@ -247,7 +279,9 @@ fn a_tampered_mac_should_be_refused() {
         Error::MacMismatch
     );
     // lastmodified is the MAC's additional data.
-    let redated = enc.replacen("lastmodified: \"", "lastmodified: \"1", 1).replacen("lastmodified: \"12", "lastmodified: \"2", 1);
+    let redated = enc
+        .replacen("lastmodified: \"", "lastmodified: \"1", 1)
+        .replacen("lastmodified: \"12", "lastmodified: \"2", 1);
     let lm = enc.lines().find(|l| l.contains("lastmodified")).unwrap();
     let redated = if redated == enc {
         enc.replace(lm, "    lastmodified: \"2001-01-01T00:00:00Z\"")
@@ -289,7 +323,11 @@ fn dotenv_and_binary_tampering_should_be_refused() {
     let tampered = env.replace("EMPTY=", "EMPTY=x");
     assert!(sops::decrypt(tampered.as_bytes(), Format::Dotenv, &all_keys()).is_err());
     let bin = text("enc/token.bin");
-    let v = bin.lines().find(|l| l.contains("\"data\"")).unwrap().to_owned();
+    let v = bin
+        .lines()
+        .find(|l| l.contains("\"data\""))
+        .unwrap()
+        .to_owned();
     let other = text("enc/key.pem");
     let w = other.lines().find(|l| l.contains("\"data\"")).unwrap();
     let swapped = bin.replace(&v, w);
@@ -306,7 +344,10 @@ fn flux_style_secrets_should_load_keys_by_extension() {
     assert_eq!(k.counts(), (1, 1));
     data.insert("bad.asc".to_owned(), fixture("keys/protected.asc"));
     let e = Keyring::from_secret_data("sops-keys", &data).unwrap_err();
-    assert!(e.to_string().contains("passphrase") && e.to_string().contains("bad.asc"), "{e}");
+    assert!(
+        e.to_string().contains("passphrase") && e.to_string().contains("bad.asc"),
+        "{e}"
+    );
     let mut public = std::collections::BTreeMap::new();
     public.insert("pub.asc".to_owned(), fixture("keys/pgp.pub.asc"));
     assert!(Keyring::from_secret_data("s", &public).is_err());
