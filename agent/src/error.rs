@@ -31,6 +31,128 @@ impl RetryClass {
     }
 }
 
+/// Status reasons, one per outcome and stage (STYLE: the policy never reads messages).
+pub mod reason {
+    /// Everything applied.
+    pub const SUCCEEDED: &str = "ReconciliationSucceeded";
+    /// A reconcile is running.
+    pub const PROGRESSING: &str = "Progressing";
+    /// The revision's signatures were verified.
+    pub const VERIFIED: &str = "Succeeded";
+    /// `spec.verify.mode: None`: nothing is verified.
+    pub const VERIFICATION_DISABLED: &str = "VerificationDisabled";
+    /// Unsigned, untrusted, tampered, expired or rolled-back revision, or no trust material.
+    pub const SOURCE_VERIFICATION_FAILED: &str = "SourceVerificationFailed";
+    /// Fetch or ref resolution failed.
+    pub const SOURCE_FAILED: &str = "SourceFailed";
+    /// The manifests do not render.
+    pub const RENDER_FAILED: &str = "RenderFailed";
+    /// An image is outside the allowed registries, unsigned, signed by another key, or its
+    /// registry cannot be read.
+    pub const IMAGE_VERIFICATION_FAILED: &str = "ImageVerificationFailed";
+    /// The API server refused an object.
+    pub const APPLY_FAILED: &str = "ApplyFailed";
+    /// Deleting objects that left Git failed, or would delete everything.
+    pub const PRUNE_FAILED: &str = "PruneFailed";
+    /// An object is outside the namespaces or cluster-scoped kinds the Application may touch.
+    pub const TENANCY_VIOLATION: &str = "TenancyViolation";
+    /// The applied objects did not become healthy in time, or failed.
+    pub const HEALTH_CHECK_FAILED: &str = "HealthCheckFailed";
+    /// An Application this one depends on is not Ready.
+    pub const DEPENDENCY_NOT_READY: &str = "DependencyNotReady";
+    /// The spec is invalid.
+    pub const INVALID_SPEC: &str = "InvalidSpec";
+    /// `spec.sync.suspend` is true.
+    pub const SUSPENDED: &str = "Suspended";
+}
+
+/// What every stage's error enum says of itself: the status reason of the failing stage and
+/// how the controller retries. The policy reads these, never the message.
+pub trait StageError: std::error::Error + Send + Sync + 'static {
+    /// The status reason (`SourceFailed`, `RenderFailed`, `ApplyFailed`…).
+    fn reason(&self) -> &'static str;
+    /// How the controller retries.
+    fn retry_class(&self) -> RetryClass;
+}
+
+/// A failed reconcile: the stage that failed and its error. Its message is the stage error's.
+pub struct Failure {
+    /// The stage that failed (`fetch`, `verify`, `render`…).
+    pub stage: &'static str,
+    error: Box<dyn StageError>,
+}
+
+impl Failure {
+    /// A failure of `stage`.
+    pub fn new(stage: &'static str, error: impl StageError) -> Self {
+        Failure {
+            stage,
+            error: Box::new(error),
+        }
+    }
+
+    /// The status reason of the failing stage.
+    pub fn reason(&self) -> &'static str {
+        self.error.reason()
+    }
+
+    /// How the controller retries.
+    pub fn retry_class(&self) -> RetryClass {
+        self.error.retry_class()
+    }
+
+    /// The stage's error.
+    pub fn error(&self) -> &dyn StageError {
+        self.error.as_ref()
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl std::fmt::Debug for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} stage: {:?}", self.stage, self.error)
+    }
+}
+
+impl std::error::Error for Failure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.error.source()
+    }
+}
+
+/// The spec of the resource is invalid (reason `InvalidSpec`, terminal).
+#[derive(Debug, thiserror::Error)]
+#[error("invalid spec: {0}")]
+pub struct SpecError(pub String);
+
+impl StageError for SpecError {
+    fn reason(&self) -> &'static str {
+        reason::INVALID_SPEC
+    }
+    fn retry_class(&self) -> RetryClass {
+        RetryClass::Terminal
+    }
+}
+
+/// Writing status failed (reason `ApplyFailed`, transient).
+#[derive(Debug, thiserror::Error)]
+#[error("writing status failed: {0}")]
+pub struct StatusError(#[source] pub kube::Error);
+
+impl StageError for StatusError {
+    fn reason(&self) -> &'static str {
+        reason::APPLY_FAILED
+    }
+    fn retry_class(&self) -> RetryClass {
+        RetryClass::Transient
+    }
+}
+
 /// Parses a size in bytes with a Kubernetes-style binary suffix: `512Mi`, `2Gi`, `1024Ki`, `100`.
 ///
 /// # Errors

@@ -7,9 +7,9 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::api::Api;
 use provenance::{Credentials, ImageError, ImagePolicy, ResolvedPolicy, Verified, Verifier};
 
-use crate::controller::{KeyError, read_ref};
 use crate::error::RetryClass;
 use crate::render::Object;
+use crate::secrets::{KeyError, read_ref};
 
 /// Why the image stage refused a revision.
 #[derive(Debug, thiserror::Error)]

@@ -1,29 +1,38 @@
 //! pi-agent: a small rootless GitOps agent for one Kubernetes region.
 //!
-//! One reconcile of an [`api::Application`] runs the stages in order:
-//! [`source`] (fetch with gix, resolve the reference) → [`render`] (manifests to objects, pure)
-//! → [`images`] (cosign signatures, digest pinning) → [`bluegreen`] (Deployments that opted in become versions) → [`apply`] (server-side apply, in order; prune; drift correction) → [`health`] (kstatus)
-//! → [`report`] (status conditions, metrics).
-//! [`controller`] wires them to kube-runtime; [`server`] serves health, metrics and the
-//! forced-sync API; [`leader`] elects the replica that runs the controller. Start reading at
-//! [`controller::reconcile`].
+//! A front door ([`work::application`] for [`api::Application`]) turns a resource into a
+//! [`work::Work`], CRD-independent; the [`pipeline`] runs its stages in order over it —
+//! depends → fetch → verify → render → admit → plan → apply → prune → assess — each a
+//! function from the previous stage's typed output to its own, calling the domain modules:
+//! [`source`] (gix, signatures), [`render`] (kustomize-rs, pure), [`images`] (cosign, digest
+//! pinning), [`bluegreen`] (version Deployments), [`apply`] (server-side apply, prune, drift),
+//! [`health`] (kstatus). [`report::recorder`] is the one place outcomes are written (conditions,
+//! metrics, log line, Events, reports). [`controller`] wires the front door to kube-runtime;
+//! [`server`] serves health, metrics, webhooks and the forced-sync API; [`leader`] elects the
+//! replica that runs the controller; [`cli`] holds the commands. Start reading at
+//! [`pipeline::run`].
 #![forbid(unsafe_code)]
 
 pub mod api;
 pub mod apply;
 pub mod bluegreen;
+pub mod cli;
+pub mod context;
 pub mod controller;
 pub mod error;
 pub mod health;
 pub mod images;
 pub mod leader;
+pub mod pipeline;
 pub mod render;
 pub mod report;
+pub mod secrets;
 pub mod server;
 pub mod source;
-pub mod status;
+pub mod work;
 
-pub use controller::{Context, reconcile};
+pub use context::Context;
+pub use controller::reconcile;
 
 /// Installs the process-wide rustls crypto provider (ring). Call once at start-up, before any
 /// TLS client (kube, gix's reqwest transport) is built.

@@ -65,11 +65,6 @@ pub enum ApplyError {
         origin: String,
         why: String,
     },
-    /// The revision renders nothing and would prune the whole inventory.
-    #[error(
-        "the revision renders no object; refusing to prune the {count} objects of the inventory (set `spec.sync.allowEmpty: true` to allow it)"
-    )]
-    EmptyRender { count: usize },
 }
 
 /// The Application that owns applied objects: set as labels on each, checked before pruning.
@@ -148,11 +143,28 @@ impl ApplyError {
             {
                 RetryClass::Terminal
             }
-            ApplyError::EmptyRender { .. } | ApplyError::TenancyViolation { .. } => {
-                RetryClass::Terminal
-            }
+            ApplyError::TenancyViolation { .. } => RetryClass::Terminal,
             _ => RetryClass::Transient,
         }
+    }
+
+    /// The status reason: `TenancyViolation`, `PruneFailed`, or `ApplyFailed`.
+    pub fn reason(&self) -> &'static str {
+        use crate::error::reason;
+        match self {
+            ApplyError::TenancyViolation { .. } => reason::TENANCY_VIOLATION,
+            ApplyError::PruneFailed { .. } => reason::PRUNE_FAILED,
+            _ => reason::APPLY_FAILED,
+        }
+    }
+}
+
+impl crate::error::StageError for ApplyError {
+    fn reason(&self) -> &'static str {
+        ApplyError::reason(self)
+    }
+    fn retry_class(&self) -> RetryClass {
+        ApplyError::retry_class(self)
     }
 }
 

@@ -255,11 +255,12 @@ pub fn plan(
 /// A wrong annotation ([`BlueGreenError::InvalidSpec`]) or an unreadable live state.
 pub async fn stage(
     client: &kube::Client,
-    app: &crate::api::Application,
+    default_namespace: &str,
     owner: &crate::apply::Owner,
+    prune: bool,
     objects: Vec<Object>,
 ) -> Result<(Vec<Object>, Switches), BlueGreenError> {
-    let workloads = workloads(&objects, &app.target_namespace())?;
+    let workloads = workloads(&objects, default_namespace)?;
     if workloads.is_empty() {
         return Ok((objects, Switches::default()));
     }
@@ -272,7 +273,7 @@ pub async fn stage(
         &workloads,
         &lives,
         k8s_openapi::jiff::Timestamp::now(),
-        app.spec.sync.prune,
+        prune,
     ))
 }
 
@@ -283,59 +284,5 @@ fn select(service: &mut serde_json::Value, key: &str, value: &str) {
         .and_then(serde_json::Value::as_object_mut)
     {
         selector.insert(key.into(), value.into());
-    }
-}
-
-impl Switches {
-    /// Writes `status.blueGreen` and, while a switch runs or after one was aborted, the `Ready`
-    /// condition that says so (`Ready=False`, reason `Progressing` with `Reconciling=True`, or
-    /// `RolloutAborted` with `Stalled=True`: nothing changes until a new revision or a
-    /// `pi-agent promote`). Returns false when no switch holds the Application back (the caller
-    /// reports its usual success).
-    pub fn report(
-        &self,
-        status: &mut crate::api::ApplicationStatus,
-        applied: &str,
-        generation: Option<i64>,
-        now: &k8s_openapi::apimachinery::pkg::apis::meta::v1::Time,
-    ) -> bool {
-        use crate::report::conditions::{self, reason};
-        status.blue_green = self.status();
-        let (why, stalled) = match (self.aborted(), self.progressing()) {
-            (Some(why), _) => (why, true),
-            (None, Some(why)) => (why, false),
-            (None, None) => return false,
-        };
-        let message = format!("{applied}; {why}");
-        let (held, other) = if stalled {
-            (conditions::STALLED, conditions::RECONCILING)
-        } else {
-            (conditions::RECONCILING, conditions::STALLED)
-        };
-        let r = if stalled {
-            ROLLOUT_ABORTED
-        } else {
-            reason::PROGRESSING
-        };
-        conditions::set_condition(
-            &mut status.conditions,
-            conditions::READY,
-            false,
-            r,
-            &message,
-            generation,
-            now,
-        );
-        conditions::set_condition(
-            &mut status.conditions,
-            held,
-            true,
-            r,
-            &message,
-            generation,
-            now,
-        );
-        conditions::remove_condition(&mut status.conditions, other);
-        true
     }
 }

@@ -40,7 +40,6 @@ mod stateful_set;
 mod summary;
 #[cfg(test)]
 mod testing;
-mod wait;
 
 use std::fmt;
 
@@ -48,7 +47,6 @@ use serde_json::Value;
 
 use fields::Malformed;
 pub use summary::summarize;
-pub use wait::{HealthError, wait_healthy};
 
 /// The kstatus status of an object.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -118,6 +118,42 @@ fn build(fs: &dyn kustomize::FileSystem, dir: &str) -> Result<kustomize::ResMap,
         .map_err(|e| RenderError::Kustomize(e.to_string()))
 }
 
+/// [`waves`], taking the objects: each wave owns its objects, in render order.
+///
+/// # Errors
+/// As [`waves`].
+pub fn into_waves(objects: Vec<Object>) -> Result<Vec<(i64, Vec<Object>)>, RenderError> {
+    let order: Vec<i64> = waves(&objects)?.into_iter().map(|(w, _)| w).collect();
+    let mut by_wave: std::collections::BTreeMap<i64, Vec<Object>> =
+        order.iter().map(|w| (*w, Vec::new())).collect();
+    for o in objects {
+        let wave = wave_of(&o)?;
+        by_wave.entry(wave).or_default().push(o);
+    }
+    Ok(by_wave.into_iter().collect())
+}
+
+fn wave_of(o: &Object) -> Result<i64, RenderError> {
+    let key = format!(
+        "/metadata/annotations/{}",
+        crate::api::SYNC_WAVE_ANNOTATION.replace('/', "~1")
+    );
+    match o.value.pointer(&key) {
+        None => Ok(0),
+        Some(v) => v
+            .as_str()
+            .and_then(|s| s.trim().parse().ok())
+            .ok_or_else(|| RenderError::InvalidObject {
+                origin: o.origin.clone(),
+                message: format!(
+                    "{}: annotation `{}` must be an integer, got {v}",
+                    o.display_id(),
+                    crate::api::SYNC_WAVE_ANNOTATION
+                ),
+            }),
+    }
+}
+
 /// Groups objects by their `gitops.pi-agent.io/sync-wave` annotation, in ascending wave order,
 /// keeping the render order inside each wave.
 ///
@@ -126,25 +162,7 @@ fn build(fs: &dyn kustomize::FileSystem, dir: &str) -> Result<kustomize::ResMap,
 pub fn waves(objects: &[Object]) -> Result<Vec<(i64, Vec<&Object>)>, RenderError> {
     let mut by_wave: std::collections::BTreeMap<i64, Vec<&Object>> = Default::default();
     for o in objects {
-        let key = format!(
-            "/metadata/annotations/{}",
-            crate::api::SYNC_WAVE_ANNOTATION.replace('/', "~1")
-        );
-        let wave = match o.value.pointer(&key) {
-            None => 0,
-            Some(v) => v
-                .as_str()
-                .and_then(|s| s.trim().parse().ok())
-                .ok_or_else(|| RenderError::InvalidObject {
-                    origin: o.origin.clone(),
-                    message: format!(
-                        "{}: annotation `{}` must be an integer, got {v}",
-                        o.display_id(),
-                        crate::api::SYNC_WAVE_ANNOTATION
-                    ),
-                })?,
-        };
-        by_wave.entry(wave).or_default().push(o);
+        by_wave.entry(wave_of(o)?).or_default().push(o);
     }
     if by_wave.is_empty() {
         by_wave.insert(0, Vec::new());
@@ -178,6 +196,10 @@ mod tests {
             .collect();
         assert_eq!(names, vec![(-1, vec!["c"]), (0, vec!["b"]), (2, vec!["a"])]);
         assert_eq!(waves(&[]).unwrap().len(), 1);
+        let owned = into_waves(objs.to_vec()).unwrap();
+        assert_eq!(owned.len(), 3);
+        assert_eq!(owned[2].1[0].name(), "a");
+        assert_eq!(into_waves(Vec::new()).unwrap().len(), 1);
         let e = waves(&[cm("a", Some("soon"))]).unwrap_err().to_string();
         assert!(
             e.contains("`w.yaml`") && e.contains("must be an integer"),

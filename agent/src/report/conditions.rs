@@ -13,40 +13,8 @@ pub const SOURCE_VERIFIED: &str = "SourceVerified";
 /// Every container image of the applied revision was admitted by `spec.images`.
 pub const IMAGES_VERIFIED: &str = "ImagesVerified";
 
-/// Status reasons, one per outcome and stage (STYLE: the policy never reads messages).
-pub mod reason {
-    /// Everything applied.
-    pub const SUCCEEDED: &str = "ReconciliationSucceeded";
-    /// A reconcile is running.
-    pub const PROGRESSING: &str = "Progressing";
-    /// The revision's signatures were verified.
-    pub const VERIFIED: &str = "Succeeded";
-    /// `spec.verify.mode: None`: nothing is verified.
-    pub const VERIFICATION_DISABLED: &str = "VerificationDisabled";
-    /// Unsigned, untrusted, tampered, expired or rolled-back revision, or no trust material.
-    pub const SOURCE_VERIFICATION_FAILED: &str = "SourceVerificationFailed";
-    /// Fetch or ref resolution failed.
-    pub const SOURCE_FAILED: &str = "SourceFailed";
-    /// The manifests do not render.
-    pub const RENDER_FAILED: &str = "RenderFailed";
-    /// An image is outside the allowed registries, unsigned, signed by another key, or its
-    /// registry cannot be read.
-    pub const IMAGE_VERIFICATION_FAILED: &str = "ImageVerificationFailed";
-    /// The API server refused an object.
-    pub const APPLY_FAILED: &str = "ApplyFailed";
-    /// Deleting objects that left Git failed, or would delete everything.
-    pub const PRUNE_FAILED: &str = "PruneFailed";
-    /// An object is outside the namespaces or cluster-scoped kinds the Application may touch.
-    pub const TENANCY_VIOLATION: &str = "TenancyViolation";
-    /// The applied objects did not become healthy in time, or failed.
-    pub const HEALTH_CHECK_FAILED: &str = "HealthCheckFailed";
-    /// An Application this one depends on is not Ready.
-    pub const DEPENDENCY_NOT_READY: &str = "DependencyNotReady";
-    /// The spec is invalid.
-    pub const INVALID_SPEC: &str = "InvalidSpec";
-    /// `spec.sync.suspend` is true.
-    pub const SUSPENDED: &str = "Suspended";
-}
+/// Status reasons, one per outcome and stage (they live with the stage errors).
+pub use crate::error::reason;
 
 /// Sets (or replaces) the condition of `type_`, keeping `lastTransitionTime` when the status
 /// does not change, as the Kubernetes API conventions require.

@@ -15,20 +15,19 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use kube::api::{Api, PostParams};
-use kube::{Resource, ResourceExt};
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
-use crate::api::{Application, ApplicationStatus, CommitStatusProvider};
+use crate::api::{ApplicationStatus, CommitStatusProvider};
 use crate::report::Metrics;
 use crate::report::conditions::truncate;
 use crate::report::metrics::ReportLabels;
 use crate::report::outbox::{Delivery, Outbox, OutboxConfig};
 use crate::report::payload::{self, CommitStatus, Outcome, REPORTING_CONTROLLER};
+pub use crate::report::subject::{Reported, Subject};
 
 /// Annotation carrying the revision on each Event (as Flux's `…/revision`).
 pub const REVISION_ANNOTATION: &str = "gitops.pi-agent.io/revision";
@@ -74,7 +73,7 @@ pub fn default_instance() -> String {
         .unwrap_or_else(|| REPORTING_CONTROLLER.to_owned())
 }
 
-type Job = (Arc<Application>, Outcome);
+type Job = (Arc<Reported>, Outcome);
 
 /// Reports outcomes; shared by every reconcile.
 pub struct Reporter {
@@ -129,7 +128,7 @@ impl Reporter {
 
     /// Reports that a verified revision is being applied: commit status `running` (GitHub
     /// `pending`); no Event or console event (it is not an outcome). Never waits.
-    pub fn progress(self: &Arc<Self>, app: &Application, revision: &str) {
+    pub fn progress(self: &Arc<Self>, app: &Reported, revision: &str) {
         self.send(
             app,
             Outcome {
@@ -143,15 +142,15 @@ impl Reporter {
 
     /// Reports the outcome `status` describes, unless it is the one reported last. Never waits:
     /// the report is built and sent in the background.
-    pub fn outcome(self: &Arc<Self>, app: &Application, status: &ApplicationStatus) {
+    pub fn outcome(self: &Arc<Self>, app: &Reported, status: &ApplicationStatus) {
         let Some(outcome) = Outcome::from_status(status) else {
             return;
         };
         self.send(app, outcome);
     }
 
-    fn send(self: &Arc<Self>, app: &Application, outcome: Outcome) {
-        let key = (app.namespace().unwrap_or_default(), app.name_any());
+    fn send(self: &Arc<Self>, app: &Reported, outcome: Outcome) {
+        let key = (app.subject.namespace.clone(), app.subject.name.clone());
         {
             let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
             if !is_new(&mut last, key, &outcome) {
@@ -159,11 +158,11 @@ impl Reporter {
             }
         }
         self.start();
-        let mut app = app.clone();
-        // Only what the reports read; the status and managed fields can be large.
-        app.metadata.managed_fields = None;
-        app.status = None;
-        if self.jobs.try_send((Arc::new(app), outcome)).is_err() {
+        if self
+            .jobs
+            .try_send((Arc::new(app.clone()), outcome))
+            .is_err()
+        {
             self.metrics.outbox_dropped.inc();
             warn!("report queue full: an outcome was not reported");
         }
@@ -204,7 +203,7 @@ impl Reporter {
             .inc();
     }
 
-    async fn report(&self, app: &Application, outcome: &Outcome) {
+    async fn report(&self, app: &Reported, outcome: &Outcome) {
         let now = k8s_openapi::jiff::Timestamp::now();
         // A revision being applied is not an outcome: only the commit status shows it.
         let outcome_only = !outcome.in_progress();
@@ -219,7 +218,7 @@ impl Reporter {
         }
         let timestamp = now.strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
         let event = payload::console_event(
-            app,
+            &app.subject,
             outcome,
             &self.config.region,
             &self.config.instance,
@@ -227,7 +226,7 @@ impl Reporter {
         );
         if let Some(url) = self.config.console_url.as_ref().filter(|_| outcome_only) {
             let key = self.config.console_key_file.as_ref().and_then(|f| {
-                crate::server::read_secret_file(f)
+                crate::secrets::read_secret_file(f)
                     .inspect_err(|e| warn!(file = %f.display(), error = %e, "cannot read the console HMAC key; sending unsigned"))
                     .ok()
             });
@@ -236,7 +235,7 @@ impl Reporter {
                 payload::console_request(url, &event, key.as_deref()),
             );
         }
-        let Some(report) = &app.spec.report else {
+        let Some(report) = &app.report else {
             return;
         };
         if let Some(console) = report.console.as_ref().filter(|_| outcome_only) {
@@ -278,8 +277,8 @@ impl Reporter {
                 reference: outcome.reference(),
                 context: payload::status_context(
                     &self.config.region,
-                    &app.namespace().unwrap_or_default(),
-                    &app.name_any(),
+                    &app.subject.namespace,
+                    &app.subject.name,
                 ),
                 description: &outcome.message,
             };
@@ -303,37 +302,19 @@ impl Reporter {
         self.outbox.enqueue(Delivery { kind, request });
     }
 
-    /// One key of a Secret of the Application's namespace, trimmed.
-    async fn secret_key(
-        &self,
-        app: &Application,
-        name: &str,
-        key: &str,
-    ) -> Result<Vec<u8>, String> {
-        let ns = app.namespace().unwrap_or_default();
-        let api: Api<Secret> = Api::namespaced(self.client.clone(), &ns);
-        let secret = api
-            .get_opt(name)
-            .await
-            .map_err(|e| format!("cannot read Secret `{ns}/{name}`: {e}"))?
-            .ok_or_else(|| format!("Secret `{ns}/{name}` not found"))?;
-        let value = secret
-            .data
-            .unwrap_or_default()
-            .remove(key)
-            .ok_or_else(|| format!("Secret `{ns}/{name}` has no key `{key}`"))?;
-        Ok(value.0.trim_ascii().to_vec())
+    /// One key of a Secret of the resource's namespace, trimmed.
+    async fn secret_key(&self, app: &Reported, name: &str, key: &str) -> Result<Vec<u8>, String> {
+        crate::secrets::secret_key(&self.client, &app.subject.namespace, name, key).await
     }
 
     async fn event(
         &self,
-        app: &Application,
+        app: &Reported,
         outcome: &Outcome,
         now: k8s_openapi::jiff::Timestamp,
     ) -> Result<(), kube::Error> {
-        let ev = event_for(app, outcome, &self.config.instance, now);
-        let api: Api<Event> =
-            Api::namespaced(self.client.clone(), &app.namespace().unwrap_or_default());
+        let ev = event_for(&app.subject, outcome, &self.config.instance, now);
+        let api: Api<Event> = Api::namespaced(self.client.clone(), &app.subject.namespace);
         api.create(&PostParams::default(), &ev).await.map(|_| ())
     }
 }
@@ -341,12 +322,12 @@ impl Reporter {
 /// The `events.k8s.io/v1` Event of an outcome: `Normal` on success, `Warning` on failure,
 /// reason and note as the `Ready` condition, the revision as an annotation.
 pub fn event_for(
-    app: &Application,
+    app: &Subject,
     outcome: &Outcome,
     instance: &str,
     now: k8s_openapi::jiff::Timestamp,
 ) -> Event {
-    let name = app.name_any();
+    let name = &app.name;
     let annotations = outcome
         .revision
         .as_ref()
@@ -354,7 +335,7 @@ pub fn event_for(
     Event {
         metadata: ObjectMeta {
             name: Some(format!("{name}.{:x}", now.as_nanosecond())),
-            namespace: app.namespace(),
+            namespace: Some(app.namespace.clone()),
             annotations,
             ..Default::default()
         },
@@ -362,7 +343,7 @@ pub fn event_for(
         action: Some(EVENT_ACTION.to_owned()),
         reason: Some(truncate(&outcome.reason, 120)),
         note: Some(truncate(&outcome.message, 1000)),
-        regarding: Some(app.object_ref(&())),
+        regarding: Some(app.object_ref()),
         reporting_controller: Some(REPORTING_CONTROLLER.to_owned()),
         reporting_instance: Some(truncate(instance, 120)),
         type_: Some(
@@ -419,12 +400,13 @@ mod tests {
 
     #[test]
     fn events_should_carry_the_ready_reason_message_and_revision() {
-        let app: Application = serde_json::from_value(json!({
+        let app: crate::api::Application = serde_json::from_value(json!({
             "apiVersion": "gitops.pi-agent.io/v1alpha1", "kind": "Application",
             "metadata": {"name": "web", "namespace": "team-a", "uid": "u-1"},
             "spec": {"source": {"url": "https://x/y.git"}}
         }))
         .unwrap();
+        let app = crate::work::application::subject_of(&app);
         let now: k8s_openapi::jiff::Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
         let e = event_for(
             &app,

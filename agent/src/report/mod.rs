@@ -1,13 +1,13 @@
 //! Report stage: status conditions, metrics, Kubernetes Events, console events and commit
 //! statuses (through a bounded outbox with retries).
 
-pub mod args;
 pub mod conditions;
 pub mod events;
 pub mod metrics;
 pub mod outbox;
 pub mod payload;
+pub mod recorder;
+pub mod subject;
 
-pub use args::ReportArgs;
 pub use events::{ReportConfig, Reporter};
 pub use metrics::Metrics;

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use ring::hmac;
 use serde::Serialize;
 
-use crate::api::{Application, CommitStatusProvider};
+use crate::api::CommitStatusProvider;
 use crate::report::conditions::reason;
 
 /// The controller name in every report (`reportingController`).
@@ -144,13 +144,12 @@ pub struct ConsoleEvent {
 
 /// Builds the console event of an outcome.
 pub fn console_event(
-    app: &Application,
+    app: &crate::report::subject::Subject,
     outcome: &Outcome,
     region: &str,
     instance: &str,
     timestamp: &str,
 ) -> ConsoleEvent {
-    use kube::Resource;
     let mut metadata = BTreeMap::new();
     if let Some(r) = &outcome.revision {
         metadata.insert("revision".to_owned(), r.clone());
@@ -158,11 +157,11 @@ pub fn console_event(
     metadata.insert("region".to_owned(), region.to_owned());
     ConsoleEvent {
         involved_object: InvolvedObject {
-            kind: Application::kind(&()).into_owned(),
-            namespace: app.metadata.namespace.clone().unwrap_or_default(),
-            name: app.metadata.name.clone().unwrap_or_default(),
-            uid: app.metadata.uid.clone().unwrap_or_default(),
-            api_version: Application::api_version(&()).into_owned(),
+            kind: app.kind.clone(),
+            namespace: app.namespace.clone(),
+            name: app.name.clone(),
+            uid: app.uid.clone().unwrap_or_default(),
+            api_version: app.api_version.clone(),
         },
         severity: outcome.severity().to_owned(),
         timestamp: timestamp.to_owned(),
@@ -399,13 +398,14 @@ mod tests {
 
     const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
 
-    fn app() -> Application {
-        serde_json::from_value(json!({
+    fn app() -> crate::work::Subject {
+        let app: crate::api::Application = serde_json::from_value(json!({
             "apiVersion": "gitops.pi-agent.io/v1alpha1", "kind": "Application",
             "metadata": {"name": "web", "namespace": "team-a", "uid": "u-1"},
             "spec": {"source": {"url": "https://git.example/infra.git"}}
         }))
-        .unwrap()
+        .unwrap();
+        crate::work::application::subject_of(&app)
     }
 
     fn outcome(ready: bool, reason: &str) -> Outcome {

@@ -42,20 +42,11 @@ impl TokenSource {
     fn current(&self) -> Option<Vec<u8>> {
         match self {
             TokenSource::None => None,
-            TokenSource::File(path) => read_secret_file(path)
+            TokenSource::File(path) => crate::secrets::read_secret_file(path)
                 .ok()
                 .filter(|token| !token.is_empty()),
         }
     }
-}
-
-/// A secret from a file (a mounted Secret), without the surrounding whitespace a trailing
-/// newline adds. Read at each use, so a rotated Secret applies without a restart.
-///
-/// # Errors
-/// The file cannot be read.
-pub(crate) fn read_secret_file(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
-    Ok(std::fs::read(path)?.trim_ascii().to_vec())
 }
 
 /// What the handlers need.

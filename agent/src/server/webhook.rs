@@ -416,7 +416,7 @@ impl Webhooks {
     }
 
     fn secret(&self) -> Option<Vec<u8>> {
-        crate::server::read_secret_file(self.secret_file.as_ref()?)
+        crate::secrets::read_secret_file(self.secret_file.as_ref()?)
             .ok()
             .filter(|s| !s.is_empty())
     }

@@ -80,7 +80,27 @@ pub enum SourceError {
     },
 }
 
+impl crate::error::StageError for SourceError {
+    fn reason(&self) -> &'static str {
+        SourceError::reason(self)
+    }
+    fn retry_class(&self) -> RetryClass {
+        SourceError::retry_class(self)
+    }
+}
+
 impl SourceError {
+    /// The status reason: `SourceVerificationFailed` for a refusal, `InvalidSpec` for an
+    /// impossible reference or URL, else `SourceFailed`.
+    pub fn reason(&self) -> &'static str {
+        use crate::error::reason;
+        match self {
+            SourceError::InvalidSpec(_) => reason::INVALID_SPEC,
+            SourceError::VerificationFailed { .. } => reason::SOURCE_VERIFICATION_FAILED,
+            _ => reason::SOURCE_FAILED,
+        }
+    }
+
     /// How the controller retries this error.
     pub fn retry_class(&self) -> RetryClass {
         match self {

@@ -1,10 +1,12 @@
-//! Waiting for applied objects to become healthy: the I/O edge of the health stage.
+//! Waiting for applied objects to become healthy: the I/O edge of the health assessment (the
+//! assessment itself, kstatus, is pure: [`crate::health`]). Used between sync waves by `apply`
+//! and after the prune by `assess`.
 
 use std::time::{Duration, Instant};
 
-use super::{Health, Status, assess, summarize};
 use crate::apply::{Applied, Applier};
 use crate::error::RetryClass;
+use crate::health::{Health, Status, assess, summarize};
 
 /// Why the health check failed.
 #[derive(Debug, thiserror::Error)]

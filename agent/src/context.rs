@@ -1,0 +1,138 @@
+//! What every reconcile shares: the cluster client, the fetcher, the appliers, the drift
+//! watcher, the image verifier, the reporter and the metrics.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use kube::runtime::reflector::ObjectRef;
+
+use crate::api::Application;
+use crate::apply::{Applier, DriftWatcher, Owner};
+use crate::report::Metrics;
+use crate::report::metrics::OutcomeLabels;
+use crate::source::{Fetcher, TrustFiles};
+
+/// Sends an immediate reconcile of one Application.
+pub type Trigger = futures::channel::mpsc::Sender<ObjectRef<Application>>;
+
+/// What every reconcile shares.
+pub struct Context {
+    /// The cluster.
+    pub client: kube::Client,
+    /// Repositories.
+    pub fetcher: Fetcher,
+    /// Server-side apply with the agent's own identity.
+    pub applier: Arc<Applier>,
+    // Appliers impersonating ServiceAccounts, by user name.
+    impersonating: Mutex<HashMap<String, Arc<Applier>>>,
+    config: kube::Config,
+    /// Drift correction.
+    pub drift: Arc<DriftWatcher>,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// The region's default trust files, for Applications that name no trust material.
+    pub trust_files: TrustFiles,
+    /// Image verification (one verdict cache for every Application).
+    pub images: Arc<provenance::Verifier>,
+    /// Events, console and commit-status reports of each outcome.
+    pub reporter: Arc<crate::report::Reporter>,
+    /// Consecutive failures per Application, for the error policy's backoff.
+    pub(crate) failures: Mutex<HashMap<ObjectRef<Application>, u32>>,
+    // Set by the controller when it starts: lets the drift watcher ask for a reconcile, which
+    // records the correction in status.
+    pub(crate) trigger: Arc<Mutex<Option<Trigger>>>,
+}
+
+impl Context {
+    /// A context over a client.
+    ///
+    /// # Errors
+    /// When no client can be built from `config`.
+    pub fn new(
+        config: kube::Config,
+        fetcher: Fetcher,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, kube::Error> {
+        let client = kube::Client::try_from(config.clone())?;
+        let applier = Arc::new(Applier::new(client.clone()));
+        let m = metrics.clone();
+        let trigger: Arc<Mutex<Option<Trigger>>> = Arc::default();
+        let t = trigger.clone();
+        let on_drift = Box::new(move |owner: &Owner, _object: &str, corrected: bool| {
+            let labels = OutcomeLabels {
+                namespace: owner.namespace.clone(),
+                name: owner.name.clone(),
+                result: if corrected { "corrected" } else { "ignored" }.to_owned(),
+            };
+            m.drift.get_or_create(&labels).inc();
+            // A correction is recorded in status by a reconcile; with selfHeal off, no reconcile
+            // is asked for (it would re-apply, which is the correction the user turned off).
+            if !corrected {
+                return;
+            }
+            if let Some(tx) = t.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+                let _ = tx.try_send(ObjectRef::new(&owner.name).within(&owner.namespace));
+            }
+        });
+        let drift = DriftWatcher::new(client.clone(), on_drift);
+        Ok(Context {
+            trust_files: TrustFiles::default(),
+            images: Arc::new(provenance::Verifier::new(Default::default())),
+            reporter: crate::report::Reporter::new(
+                client.clone(),
+                Default::default(),
+                metrics.clone(),
+            ),
+            applier,
+            impersonating: Default::default(),
+            config,
+            drift,
+            client,
+            fetcher,
+            metrics,
+            failures: Default::default(),
+            trigger,
+        })
+    }
+
+    /// The applier for a ServiceAccount of `namespace` (impersonation), or the agent's own.
+    ///
+    /// # Errors
+    /// When the impersonating client cannot be built: the message names the user.
+    pub fn applier_for(
+        &self,
+        namespace: &str,
+        service_account: Option<&str>,
+    ) -> Result<Arc<Applier>, String> {
+        let Some(sa) = service_account else {
+            return Ok(self.applier.clone());
+        };
+        let user = format!("system:serviceaccount:{namespace}:{sa}");
+        let mut cache = self.impersonating.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(a) = cache.get(&user) {
+            return Ok(a.clone());
+        }
+        let mut config = self.config.clone();
+        config.auth_info.impersonate = Some(user.clone());
+        config.auth_info.impersonate_groups = None;
+        let client = kube::Client::try_from(config)
+            .map_err(|e| format!("cannot impersonate `{user}`: {e}"))?;
+        let applier = Arc::new(Applier::new(client));
+        cache.insert(user, applier.clone());
+        Ok(applier)
+    }
+
+    /// Asks for an immediate reconcile of an Application (drift, trust changes). Returns false
+    /// when the controller has not started or its queue is full.
+    pub fn request_reconcile(&self, key: ObjectRef<Application>) -> bool {
+        match self
+            .trigger
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_mut()
+        {
+            Some(tx) => tx.try_send(key).is_ok(),
+            None => false,
+        }
+    }
+}

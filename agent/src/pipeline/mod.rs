@@ -1,0 +1,75 @@
+//! The reconcile as a pipeline of typed stages, each a function from the previous stage's output
+//! to its own, with its own error enum (status reason and retry class):
+//!
+//! ```text
+//! depends → fetch → verify → render → admit → plan → apply → prune → assess
+//!           Fetched  Verified Rendered Admitted Planned Applied Pruned  Done
+//! ```
+//!
+//! Stages read only the [`Work`] (never the resource that asked for it) and what came before;
+//! every outcome goes through the [`Recorder`]. Pure stages (render, the blue-green planner,
+//! the prune-set computation) take no client. Any failure before `apply` leaves the cluster
+//! untouched; a failure in `apply` or later leaves it on the last good state.
+//!
+//! Adding a stage is one file here and one line in [`run`].
+
+mod admit;
+mod apply;
+mod assess;
+mod depends;
+mod fetch;
+mod plan;
+mod prune;
+mod render;
+mod verify;
+mod wait;
+
+pub use admit::{AdmitError, Admitted};
+pub use apply::{Applied, ApplyStageError};
+pub use assess::AssessError;
+pub use depends::DependencyError;
+pub use fetch::{FetchError, Fetched};
+pub use plan::{PlanError, Planned};
+pub use prune::{PruneError, Pruned};
+pub use render::{RenderStageError, Rendered};
+pub use verify::{Verified, VerifyError};
+pub use wait::{HealthError, wait_healthy};
+
+use crate::context::Context;
+use crate::error::Failure;
+use crate::report::recorder::{Done, Recorder};
+use crate::work::{Prior, Work};
+
+/// Runs the stages in order for one piece of work.
+///
+/// # Errors
+/// The failure of the first stage that failed; the recorder has noted it.
+pub async fn run(
+    work: &Work,
+    prior: &Prior,
+    ctx: &Context,
+    rec: &Recorder<'_>,
+) -> Result<Done, Failure> {
+    rec.stage("depends", depends::check(work, ctx)).await?;
+    let fetched = rec
+        .stage("fetch", fetch::fetch(work, prior, ctx, rec))
+        .await?;
+    let verified = rec
+        .stage("verify", verify::verify(work, prior, ctx, fetched))
+        .await?;
+    let rendered = rec.stage("render", render::render(work, verified)).await?;
+    let admitted = rec
+        .stage("admit", admit::admit(work, ctx, rendered))
+        .await?;
+    let planned = rec
+        .stage("plan", plan::plan(work, prior, ctx, admitted))
+        .await?;
+    let applied = rec
+        .stage("apply", apply::apply(work, prior, ctx, planned))
+        .await?;
+    let pruned = rec
+        .stage("prune", prune::prune(work, prior, ctx, applied))
+        .await?;
+    rec.stage("assess", assess::assess(work, ctx, rec, pruned))
+        .await
+}
