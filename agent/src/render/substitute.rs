@@ -353,6 +353,27 @@ pub fn substitute(
     Ok(n)
 }
 
+/// Fuzz body (cargo-fuzz target `substitute` in `agent/fuzz/`, and `tests/fuzz_bodies.rs` on
+/// stable): untrusted manifest text through the expander, strict and not, and the YAML 1.1
+/// reader, as a substitution would run them. Never panics.
+pub fn fuzz_substitute(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let vars = |n: &str| (n == "a").then(|| "1: x".to_owned());
+    let _ = envsubst::eval(text, &vars);
+    let _ = envsubst::eval(text, &|n: &str| Some(vars(n).unwrap_or_default()));
+    let _ = yaml11::parse_first_document(text);
+    if let Ok(Value::Object(m)) = yaml11::parse_first_document(text) {
+        let mut objs = [Object {
+            value: Value::Object(m),
+            origin: "fuzz.yaml".into(),
+        }];
+        let v = Variables::from_map([("a".to_owned(), "1".to_owned())].into()).unwrap_or_default();
+        let _ = substitute(&mut objs, &v, Options::default());
+    }
+}
+
 /// The first field (`spec.template.metadata.labels.zone`, keys included) whose own text fails
 /// the same way, for the error message.
 fn locate(
