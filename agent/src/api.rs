@@ -62,6 +62,152 @@ pub struct ApplicationSpec {
     /// (signed JSON events) and the commit status of the Git host.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub report: Option<Report>,
+    /// How SOPS-encrypted values of the render are decrypted before apply (Flux's
+    /// `spec.decryption`). Without it nothing is decrypted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decryption: Option<Decryption>,
+    /// Variable substitution over the rendered objects (Flux's `spec.postBuild`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub post_build: Option<PostBuild>,
+}
+
+/// Where the keys that decrypt SOPS-encrypted objects are (Flux's `spec.decryption`).
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Decryption {
+    /// The decryption engine: `sops`, the only one.
+    pub provider: DecryptionProvider,
+    /// A Secret of the Application's namespace holding the private keys, as Flux names them:
+    /// each key ending in `.agekey` holds age identities (`AGE-SECRET-KEY-1…`, one a line),
+    /// each key ending in `.asc` an armored OpenPGP secret key. Without it the region's key file
+    /// (`--sops-age-key-file`) is used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_ref: Option<LocalObjectRef>,
+}
+
+/// A decryption engine.
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DecryptionProvider {
+    /// SOPS (age and OpenPGP keys).
+    #[default]
+    Sops,
+}
+
+/// What is done to the rendered objects before they are applied (Flux's `spec.postBuild`).
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PostBuild {
+    /// Variables and their values: `${name}` in the rendered objects is replaced by the value
+    /// (bash forms `${name:=default}`, `${name:-default}`, `${name:position:length}`,
+    /// `${name/from/to}`… as Flux's envsubst). They take precedence over `substituteFrom`.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub substitute: std::collections::BTreeMap<String, String>,
+    /// ConfigMaps and Secrets of the Application's namespace whose data keys are variables; a
+    /// later one takes precedence over an earlier one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub substitute_from: Vec<SubstituteReference>,
+    /// `WithVariables` (default): substitute only when at least one variable is defined;
+    /// `Always`: also when none is (so that `${name:=default}` forms are expanded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub substitute_strategy: Option<SubstituteStrategy>,
+}
+
+/// When substitution runs.
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum SubstituteStrategy {
+    /// Only when at least one variable is defined (inline or from a ConfigMap or Secret).
+    #[default]
+    WithVariables,
+    /// Even when no variable is defined.
+    Always,
+}
+
+/// A ConfigMap or Secret holding variables.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SubstituteReference {
+    /// `ConfigMap` or `Secret`.
+    pub kind: SubstituteKind,
+    /// Its name, in the Application's namespace.
+    pub name: String,
+    /// Proceed as if it were empty when it does not exist (default false: its absence fails
+    /// the reconcile).
+    #[serde(default)]
+    pub optional: bool,
+}
+
+/// The kind of a variables source.
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum SubstituteKind {
+    /// A ConfigMap: its `data`.
+    #[default]
+    ConfigMap,
+    /// A Secret: its `data`, decoded.
+    Secret,
+}
+
+/// A CEL health check for one kind (Flux's `healthCheckExprs` entry): the expressions see the
+/// object's top-level fields (`metadata`, `spec`, `status`…) as variables. `inProgress`, then
+/// `failed`, then `current` are evaluated; the first that is true gives the status; none true is
+/// in progress.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CustomHealthCheck {
+    /// The API version of the kind (`group/version`); its group is what is matched.
+    pub api_version: String,
+    /// The kind; empty: every kind of the group.
+    #[serde(default)]
+    pub kind: String,
+    /// True when the object is healthy (required).
+    pub current: String,
+    /// True when the object is still on its way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub in_progress: Option<String>,
+    /// True when the object will not get there without a change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed: Option<String>,
+}
+
+/// Fields of the applied objects left to other managers (Flux's `ignore` rule): they are set
+/// when an object is created and never corrected afterwards.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IgnoreRule {
+    /// JSON pointers (RFC 6901: `/spec/replicas`, `~1` for `/`, `~0` for `~`, array indices).
+    pub paths: Vec<String>,
+    /// The objects the rule applies to; none: every object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<Selector>,
+}
+
+/// Selects objects, as kustomize's patch targets: every field set must match; `group`,
+/// `version`, `kind`, `name` and `namespace` are regular expressions matched against the whole
+/// value.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Selector {
+    /// API group (`""` for the core group).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub group: String,
+    /// API version.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub version: String,
+    /// Kind.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub kind: String,
+    /// Name.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    /// Namespace.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub namespace: String,
+    /// A label selector (`app=web,tier in (a,b),!legacy`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub label_selector: String,
+    /// An annotation selector, in the syntax of a label selector.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub annotation_selector: String,
 }
 
 /// Where reconcile outcomes are reported (besides status, Events and the agent-wide
@@ -255,6 +401,13 @@ pub struct SyncPolicy {
     /// Application reports `HealthCheckFailed` naming the objects not ready.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<String>,
+    /// CEL health checks for kinds kstatus does not know (Flux's `healthCheckExprs`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub health_check_exprs: Vec<CustomHealthCheck>,
+    /// Fields left to other managers, such as an autoscaler's `/spec/replicas` (Flux's
+    /// `ignore`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignore: Vec<IgnoreRule>,
 }
 
 fn yes() -> bool {
@@ -272,6 +425,8 @@ impl Default for SyncPolicy {
             wait: true,
             depends_on: Vec::new(),
             timeout: None,
+            health_check_exprs: Vec::new(),
+            ignore: Vec::new(),
         }
     }
 }
@@ -415,6 +570,8 @@ mod tests {
                 sync: SyncPolicy::default(),
                 images: None,
                 report: None,
+                decryption: None,
+                post_build: None,
             },
         );
         app.metadata.namespace = Some("team-a".into());

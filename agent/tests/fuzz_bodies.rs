@@ -31,3 +31,19 @@ fn push_payloads_and_their_mutations_should_never_panic() {
     fuzz_push("[".repeat(100_000).as_bytes());
     fuzz_push(format!("{{\"ref\":\"{}\"}}", "x".repeat(1 << 20)).as_bytes());
 }
+
+/// Manifests with `${…}` forms, through post-build substitution.
+const MANIFEST: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app-${env:=dev}\n  labels: {zone: \"${zone:-eu}\"}\ndata:\n  a: ${a}\n  b: $${literal} $HOME ${a:0:1} ${a/x/y} ${#a} ${a^^}\n  c: &x [1, *x]\n  d: |\n    ${a}\n";
+
+#[test]
+fn substituted_manifests_and_their_mutations_should_never_panic() {
+    let mut m = Mutator::new(0x5eed_0002);
+    for seed in [MANIFEST, "${", "$${a", "${a:=${b:=${c}}}", "a: ${a}\n"] {
+        pi_agent::render::substitute::fuzz_substitute(seed.as_bytes());
+        for _ in 0..iterations() {
+            pi_agent::render::substitute::fuzz_substitute(&m.mutate(seed.as_bytes()));
+        }
+    }
+    pi_agent::render::substitute::fuzz_substitute("${a:=".repeat(10_000).as_bytes());
+    pi_agent::render::substitute::fuzz_substitute("[".repeat(100_000).as_bytes());
+}

@@ -6,6 +6,7 @@
 
 mod diff;
 mod drift;
+pub mod ignore;
 mod inventory;
 mod takeover;
 mod tenancy;

@@ -28,6 +28,7 @@
 //! A paused Deployment is `InProgress` saying so. Kinds without rules wait on `Ready=False`, and a
 //! Namespace in phase Terminating is `Terminating`.
 
+pub mod cel;
 mod daemon_set;
 mod deployment;
 mod fields;

@@ -4,6 +4,8 @@
 //! `kustomize build`; a directory without one renders as if it had one listing its `*.yaml`,
 //! `*.yml` and `*.json` files.
 
+pub mod substitute;
+
 use serde_json::Value;
 
 use crate::error::RetryClass;
