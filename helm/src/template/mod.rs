@@ -235,6 +235,11 @@ impl Templates {
         self.trees.contains_key(name)
     }
 
+    /// The parse tree of template `name` printed as Go's `Tree.Root.String()`.
+    pub fn tree_string(&self, name: &str) -> Option<String> {
+        self.trees.get(name).map(|t| t.root.to_string())
+    }
+
     /// The names of the defined templates, sorted.
     pub fn names(&self) -> Vec<String> {
         let mut v: Vec<String> = self.trees.keys().cloned().collect();

@@ -1,0 +1,3 @@
+module pi-agent.example/helm-record
+
+go 1.24
