@@ -1277,7 +1277,7 @@ mod tests {
         assert_eq!(sprint(&[Value::Float64(0.0001)]), "0.0001");
         assert_eq!(sprint(&[Value::Float64(0.00001)]), "1e-05");
         assert_eq!(sprint(&[Value::Float64(123456789.0)]), "1.23456789e+08");
-        assert_eq!(f("%f", &[Value::Float64(3.14159)]), "3.141590");
+        assert_eq!(f("%f", &[Value::Float64(1.23456)]), "1.234560");
         assert_eq!(f("%.2f", &[Value::Float64(2.675)]), "2.67");
         assert_eq!(f("%e", &[Value::Float64(1234.5678)]), "1.234568e+03");
         assert_eq!(f("%g", &[Value::Float64(1e21)]), "1e+21");

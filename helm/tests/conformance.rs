@@ -82,11 +82,17 @@ fn decode(j: &J, shared: &serde_json::Map<String, J>) -> Value {
             if let Some(t) = o.get("$map") {
                 let t = t.as_str().unwrap_or("");
                 let entries = o["entries"].as_object().cloned().unwrap_or_default();
-                let entries: BTreeMap<String, Value> =
-                    entries.iter().map(|(k, v)| (k.clone(), elem(t, v, shared))).collect();
+                let entries: BTreeMap<String, Value> = entries
+                    .iter()
+                    .map(|(k, v)| (k.clone(), elem(t, v, shared)))
+                    .collect();
                 return Value::typed_map(elem_type(t), entries);
             }
-            Value::dict(o.iter().map(|(k, v)| (k.clone(), decode(v, shared))).collect())
+            Value::dict(
+                o.iter()
+                    .map(|(k, v)| (k.clone(), decode(v, shared)))
+                    .collect(),
+            )
         }
         J::Array(a) => Value::list(a.iter().map(|v| decode(v, shared)).collect()),
         j => Value::from_json(j),
@@ -109,26 +115,39 @@ fn test_func(name: &str) -> Func {
     use Type::*;
     let st = || String;
     let strs = |v: &[Value]| v.iter().map(s).collect::<Vec<_>>();
-    let f = |params: Vec<Type>, var: Option<Type>, res: Type, imp: fn(Vec<Value>) -> Result<Value, std::string::String>| {
+    let f = |params: Vec<Type>,
+             var: Option<Type>,
+             res: Type,
+             imp: fn(Vec<Value>) -> Result<Value, std::string::String>| {
         helm::template::Func::new(name, params, var, res, move |_, a| imp(a))
     };
     let _ = strs;
     match name {
         "zeroArgs" => f(vec![], None, st(), |_| Ok("zeroArgs".into())),
-        "oneArg" => f(vec![st()], None, st(), |a| Ok(format!("oneArg={}", s(&a[0])).into())),
-        "twoArgs" => f(vec![st(), st()], None, st(), |a| Ok(format!("twoArgs={}{}", s(&a[0]), s(&a[1])).into())),
+        "oneArg" => f(vec![st()], None, st(), |a| {
+            Ok(format!("oneArg={}", s(&a[0])).into())
+        }),
+        "twoArgs" => f(vec![st(), st()], None, st(), |a| {
+            Ok(format!("twoArgs={}{}", s(&a[0]), s(&a[1])).into())
+        }),
         "dddArg" => f(vec![Int], Some(st()), st(), |a| {
             let rest = Value::typed_slice(String, a[1..].to_vec());
             Ok(helm::gofmt::sprint(&[a[0].clone(), rest]).into())
         }),
         "echo" => f(vec![Interface], None, Interface, |a| Ok(a[0].clone())),
-        "typeOf" => f(vec![Interface], None, st(), |a| Ok(helm::gofmt::sprintf("%T", &a[..]).into())),
-        "add" => f(vec![Int, Int], None, Int, |a| Ok(Value::Int(int(&a[0]) + int(&a[1])))),
+        "typeOf" => f(vec![Interface], None, st(), |a| {
+            Ok(helm::gofmt::sprintf("%T", &a[..]).into())
+        }),
+        "add" => f(vec![Int, Int], None, Int, |a| {
+            Ok(Value::Int(int(&a[0]) + int(&a[1])))
+        }),
         "errFunc" => f(vec![], None, st(), |_| Err("my error".into())),
         "die" => f(vec![], None, Bool, |_| Err("die".into())),
         "returnInt" => f(vec![], None, Int, |_| Ok(Value::Int(7))),
         "nilf" => f(vec![], None, Interface, |_| Ok(Value::Nil)),
-        "toFloat" => f(vec![Int], None, Float64, |a| Ok(Value::Float64(int(&a[0]) as f64))),
+        "toFloat" => f(vec![Int], None, Float64, |a| {
+            Ok(Value::Float64(int(&a[0]) as f64))
+        }),
         "makemap" => f(vec![], Some(st()), Map(Rc::new(st())), |a| {
             let mut m = BTreeMap::new();
             for p in a.chunks(2) {
@@ -139,16 +158,30 @@ fn test_func(name: &str) -> Func {
             Ok(Value::typed_map(String, m))
         }),
         "mapOfThree" => f(vec![], None, Interface, |_| {
-            Ok(Value::typed_map(Int, BTreeMap::from([("three".to_string(), Value::Int(3))])))
+            Ok(Value::typed_map(
+                Int,
+                BTreeMap::from([("three".to_string(), Value::Int(3))]),
+            ))
         }),
-        "strs" => f(vec![], Some(st()), Slice(Rc::new(st())), |a| Ok(Value::typed_slice(String, a))),
-        "list" => f(vec![], Some(Interface), Slice(Rc::new(Interface)), |a| Ok(Value::list(a))),
-        "BinaryFunc" => f(vec![st(), st()], None, st(), |a| Ok(format!("[{}={}]", s(&a[0]), s(&a[1])).into())),
+        "strs" => f(vec![], Some(st()), Slice(Rc::new(st())), |a| {
+            Ok(Value::typed_slice(String, a))
+        }),
+        "list" => f(vec![], Some(Interface), Slice(Rc::new(Interface)), |a| {
+            Ok(Value::list(a))
+        }),
+        "BinaryFunc" => f(vec![st(), st()], None, st(), |a| {
+            Ok(format!("[{}={}]", s(&a[0]), s(&a[1])).into())
+        }),
         "VariadicFunc" => f(vec![], Some(st()), st(), |a| {
             Ok(format!("<{}>", a.iter().map(s).collect::<Vec<_>>().join("+")).into())
         }),
         "VariadicFuncInt" => f(vec![Int], Some(st()), st(), |a| {
-            Ok(format!("{}=<{}>", int(&a[0]), a[1..].iter().map(s).collect::<Vec<_>>().join("+")).into())
+            Ok(format!(
+                "{}=<{}>",
+                int(&a[0]),
+                a[1..].iter().map(s).collect::<Vec<_>>().join("+")
+            )
+            .into())
         }),
         "ErrFunc" => f(vec![], None, st(), |_| Ok("bla".into())),
         "ErrorFunc" => f(vec![], None, st(), |_| Err("erroozle".into())),
@@ -158,8 +191,22 @@ fn test_func(name: &str) -> Func {
 }
 
 const FUNCS: &[&str] = &[
-    "zeroArgs", "oneArg", "twoArgs", "dddArg", "echo", "typeOf", "add", "errFunc", "die", "returnInt", "nilf",
-    "toFloat", "makemap", "mapOfThree", "strs", "list",
+    "zeroArgs",
+    "oneArg",
+    "twoArgs",
+    "dddArg",
+    "echo",
+    "typeOf",
+    "add",
+    "errFunc",
+    "die",
+    "returnInt",
+    "nilf",
+    "toFloat",
+    "makemap",
+    "mapOfThree",
+    "strs",
+    "list",
 ];
 
 enum Outcome {
@@ -175,7 +222,10 @@ fn run(c: &J, shared: &serde_json::Map<String, J>) -> Outcome {
         t.add_func(test_func(f));
     }
     if let Some(d) = c.get("delims").and_then(J::as_array) {
-        t.delims = (d[0].as_str().unwrap_or("").into(), d[1].as_str().unwrap_or("").into());
+        t.delims = (
+            d[0].as_str().unwrap_or("").into(),
+            d[1].as_str().unwrap_or("").into(),
+        );
     }
     for o in c.get("options").and_then(J::as_array).into_iter().flatten() {
         if let Err(e) = t.option(o.as_str().unwrap_or("")) {
@@ -186,14 +236,20 @@ fn run(c: &J, shared: &serde_json::Map<String, J>) -> Outcome {
         return Outcome::Error(e.message);
     }
     for m in c.get("more").and_then(J::as_array).into_iter().flatten() {
-        if let Err(e) = t.parse(m["name"].as_str().unwrap_or(""), m["text"].as_str().unwrap_or("")) {
+        if let Err(e) = t.parse(
+            m["name"].as_str().unwrap_or(""),
+            m["text"].as_str().unwrap_or(""),
+        ) {
             return Outcome::Error(e.message);
         }
     }
     if c.get("parse_only").and_then(J::as_bool).unwrap_or(false) {
         return Outcome::Tree(t.tree_string(name).unwrap_or_default());
     }
-    let data = c.get("data").map(|d| decode(d, shared)).unwrap_or(Value::Nil);
+    let data = c
+        .get("data")
+        .map(|d| decode(d, shared))
+        .unwrap_or(Value::Nil);
     let exec = c.get("exec").and_then(J::as_str).unwrap_or(name);
     match t.execute(exec, &data) {
         Ok(o) => Outcome::Output(o),
@@ -204,7 +260,10 @@ fn run(c: &J, shared: &serde_json::Map<String, J>) -> Outcome {
 #[test]
 fn go_text_template_conformance() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data");
-    let table: J = serde_json::from_str(&std::fs::read_to_string(format!("{dir}/text_template.json")).unwrap()).unwrap();
+    let table: J = serde_json::from_str(
+        &std::fs::read_to_string(format!("{dir}/text_template.json")).unwrap(),
+    )
+    .unwrap();
     let known: BTreeSet<String> = std::fs::read_to_string(format!("{dir}/text_template_known.txt"))
         .unwrap_or_default()
         .lines()
@@ -232,12 +291,27 @@ fn go_text_template_conformance() {
                 fixed.push(name);
             }
         } else if !known.contains(&name) {
-            unexpected.push(format!("{name}\n  text: {:?}\n  want: {w}\n  got:  {g}", c["text"].as_str().unwrap_or("")));
+            unexpected.push(format!(
+                "{name}\n  text: {:?}\n  want: {w}\n  got:  {g}",
+                c["text"].as_str().unwrap_or("")
+            ));
         }
     }
-    eprintln!("text/template conformance: {same}/{} identical ({} known differences)", cases.len(), known.len());
-    assert!(unexpected.is_empty(), "{} unexpected differences:\n{}", unexpected.len(), unexpected.join("\n"));
-    assert!(fixed.is_empty(), "known differences that now match (remove them from the list): {fixed:?}");
+    eprintln!(
+        "text/template conformance: {same}/{} identical ({} known differences)",
+        cases.len(),
+        known.len()
+    );
+    assert!(
+        unexpected.is_empty(),
+        "{} unexpected differences:\n{}",
+        unexpected.len(),
+        unexpected.join("\n")
+    );
+    assert!(
+        fixed.is_empty(),
+        "known differences that now match (remove them from the list): {fixed:?}"
+    );
 }
 
 fn describe(o: &Outcome) -> String {

@@ -52,6 +52,7 @@ enum At<'t> {
     Arg(&'t Arg),
     Pipe(&'t Pipe),
     Var(&'t Variable),
+    Cmd(&'t Command),
     List(&'t List),
 }
 
@@ -63,6 +64,7 @@ impl At<'_> {
             At::Arg(a) => (a.pos(), a.to_string()),
             At::Pipe(p) => (p.pos, p.to_string()),
             At::Var(v) => (v.pos, v.to_string()),
+            At::Cmd(c) => (c.pos, c.to_string()),
             At::List(l) => (l.pos, l.to_string()),
         })
     }
@@ -80,8 +82,11 @@ struct State<'t> {
     name: &'t str,
     out: &'t mut String,
     node: At<'t>,
-    vars: Vec<(String, RV)>,
+    vars: Vec<(String, RV, bool)>,
     depth: usize,
+    /// Whether dot's static Go type is `interface {}` (an element of a `[]interface {}` or
+    /// `map[string]interface {}`): Go names that type in "can't evaluate field" errors.
+    dot_iface: bool,
 }
 
 /// Executes template `name` of `set`.
@@ -92,7 +97,7 @@ pub(super) fn execute(set: &Templates, name: &str, dot: RV, depth: usize) -> ERe
             message: format!(
                 "template: no template {} associated with template {}",
                 gofmt::quote(name),
-                gofmt::quote(name)
+                gofmt::quote(&set.name)
             ),
         });
     };
@@ -103,8 +108,9 @@ pub(super) fn execute(set: &Templates, name: &str, dot: RV, depth: usize) -> ERe
         name: &tree.name,
         out: &mut out,
         node: At::None,
-        vars: vec![("$".into(), dot.clone())],
+        vars: vec![("$".into(), dot.clone(), false)],
         depth,
+        dot_iface: false,
     };
     s.walk_list(&dot, &tree.root)?;
     Ok(out)
@@ -171,21 +177,23 @@ impl<'t> State<'t> {
         for v in self.vars.iter_mut().rev() {
             if v.0 == name {
                 v.1 = value;
+                v.2 = false;
                 return Ok(());
             }
         }
         self.errorf(format!("undefined variable: {name}"))
     }
 
-    fn set_top_var(&mut self, n: usize, value: RV) {
+    fn set_top_var(&mut self, n: usize, value: RV, iface: bool) {
         let l = self.vars.len();
         self.vars[l - n].1 = value;
+        self.vars[l - n].2 = iface;
     }
 
-    fn var_value(&self, name: &str) -> EResult<RV> {
+    fn var_value(&self, name: &str) -> EResult<(RV, bool)> {
         for v in self.vars.iter().rev() {
             if v.0 == name {
-                return Ok(v.1.clone());
+                return Ok((v.1.clone(), v.2));
             }
         }
         self.errorf(format!("undefined variable: {name}"))
@@ -251,7 +259,7 @@ impl<'t> State<'t> {
     fn walk_range(&mut self, dot: &RV, r: &'t Branch, node: &'t Node) -> EResult<Flow> {
         self.at(At::Node(node));
         let mark0 = self.mark();
-        let res = self.walk_range_inner(dot, r, node);
+        let res = self.walk_range_inner(dot, r);
         self.pop(mark0);
         res.map(|flow| match flow {
             // A break or continue inside the range does not leave it.
@@ -259,7 +267,14 @@ impl<'t> State<'t> {
         })
     }
 
-    fn one_iteration(&mut self, r: &'t Branch, mark: usize, index: RV, elem: RV) -> EResult<Flow> {
+    fn one_iteration(
+        &mut self,
+        r: &'t Branch,
+        mark: usize,
+        index: RV,
+        elem: RV,
+        iface: bool,
+    ) -> EResult<Flow> {
         let decl = &r.pipe.decl;
         if !decl.is_empty() {
             if r.pipe.is_assign {
@@ -269,29 +284,31 @@ impl<'t> State<'t> {
                     self.set_var(&decl[0].ident[0], elem.clone())?;
                 }
             } else {
-                self.set_top_var(1, elem.clone());
+                self.set_top_var(1, elem.clone(), iface);
             }
         }
         if decl.len() > 1 {
             if r.pipe.is_assign {
                 self.set_var(&decl[1].ident[0], elem.clone())?;
             } else {
-                self.set_top_var(2, index);
+                self.set_top_var(2, index, false);
             }
         }
+        let saved = std::mem::replace(&mut self.dot_iface, iface);
         let flow = self.walk_list(&elem, &r.list);
+        self.dot_iface = saved;
         self.pop(mark);
         flow
     }
 
-    fn walk_range_inner(&mut self, dot: &RV, r: &'t Branch, node: &'t Node) -> EResult<Flow> {
+    fn walk_range_inner(&mut self, dot: &RV, r: &'t Branch) -> EResult<Flow> {
         let val = self.eval_pipeline(dot, &r.pipe)?;
         let mark = self.mark();
         let mut ran = false;
         macro_rules! iterate {
-            ($index:expr, $elem:expr) => {{
+            ($index:expr, $elem:expr, $iface:expr) => {{
                 ran = true;
-                match self.one_iteration(r, mark, $index, $elem)? {
+                match self.one_iteration(r, mark, $index, $elem, $iface)? {
                     Flow::Break => break,
                     Flow::Continue | Flow::Normal => {}
                 }
@@ -300,7 +317,6 @@ impl<'t> State<'t> {
         match &val {
             Some(Value::Int(_) | Value::Int64(_) | Value::Uint(_) | Value::Uint8(_)) => {
                 if r.pipe.decl.len() > 1 {
-                    self.at(At::Node(node));
                     let v = gofmt::sprint(&[val.clone().unwrap_or_default()]);
                     return self.errorf(format!(
                         "can't use {v} to iterate over more than one variable"
@@ -315,37 +331,41 @@ impl<'t> State<'t> {
                 };
                 let mut i = 0i128;
                 while i < n {
-                    iterate!(None, Some(mk(i)));
+                    iterate!(None, Some(mk(i)), false);
                     i += 1;
                 }
             }
             Some(Value::Slice(s)) => {
                 let s = s.clone();
+                let iface = s.elem == Type::Interface;
                 for (i, e) in s.items.iter().enumerate() {
-                    iterate!(Some(Value::Int(i as i64)), Some(e.clone()));
+                    iterate!(Some(Value::Int(i as i64)), Some(e.clone()), iface);
                 }
             }
             Some(Value::Bytes(b)) => {
                 let b = b.clone();
                 for (i, e) in b.iter().enumerate() {
-                    iterate!(Some(Value::Int(i as i64)), Some(Value::Uint8(*e)));
+                    iterate!(Some(Value::Int(i as i64)), Some(Value::Uint8(*e)), false);
                 }
             }
             Some(Value::Map(m)) => {
                 // Go sorts the keys once, before the first iteration.
-                let entries: Vec<(String, Value)> = m
-                    .borrow()
-                    .entries
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect();
+                let (entries, iface): (Vec<(String, Value)>, bool) = {
+                    let m = m.borrow();
+                    (
+                        m.entries
+                            .iter()
+                            .map(|(k, v)| (k.clone(), v.clone()))
+                            .collect(),
+                        m.elem == Type::Interface,
+                    )
+                };
                 for (k, v) in entries {
-                    iterate!(Some(Value::from(k)), Some(v));
+                    iterate!(Some(Value::from(k)), Some(v), iface);
                 }
             }
             None => {}
             Some(v) => {
-                self.at(At::Node(node));
                 let v = gofmt::sprint(std::slice::from_ref(v));
                 return self.errorf(format!("range can't iterate over {v}"));
             }
@@ -383,8 +403,9 @@ impl<'t> State<'t> {
             name: &tree.name,
             out: &mut *self.out,
             node: At::None,
-            vars: vec![("$".into(), dot.clone())],
+            vars: vec![("$".into(), dot.clone(), false)],
             depth: self.depth + 1,
+            dot_iface: false,
         };
         inner.walk_list(&dot, &tree.root)?;
         Ok(())
@@ -407,7 +428,7 @@ impl<'t> State<'t> {
             if pipe.is_assign {
                 self.set_var(&var.ident[0], value.clone())?;
             } else {
-                self.vars.push((var.ident[0].clone(), value.clone()));
+                self.vars.push((var.ident[0].clone(), value.clone(), false));
             }
         }
         Ok(value)
@@ -430,7 +451,7 @@ impl<'t> State<'t> {
                 return self.eval_chain_node(dot, first, node, fields, &cmd.args, fin);
             }
             Arg::Identifier { name, .. } => {
-                return self.eval_function(dot, first, name, &cmd.args, fin);
+                return self.eval_function(dot, first, At::Cmd(cmd), name, &cmd.args, fin);
             }
             Arg::Pipe(p) => {
                 self.not_a_function(&cmd.args, &fin)?;
@@ -487,7 +508,8 @@ impl<'t> State<'t> {
         fin: Option<RV>,
     ) -> EResult<RV> {
         self.at(At::Arg(a));
-        self.eval_field_chain(dot, dot.clone(), At::Arg(a), ident, args, fin)
+        let iface = self.dot_iface;
+        self.eval_field_chain(dot, dot.clone(), iface, At::Arg(a), ident, args, fin)
     }
 
     fn eval_chain_node(
@@ -507,7 +529,16 @@ impl<'t> State<'t> {
             return self.errorf(format!("indirection through explicit nil in {a}"));
         }
         let pipe = self.eval_arg(dot, None, node)?;
-        self.eval_field_chain(dot, pipe, At::Arg(a), fields, args, fin)
+        // The static type of a function's result: `interface {}` for `index` of an interface
+        // container and for functions declared to return `interface {}`.
+        let iface = match node {
+            Arg::Identifier { name, .. } => match self.set.funcs.get(name.as_str()) {
+                Some(f) => f.result == Type::Interface,
+                None => matches!(name.as_str(), "index" | "call"),
+            },
+            _ => false,
+        };
+        self.eval_field_chain(dot, pipe, iface, At::Arg(a), fields, args, fin)
     }
 
     fn eval_variable_node(
@@ -518,18 +549,20 @@ impl<'t> State<'t> {
         fin: Option<RV>,
     ) -> EResult<RV> {
         self.at(At::Var(v));
-        let value = self.var_value(&v.ident[0])?;
+        let (value, iface) = self.var_value(&v.ident[0])?;
         if v.ident.len() == 1 {
             self.not_a_function(args, &fin)?;
             return Ok(value);
         }
-        self.eval_field_chain(dot, value, At::Var(v), &v.ident[1..], args, fin)
+        self.eval_field_chain(dot, value, iface, At::Var(v), &v.ident[1..], args, fin)
     }
 
+    #[allow(clippy::too_many_arguments)] // reason: a direct port of Go's evalFieldChain
     fn eval_field_chain(
         &mut self,
         dot: &RV,
         mut receiver: RV,
+        mut iface: bool,
         node: At<'t>,
         ident: &[String],
         args: &'t [Arg],
@@ -537,15 +570,19 @@ impl<'t> State<'t> {
     ) -> EResult<RV> {
         let n = ident.len();
         for id in &ident[..n - 1] {
-            receiver = self.eval_field(dot, id, node, &[], None, receiver)?;
+            let next_iface =
+                matches!(&receiver, Some(Value::Map(m)) if m.borrow().elem == Type::Interface);
+            receiver = self.eval_field(dot, id, node, &[], None, receiver, iface)?;
+            iface = next_iface;
         }
-        self.eval_field(dot, &ident[n - 1], node, args, fin, receiver)
+        self.eval_field(dot, &ident[n - 1], node, args, fin, receiver, iface)
     }
 
     fn eval_function(
         &mut self,
         dot: &RV,
         node: &'t Arg,
+        cmd: At<'t>,
         name: &str,
         args: &'t [Arg],
         fin: Option<RV>,
@@ -553,14 +590,15 @@ impl<'t> State<'t> {
         self.at(At::Arg(node));
         if let Some(f) = self.set.funcs.get(name) {
             let f = f.clone();
-            return self.eval_call(dot, Callee::User(f), At::Arg(node), name, args, fin);
+            return self.eval_call(dot, Callee::User(f), cmd, name, args, fin);
         }
         if let Some(b) = Builtin::by_name(name) {
-            return self.eval_call(dot, Callee::Builtin(b), At::Arg(node), name, args, fin);
+            return self.eval_call(dot, Callee::Builtin(b), cmd, name, args, fin);
         }
         self.errorf(format!("{} is not a defined function", gofmt::quote(name)))
     }
 
+    #[allow(clippy::too_many_arguments)] // reason: a direct port of Go's evalField
     fn eval_field(
         &mut self,
         dot: &RV,
@@ -569,6 +607,7 @@ impl<'t> State<'t> {
         args: &'t [Arg],
         fin: Option<RV>,
         receiver: RV,
+        iface: bool,
     ) -> EResult<RV> {
         let Some(recv) = receiver else {
             if self.set.missing_key == MissingKey::Error {
@@ -618,10 +657,12 @@ impl<'t> State<'t> {
             }
             _ => {}
         }
-        self.errorf(format!(
-            "can't evaluate field {field} in type {}",
+        let typ = if iface {
+            "interface {}".to_string()
+        } else {
             recv.type_name()
-        ))
+        };
+        self.errorf(format!("can't evaluate field {field} in type {typ}"))
     }
 
     fn eval_call(
@@ -696,7 +737,7 @@ impl<'t> State<'t> {
                 let callee_name = if args.is_empty() {
                     // Go prints the final value's String(): for a func, "<func(...) Value>".
                     match argv.first() {
-                        Some(Some(Value::Func(f))) => format!("<{} Value>", f.signature()),
+                        Some(Some(v)) => format!("<{} Value>", v.type_name()),
                         _ => "<invalid Value>".to_string(),
                     }
                 } else {
@@ -828,7 +869,7 @@ impl<'t> State<'t> {
                 return self.validate_type(v, typ);
             }
             Arg::Identifier { name, .. } => {
-                let v = self.eval_function(dot, n, name, &[], None)?;
+                let v = self.eval_function(dot, n, At::Arg(n), name, &[], None)?;
                 return self.validate_type(v, typ);
             }
             Arg::Chain { node, fields, .. } => {
@@ -881,7 +922,7 @@ impl<'t> State<'t> {
             Arg::Bool { val, .. } => Ok(Some(Value::Bool(*val))),
             Arg::Dot { .. } => Ok(dot.clone()),
             Arg::Field { ident, .. } => self.eval_field_node(dot, n, ident, &[], None),
-            Arg::Identifier { name, .. } => self.eval_function(dot, n, name, &[], None),
+            Arg::Identifier { name, .. } => self.eval_function(dot, n, At::Arg(n), name, &[], None),
             Arg::Nil { .. } => self.errorf("evalEmptyInterface: nil (can't happen)"),
             Arg::Number(_) => self.ideal_constant(n),
             Arg::String { text, .. } => Ok(Some(Value::from(text.as_str()))),

@@ -164,6 +164,8 @@ pub struct Templates {
     pub delims: (String, String),
     /// Execution bounds.
     pub limits: Limits,
+    /// The name of the first template parsed (Go's name of the set's template).
+    name: String,
 }
 
 impl Templates {
@@ -217,6 +219,9 @@ impl Templates {
             skip_func_check: false,
             has_function: Some(&has),
         };
+        if self.name.is_empty() {
+            self.name = name.to_string();
+        }
         let trees = parse::parse(name, text, &opts).map_err(|message| Error {
             parse: true,
             message,
