@@ -12,6 +12,7 @@
 #![forbid(unsafe_code)]
 
 pub mod gofmt;
+pub mod sprig;
 pub mod template;
 pub mod value;
 

@@ -215,11 +215,15 @@ enum Outcome {
     Tree(String),
 }
 
-fn run(c: &J, shared: &serde_json::Map<String, J>) -> Outcome {
+fn run(c: &J, shared: &serde_json::Map<String, J>, sprig: bool) -> Outcome {
     let name = c["name"].as_str().unwrap_or("");
     let mut t = Templates::new();
-    for f in FUNCS {
-        t.add_func(test_func(f));
+    if sprig {
+        helm::sprig::add_to(&mut t);
+    } else {
+        for f in FUNCS {
+            t.add_func(test_func(f));
+        }
     }
     if let Some(d) = c.get("delims").and_then(J::as_array) {
         t.delims = (
@@ -259,12 +263,21 @@ fn run(c: &J, shared: &serde_json::Map<String, J>) -> Outcome {
 
 #[test]
 fn go_text_template_conformance() {
+    replay("text_template", false);
+}
+
+/// Sprig v3.3.0 functions, recorded from Go with Sprig (`go run . sprig_cases.json ../data/sprig.json`).
+#[test]
+fn sprig_conformance() {
+    replay("sprig", true);
+}
+
+fn replay(table_name: &str, sprig: bool) {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data");
-    let table: J = serde_json::from_str(
-        &std::fs::read_to_string(format!("{dir}/text_template.json")).unwrap(),
-    )
-    .unwrap();
-    let known: BTreeSet<String> = std::fs::read_to_string(format!("{dir}/text_template_known.txt"))
+    let table: J =
+        serde_json::from_str(&std::fs::read_to_string(format!("{dir}/{table_name}.json")).unwrap())
+            .unwrap();
+    let known: BTreeSet<String> = std::fs::read_to_string(format!("{dir}/{table_name}_known.txt"))
         .unwrap_or_default()
         .lines()
         .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
@@ -282,7 +295,7 @@ fn go_text_template_conformance() {
         } else {
             Outcome::Output(c["output"].as_str().unwrap_or("").to_string())
         };
-        let got = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(c, &shared)))
+        let got = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(c, &shared, sprig)))
             .unwrap_or_else(|_| Outcome::Error("PANIC".into()));
         let (w, g) = (describe(&want), describe(&got));
         if w == g {
@@ -298,7 +311,7 @@ fn go_text_template_conformance() {
         }
     }
     eprintln!(
-        "text/template conformance: {same}/{} identical ({} known differences)",
+        "{table_name} conformance: {same}/{} identical ({} known differences)",
         cases.len(),
         known.len()
     );

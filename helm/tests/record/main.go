@@ -20,6 +20,8 @@ import (
 	"sort"
 	"strings"
 	"text/template"
+
+	"github.com/Masterminds/sprig/v3"
 )
 
 type namedText struct {
@@ -47,7 +49,9 @@ type testCase struct {
 }
 
 type table struct {
-	Source string                     `json:"source"`
+	Source string `json:"source"`
+	// "sprig": the functions of Sprig v3.3.0 (sprig.TxtFuncMap) instead of the test functions.
+	Funcs  string                     `json:"funcs,omitempty"`
 	Shared map[string]json.RawMessage `json:"shared,omitempty"`
 	Cases  []testCase                 `json:"cases"`
 	Oracle string                     `json:"oracle,omitempty"`
@@ -279,13 +283,13 @@ func typedMap(t string, entries map[string]any, shared map[string]json.RawMessag
 
 func str(s string) *string { return &s }
 
-func run(c *testCase, shared map[string]json.RawMessage) {
+func run(c *testCase, shared map[string]json.RawMessage, funcs template.FuncMap) {
 	defer func() {
 		if r := recover(); r != nil {
 			c.Error = str(fmt.Sprintf("panic: %v", r))
 		}
 	}()
-	t := template.New(c.Name).Funcs(testFuncs)
+	t := template.New(c.Name).Funcs(funcs)
 	if len(c.Delims) == 2 {
 		t.Delims(c.Delims[0], c.Delims[1])
 	}
@@ -350,12 +354,17 @@ func main() {
 	if err := json.Unmarshal(in, &tab); err != nil {
 		panic(err)
 	}
+	funcs := testFuncs
+	if tab.Funcs == "sprig" {
+		funcs = sprig.TxtFuncMap()
+		tab.Oracle = "sprig v3.3.0, "
+	}
 	for i := range tab.Cases {
 		c := &tab.Cases[i]
 		c.Output, c.Error, c.Tree = nil, nil, nil
-		run(c, tab.Shared)
+		run(c, tab.Shared, funcs)
 	}
-	tab.Oracle = "go text/template (" + goVersion() + ")"
+	tab.Oracle += "go text/template (" + goVersion() + ")"
 	var out bytes.Buffer
 	enc := json.NewEncoder(&out)
 	enc.SetEscapeHTML(false)
