@@ -412,6 +412,18 @@ impl Printer {
             Value::Uint(u) => self.fmt_integer_verb(*u, false, verb, value),
             Value::Uint8(u) => self.fmt_integer_verb(*u as u64, false, verb, value),
             Value::Float64(f) => self.fmt_float_verb(*f, verb, value),
+            Value::Complex(r, i) => match verb {
+                'v' | 'b' | 'g' | 'G' | 'x' | 'X' | 'f' | 'F' | 'e' | 'E' => {
+                    let old_plus = self.f.plus;
+                    self.buf.push('(');
+                    self.fmt_float_verb(*r, verb, value);
+                    self.f.plus = true;
+                    self.fmt_float_verb(*i, verb, value);
+                    self.buf.push_str("i)");
+                    self.f.plus = old_plus;
+                }
+                _ => self.bad_verb(verb, value),
+            },
             Value::String(s) => self.fmt_string_verb(s, verb, value),
             Value::Bytes(b) => self.fmt_bytes(b, verb, value),
             Value::Slice(s) => {

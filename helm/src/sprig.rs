@@ -210,6 +210,7 @@ pub fn to_json(v: &Value, out: &mut String) -> Result<(), String> {
             }
             out.push('}');
         }
+        Value::Complex(..) => return Err("json: unsupported type: complex128".into()),
         Value::Func(f) => return Err(format!("json: unsupported type: {}", f.signature())),
         Value::Object(o) => return Err(format!("json: unsupported type: {}", o.type_name())),
     }

@@ -24,6 +24,7 @@ pub enum Type {
     Uint,
     Uint8,
     Float64,
+    Complex128,
     String,
     /// `[]T`.
     Slice(Rc<Type>),
@@ -56,6 +57,7 @@ impl Type {
             Type::Uint => Value::Uint(0),
             Type::Uint8 => Value::Uint8(0),
             Type::Float64 => Value::Float64(0.0),
+            Type::Complex128 => Value::Complex(0.0, 0.0),
             Type::String => Value::from(""),
             Type::Slice(e) => Value::Slice(Rc::new(Slice {
                 elem: (**e).clone(),
@@ -89,6 +91,7 @@ impl fmt::Display for Type {
             Type::Uint => f.write_str("uint"),
             Type::Uint8 => f.write_str("uint8"),
             Type::Float64 => f.write_str("float64"),
+            Type::Complex128 => f.write_str("complex128"),
             Type::String => f.write_str("string"),
             Type::Slice(e) => write!(f, "[]{e}"),
             Type::Map(e) => write!(f, "map[string]{e}"),
@@ -133,6 +136,8 @@ pub enum Value {
     Uint(u64),
     Uint8(u8),
     Float64(f64),
+    /// `complex128` (template constants like `1+2i`).
+    Complex(f64, f64),
     String(Rc<str>),
     /// `[]byte`.
     Bytes(Rc<[u8]>),
@@ -251,6 +256,7 @@ impl Value {
             Value::Uint(_) => Type::Uint,
             Value::Uint8(_) => Type::Uint8,
             Value::Float64(_) => Type::Float64,
+            Value::Complex(..) => Type::Complex128,
             Value::String(_) => Type::String,
             Value::Bytes(_) => Type::Slice(Rc::new(Type::Uint8)),
             Value::Slice(s) => Type::Slice(Rc::new(s.elem.clone())),
@@ -285,6 +291,7 @@ impl Value {
             Value::Uint(_) => "uint",
             Value::Uint8(_) => "uint8",
             Value::Float64(_) => "float64",
+            Value::Complex(..) => "complex128",
             Value::String(_) => "string",
             Value::Bytes(_) | Value::Slice(_) => "slice",
             Value::Map(_) => "map",
@@ -309,6 +316,7 @@ impl Value {
             Value::Uint(u) => *u != 0,
             Value::Uint8(u) => *u != 0,
             Value::Float64(f) => *f != 0.0,
+            Value::Complex(r, i) => *r != 0.0 || *i != 0.0,
             Value::String(s) => !s.is_empty(),
             Value::Bytes(b) => !b.is_empty(),
             Value::Slice(s) => !s.items.is_empty(),

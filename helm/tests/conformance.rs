@@ -236,7 +236,8 @@ fn run(c: &J, shared: &serde_json::Map<String, J>, sprig: bool) -> Outcome {
             return Outcome::Error(e.message);
         }
     }
-    if let Err(e) = t.parse(name, c["text"].as_str().unwrap_or("")) {
+    let tmpl_name = c.get("tmpl_name").and_then(J::as_str).unwrap_or(name);
+    if let Err(e) = t.parse(tmpl_name, c["text"].as_str().unwrap_or("")) {
         return Outcome::Error(e.message);
     }
     for m in c.get("more").and_then(J::as_array).into_iter().flatten() {
@@ -248,13 +249,13 @@ fn run(c: &J, shared: &serde_json::Map<String, J>, sprig: bool) -> Outcome {
         }
     }
     if c.get("parse_only").and_then(J::as_bool).unwrap_or(false) {
-        return Outcome::Tree(t.tree_string(name).unwrap_or_default());
+        return Outcome::Tree(t.tree_string(tmpl_name).unwrap_or_default());
     }
     let data = c
         .get("data")
         .map(|d| decode(d, shared))
         .unwrap_or(Value::Nil);
-    let exec = c.get("exec").and_then(J::as_str).unwrap_or(name);
+    let exec = c.get("exec").and_then(J::as_str).unwrap_or(tmpl_name);
     match t.execute(exec, &data) {
         Ok(o) => Outcome::Output(o),
         Err(e) => Outcome::Error(e.message),

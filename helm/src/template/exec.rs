@@ -485,7 +485,7 @@ impl<'t> State<'t> {
             && !t.contains(['p', 'P']);
         let is_rune = t.starts_with('\'');
         if n.is_complex {
-            return self.errorf(format!("complex constant {t} is not supported"));
+            return Ok(Some(Value::Complex(n.complex.0, n.complex.1)));
         }
         if n.is_float && !is_hex_int && !is_rune && t.contains(['.', 'e', 'E', 'p', 'P']) {
             return Ok(Some(Value::Float64(n.float64)));

@@ -275,6 +275,7 @@ enum Kind {
     Bool,
     Int,
     Float,
+    Complex,
     String,
     Uint,
 }
@@ -285,6 +286,7 @@ fn basic_kind(v: &RV) -> Kind {
         Some(Value::Int(_) | Value::Int64(_)) => Kind::Int,
         Some(Value::Uint(_) | Value::Uint8(_)) => Kind::Uint,
         Some(Value::Float64(_)) => Kind::Float,
+        Some(Value::Complex(..)) => Kind::Complex,
         Some(Value::String(_)) => Kind::String,
         _ => Kind::Invalid,
     }
@@ -307,6 +309,12 @@ fn as_float(v: &RV) -> f64 {
     match v {
         Some(Value::Float64(f)) => *f,
         _ => 0.0,
+    }
+}
+fn as_complex(v: &RV) -> (f64, f64) {
+    match v {
+        Some(Value::Complex(r, i)) => (*r, *i),
+        _ => (0.0, 0.0),
     }
 }
 fn as_str(v: &RV) -> &str {
@@ -374,6 +382,7 @@ fn eq(arg1: RV, arg2: Vec<RV>) -> Result<bool, String> {
             match k1 {
                 Kind::Bool => as_bool(&arg1) == as_bool(&arg),
                 Kind::Float => as_float(&arg1) == as_float(&arg),
+                Kind::Complex => as_complex(&arg1) == as_complex(&arg),
                 Kind::Int => as_int(&arg1) == as_int(&arg),
                 Kind::String => as_str(&arg1) == as_str(&arg),
                 Kind::Uint => as_uint(&arg1) == as_uint(&arg),
@@ -443,7 +452,7 @@ fn lt(arg1: RV, arg2: RV) -> Result<bool, String> {
         };
     }
     match k1 {
-        Kind::Bool => Err(bad()),
+        Kind::Bool | Kind::Complex => Err(bad()),
         Kind::Float => Ok(as_float(&arg1) < as_float(&arg2)),
         Kind::Int => Ok(as_int(&arg1) < as_int(&arg2)),
         Kind::String => Ok(as_str(&arg1) < as_str(&arg2)),

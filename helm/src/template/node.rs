@@ -91,6 +91,8 @@ pub struct Number {
     pub int64: i64,
     pub uint64: u64,
     pub float64: f64,
+    /// The complex value (real, imaginary).
+    pub complex: (f64, f64),
     pub text: String,
 }
 

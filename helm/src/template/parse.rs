@@ -915,6 +915,24 @@ fn parse_hex_float(s: &str) -> Option<f64> {
     Some(v * 2f64.powi(exp))
 }
 
+/// Go's `simplifyComplex`: a complex constant with no imaginary part is also a float (and an
+/// integer when integral).
+fn simplify_complex(n: &mut Number) {
+    n.is_float = n.complex.1 == 0.0;
+    if n.is_float {
+        let f = n.complex.0;
+        n.float64 = f;
+        n.is_int = f.fract() == 0.0 && (-9.223372036854776e18..9.223372036854776e18).contains(&f);
+        if n.is_int {
+            n.int64 = f as i64;
+        }
+        n.is_uint = f.fract() == 0.0 && (0.0..1.8446744073709552e19).contains(&f);
+        if n.is_uint {
+            n.uint64 = f as u64;
+        }
+    }
+}
+
 fn new_number(pos: usize, text: &str, typ: ItemType) -> Result<Number, String> {
     let mut n = Number {
         pos,
@@ -925,6 +943,7 @@ fn new_number(pos: usize, text: &str, typ: ItemType) -> Result<Number, String> {
         int64: 0,
         uint64: 0,
         float64: 0.0,
+        complex: (0.0, 0.0),
         text: text.to_string(),
     };
     match typ {
@@ -943,7 +962,27 @@ fn new_number(pos: usize, text: &str, typ: ItemType) -> Result<Number, String> {
             return Ok(n);
         }
         ItemType::Complex => {
+            // "re+imi" / "re-imi": split at the sign that starts the imaginary part.
+            let body = &text[..text.len() - 1];
+            let split = body
+                .char_indices()
+                .skip(1)
+                .filter(|(i, c)| {
+                    (*c == '+' || *c == '-')
+                        && !matches!(body.as_bytes()[i - 1], b'e' | b'E' | b'p' | b'P')
+                })
+                .map(|(i, _)| i)
+                .last();
+            let (re, im) = match split {
+                Some(i) => (parse_float(&body[..i]), parse_float(&body[i..])),
+                None => (None, None),
+            };
+            let (Some(re), Some(im)) = (re, im) else {
+                return Err(format!("expected integer"));
+            };
             n.is_complex = true;
+            n.complex = (re, im);
+            simplify_complex(&mut n);
             return Ok(n);
         }
         _ => {}
@@ -952,12 +991,8 @@ fn new_number(pos: usize, text: &str, typ: ItemType) -> Result<Number, String> {
         && let Some(f) = parse_float(stripped)
     {
         n.is_complex = true;
-        // Purely imaginary: real part 0; simplifyComplex makes it a float only if imag == 0.
-        if f == 0.0 {
-            n.is_float = true;
-            n.is_int = true;
-            n.is_uint = true;
-        }
+        n.complex = (0.0, f);
+        simplify_complex(&mut n);
         return Ok(n);
     }
     let u = parse_int_base0(text, false);

@@ -30,10 +30,12 @@ type namedText struct {
 }
 
 type testCase struct {
-	Name    string          `json:"name"`
-	Text    string          `json:"text"`
-	Data    json.RawMessage `json:"data,omitempty"`
-	Options []string        `json:"options,omitempty"`
+	Name string `json:"name"`
+	// The name of the template Text is parsed as (default: Name).
+	TmplName string          `json:"tmpl_name,omitempty"`
+	Text     string          `json:"text"`
+	Data     json.RawMessage `json:"data,omitempty"`
+	Options  []string        `json:"options,omitempty"`
 	// More templates parsed into the same set after Text (multi-template cases).
 	More []namedText `json:"more,omitempty"`
 	// Execute this template of the set instead of Name.
@@ -289,7 +291,11 @@ func run(c *testCase, shared map[string]json.RawMessage, funcs template.FuncMap)
 			c.Error = str(fmt.Sprintf("panic: %v", r))
 		}
 	}()
-	t := template.New(c.Name).Funcs(funcs)
+	name := c.Name
+	if c.TmplName != "" {
+		name = c.TmplName
+	}
+	t := template.New(name).Funcs(funcs)
 	if len(c.Delims) == 2 {
 		t.Delims(c.Delims[0], c.Delims[1])
 	}

@@ -119,6 +119,35 @@ for e in split_entries(block(exec_src, 'var execTests = []execTest{')):
     if data is not None:
         c['data'] = data
     cases.append(c)
+# Comparisons (TestComparison): {{if EXPR}}true{{else}}false{{end}} over cmpStruct.
+for e in split_entries(block(exec_src, 'var cmpTests = []cmpTest{')):
+    if len(e) != 3 or literal(e[0], consts) is None:
+        skipped += 1; continue
+    expr = literal(e[0], consts)
+    cases.append({'name': 'cmp/' + expr, 'text': '{{if %s}}true{{else}}false{{end}}' % expr, 'data': {'$ref': 'cmp'}})
+
+# Template sets (TestMultiExecute): multiText1 and multiText2 parsed into "root", then the case.
+multi_src = open(os.path.join(src, 'multi_test.go')).read()
+def const_str(src_text, name):
+    m = re.search(name + r' = (`[^`]*`)', src_text)
+    return go_unquote(m.group(1))
+mt1, mt2 = const_str(multi_src, 'multiText1'), const_str(multi_src, 'multiText2')
+for e in split_entries(block(multi_src, 'var multiExecTests = []execTest{')):
+    if len(e) != 5:
+        skipped += 1; continue
+    name, tmpl = literal(e[0], consts), literal(e[1], consts)
+    if name is None or tmpl is None:
+        skipped += 1; continue
+    d = e[3]
+    c = {'name': 'multi/' + name, 'tmpl_name': 'root', 'text': mt1, 'more': [{'name': 'root', 'text': mt2}, {'name': name, 'text': tmpl}], 'exec': name}
+    if d in data_map:
+        if data_map[d] is not None:
+            c['data'] = data_map[d]
+    elif d[0] == '"':
+        c['data'] = go_unquote(d)
+    else:
+        skipped += 1; continue
+    cases.append(c)
 n_exec = len(cases)
 
 parse_src = open(os.path.join(src, 'parse', 'parse_test.go')).read()
