@@ -978,7 +978,7 @@ fn new_number(pos: usize, text: &str, typ: ItemType) -> Result<Number, String> {
                 None => (None, None),
             };
             let (Some(re), Some(im)) = (re, im) else {
-                return Err(format!("expected integer"));
+                return Err("expected integer".to_string());
             };
             n.is_complex = true;
             n.complex = (re, im);
