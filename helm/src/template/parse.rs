@@ -835,7 +835,8 @@ fn underscore_ok(s: &str) -> bool {
 }
 
 /// `strconv.ParseUint(s, 0, 64)` / `ParseInt(s, 0, 64)`: the magnitude and sign.
-fn parse_int_base0(s: &str, allow_sign: bool) -> Option<(bool, u64)> {
+/// `strconv.ParseInt(s, 0, 64)` (with `allow_sign`) or `ParseUint(s, 0, 64)`: sign and magnitude.
+pub fn parse_int_base0(s: &str, allow_sign: bool) -> Option<(bool, u64)> {
     let mut t = s;
     let mut neg = false;
     if allow_sign && (t.starts_with('+') || t.starts_with('-')) {

@@ -93,87 +93,92 @@ def block(text, start):
     j = text.index('\n}\n', i)
     return text[text.index('{', i) + 1:j + 1]
 
-exec_src = open(os.path.join(src, 'exec_test.go')).read()
-consts = {'bigInt': '0x7fffffff', 'bigUint': '0x80000000'}
-m = re.search(r'bigInt\s*=\s*fmt.Sprintf\("0x%x", int\(1<<uint\(reflect.TypeFor\[int\]\(\).Bits\(\)-1\)-1\)\)', exec_src)
-if m:
-    consts['bigInt'] = '0x7fffffffffffffff'
-    consts['bigUint'] = '0x8000000000000000'
+def main():
+    exec_src = open(os.path.join(src, 'exec_test.go')).read()
+    consts = {'bigInt': '0x7fffffff', 'bigUint': '0x80000000'}
+    m = re.search(r'bigInt\s*=\s*fmt.Sprintf\("0x%x", int\(1<<uint\(reflect.TypeFor\[int\]\(\).Bits\(\)-1\)-1\)\)', exec_src)
+    if m:
+        consts['bigInt'] = '0x7fffffffffffffff'
+        consts['bigUint'] = '0x8000000000000000'
 
-cases, skipped = [], 0
-data_map = {'tVal': {'$ref': 'tval'}, '&tVal': {'$ref': 'tval'}, 'nil': None}
-for e in split_entries(block(exec_src, 'var execTests = []execTest{')):
-    if len(e) != 5:
-        skipped += 1; continue
-    name, tmpl = literal(e[0], consts), literal(e[1], consts)
-    if name is None or tmpl is None:
-        skipped += 1; continue
-    d = e[3]
-    if d in data_map:
-        data = data_map[d]
-    elif re.fullmatch(r'-?\d+', d):
-        data = {'$int': int(d)}
-    else:
-        skipped += 1; continue
-    c = {'name': 'exec/' + name, 'text': tmpl}
-    if data is not None:
-        c['data'] = data
-    cases.append(c)
-# Comparisons (TestComparison): {{if EXPR}}true{{else}}false{{end}} over cmpStruct.
-for e in split_entries(block(exec_src, 'var cmpTests = []cmpTest{')):
-    if len(e) != 3 or literal(e[0], consts) is None:
-        skipped += 1; continue
-    expr = literal(e[0], consts)
-    cases.append({'name': 'cmp/' + expr, 'text': '{{if %s}}true{{else}}false{{end}}' % expr, 'data': {'$ref': 'cmp'}})
-
-# Template sets (TestMultiExecute): multiText1 and multiText2 parsed into "root", then the case.
-multi_src = open(os.path.join(src, 'multi_test.go')).read()
-def const_str(src_text, name):
-    m = re.search(name + r' = (`[^`]*`)', src_text)
-    return go_unquote(m.group(1))
-mt1, mt2 = const_str(multi_src, 'multiText1'), const_str(multi_src, 'multiText2')
-for e in split_entries(block(multi_src, 'var multiExecTests = []execTest{')):
-    if len(e) != 5:
-        skipped += 1; continue
-    name, tmpl = literal(e[0], consts), literal(e[1], consts)
-    if name is None or tmpl is None:
-        skipped += 1; continue
-    d = e[3]
-    c = {'name': 'multi/' + name, 'tmpl_name': 'root', 'text': mt1, 'more': [{'name': 'root', 'text': mt2}, {'name': name, 'text': tmpl}], 'exec': name}
-    if d in data_map:
-        if data_map[d] is not None:
-            c['data'] = data_map[d]
-    elif d[0] == '"':
-        c['data'] = go_unquote(d)
-    else:
-        skipped += 1; continue
-    cases.append(c)
-n_exec = len(cases)
-
-parse_src = open(os.path.join(src, 'parse', 'parse_test.go')).read()
-for var, kind in (('var parseTests = []parseTest{', 'parse'), ('var errorTests = []parseTest{', 'parse-error')):
-    for e in split_entries(block(parse_src, var)):
-        if len(e) != 4:
+    cases, skipped = [], 0
+    data_map = {'tVal': {'$ref': 'tval'}, '&tVal': {'$ref': 'tval'}, 'nil': None}
+    for e in split_entries(block(exec_src, 'var execTests = []execTest{')):
+        if len(e) != 5:
             skipped += 1; continue
         name, tmpl = literal(e[0], consts), literal(e[1], consts)
         if name is None or tmpl is None:
             skipped += 1; continue
-        cases.append({'name': kind + '/' + name, 'text': tmpl, 'parse_only': True})
-n_parse = len(cases) - n_exec
+        d = e[3]
+        if d in data_map:
+            data = data_map[d]
+        elif re.fullmatch(r'-?\d+', d):
+            data = {'$int': int(d)}
+        else:
+            skipped += 1; continue
+        c = {'name': 'exec/' + name, 'text': tmpl}
+        if data is not None:
+            c['data'] = data
+        cases.append(c)
+    # Comparisons (TestComparison): {{if EXPR}}true{{else}}false{{end}} over cmpStruct.
+    for e in split_entries(block(exec_src, 'var cmpTests = []cmpTest{')):
+        if len(e) != 3 or literal(e[0], consts) is None:
+            skipped += 1; continue
+        expr = literal(e[0], consts)
+        cases.append({'name': 'cmp/' + expr, 'text': '{{if %s}}true{{else}}false{{end}}' % expr, 'data': {'$ref': 'cmp'}})
 
-hand = json.load(open(os.path.join(here, 'hand_cases.json')))
-cases.extend(hand['cases'])
-table = {'source': 'Go ' + subprocess.check_output(['go', 'env', 'GOVERSION'], text=True).strip()
-         + ' src/text/template exec_test.go and parse/parse_test.go (BSD, see LICENSE-go), and hand_cases.json',
-         'shared': hand['shared'], 'cases': cases}
-# Names must be unique: the Rust test reports by name.
-seen = {}
-for c in cases:
-    if c['name'] in seen:
-        seen[c['name']] += 1
-        c['name'] += '#%d' % seen[c['name']]
-    else:
-        seen[c['name']] = 0
-out = os.path.join(here, '..', 'data', 'text_template_cases.json')
-json.dump(table, open(out, 'w'), indent=1, ensure_ascii=False)
-print('exec %d, parse %d, hand %d, skipped %d' % (n_exec, n_parse, len(hand['cases']), skipped), file=sys.stderr)
+    # Template sets (TestMultiExecute): multiText1 and multiText2 parsed into "root", then the case.
+    multi_src = open(os.path.join(src, 'multi_test.go')).read()
+    def const_str(src_text, name):
+        m = re.search(name + r' = (`[^`]*`)', src_text)
+        return go_unquote(m.group(1))
+    mt1, mt2 = const_str(multi_src, 'multiText1'), const_str(multi_src, 'multiText2')
+    for e in split_entries(block(multi_src, 'var multiExecTests = []execTest{')):
+        if len(e) != 5:
+            skipped += 1; continue
+        name, tmpl = literal(e[0], consts), literal(e[1], consts)
+        if name is None or tmpl is None:
+            skipped += 1; continue
+        d = e[3]
+        c = {'name': 'multi/' + name, 'tmpl_name': 'root', 'text': mt1, 'more': [{'name': 'root', 'text': mt2}, {'name': name, 'text': tmpl}], 'exec': name}
+        if d in data_map:
+            if data_map[d] is not None:
+                c['data'] = data_map[d]
+        elif d[0] == '"':
+            c['data'] = go_unquote(d)
+        else:
+            skipped += 1; continue
+        cases.append(c)
+    n_exec = len(cases)
+
+    parse_src = open(os.path.join(src, 'parse', 'parse_test.go')).read()
+    for var, kind in (('var parseTests = []parseTest{', 'parse'), ('var errorTests = []parseTest{', 'parse-error')):
+        for e in split_entries(block(parse_src, var)):
+            if len(e) != 4:
+                skipped += 1; continue
+            name, tmpl = literal(e[0], consts), literal(e[1], consts)
+            if name is None or tmpl is None:
+                skipped += 1; continue
+            cases.append({'name': kind + '/' + name, 'text': tmpl, 'parse_only': True})
+    n_parse = len(cases) - n_exec
+
+    hand = json.load(open(os.path.join(here, 'hand_cases.json')))
+    cases.extend(hand['cases'])
+    table = {'source': 'Go ' + subprocess.check_output(['go', 'env', 'GOVERSION'], text=True).strip()
+             + ' src/text/template exec_test.go and parse/parse_test.go (BSD, see LICENSE-go), and hand_cases.json',
+             'shared': hand['shared'], 'cases': cases}
+    # Names must be unique: the Rust test reports by name.
+    seen = {}
+    for c in cases:
+        if c['name'] in seen:
+            seen[c['name']] += 1
+            c['name'] += '#%d' % seen[c['name']]
+        else:
+            seen[c['name']] = 0
+    out = os.path.join(here, '..', 'data', 'text_template_cases.json')
+    json.dump(table, open(out, 'w'), indent=1, ensure_ascii=False)
+    print('exec %d, parse %d, hand %d, skipped %d' % (n_exec, n_parse, len(hand['cases']), skipped), file=sys.stderr)
+
+
+if __name__ == '__main__':
+    main()

@@ -11,6 +11,10 @@ use crate::gofmt;
 use crate::template::{Ctx, Func, Templates};
 use crate::value::{Type, Value};
 
+pub mod json;
+mod lists;
+mod more;
+
 type R = Result<Value, String>;
 
 fn st() -> Type {
@@ -68,7 +72,8 @@ pub fn empty(v: &Value) -> bool {
     }
 }
 
-/// spf13/cast `ToInt64` as Sprig uses it (errors give 0).
+/// spf13/cast `ToInt64` as Sprig uses it (errors give 0): strings in Go's base-prefixed
+/// syntax, with a zero fraction trimmed ("12.00").
 pub fn to_int64(v: &Value) -> i64 {
     match v {
         Value::Int(i) | Value::Int64(i) => *i,
@@ -77,18 +82,38 @@ pub fn to_int64(v: &Value) -> i64 {
         Value::Float64(f) => *f as i64,
         Value::Bool(b) => *b as i64,
         Value::String(s) => {
-            let t = s.trim_start_matches('0');
-            let parsed = if s.starts_with("0x") || s.starts_with("0X") {
-                i64::from_str_radix(&s[2..], 16).ok()
-            } else if s.len() > 1 && s.starts_with('0') && t.bytes().all(|b| b.is_ascii_digit()) {
-                i64::from_str_radix(t, 8).ok().or(Some(0))
-            } else {
-                s.parse::<i64>().ok()
-            };
-            parsed.unwrap_or(0)
+            let t = trim_zero_decimal(s);
+            match crate::template::parse::parse_int_base0(t, true) {
+                Some((neg, mag)) if mag <= i64::MAX as u64 => {
+                    if neg {
+                        -(mag as i64)
+                    } else {
+                        mag as i64
+                    }
+                }
+                _ => 0,
+            }
         }
         _ => 0,
     }
+}
+
+/// spf13/cast's `trimZeroDecimal`.
+fn trim_zero_decimal(s: &str) -> &str {
+    let b = s.as_bytes();
+    let mut found_zero = false;
+    for i in (1..=b.len()).rev() {
+        match b[i - 1] {
+            b'.' => {
+                if found_zero {
+                    return &s[..i - 1];
+                }
+            }
+            b'0' => found_zero = true,
+            _ => return s,
+        }
+    }
+    s
 }
 
 /// spf13/cast `ToFloat64`.
@@ -101,14 +126,6 @@ pub fn to_float64(v: &Value) -> f64 {
         Value::Bool(b) => *b as i64 as f64,
         Value::String(s) => s.parse::<f64>().unwrap_or(0.0),
         _ => 0.0,
-    }
-}
-
-fn items(v: &Value) -> Option<Vec<Value>> {
-    match v {
-        Value::Slice(s) => Some(s.items.clone()),
-        Value::Bytes(b) => Some(b.iter().map(|b| Value::Uint8(*b)).collect()),
-        _ => None,
     }
 }
 
@@ -148,94 +165,13 @@ fn title(s: &str) -> String {
     out
 }
 
-/// Go's `encoding/json` Marshal of a template value (HTML-safe escaping, sorted keys).
+/// Go's `json.Marshal` of a template value (HTML-safe escaping, sorted keys).
+///
+/// # Errors
+/// Go's error for values JSON cannot hold (functions, NaN).
 pub fn to_json(v: &Value, out: &mut String) -> Result<(), String> {
-    match v {
-        Value::Nil => out.push_str("null"),
-        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Int(i) | Value::Int64(i) => out.push_str(&i.to_string()),
-        Value::Uint(u) => out.push_str(&u.to_string()),
-        Value::Uint8(u) => out.push_str(&u.to_string()),
-        Value::Float64(f) => {
-            if f.is_nan() || f.is_infinite() {
-                return Err(format!(
-                    "json: unsupported value: {}",
-                    gofmt::format_float(*f, 'g', -1)
-                ));
-            }
-            let a = f.abs();
-            let e = a != 0.0 && !(1e-6..1e21).contains(&a);
-            let mut b = gofmt::format_float(*f, if e { 'e' } else { 'f' }, -1);
-            if e {
-                // e-09 -> e-9
-                let n = b.len();
-                if n >= 4 && &b[n - 4..n - 2] == "e-" && &b[n - 2..n - 1] == "0" {
-                    b.remove(n - 2);
-                }
-            }
-            out.push_str(&b);
-        }
-        Value::String(s) => json_string(s, out),
-        Value::Bytes(b) => {
-            use base64::Engine;
-            json_string(&base64::engine::general_purpose::STANDARD.encode(b), out)
-        }
-        Value::Slice(sl) => {
-            if sl.nil {
-                out.push_str("null");
-                return Ok(());
-            }
-            if sl.elem == Type::Uint8 {
-                let bytes: Vec<u8> = sl.items.iter().map(|v| int(v) as u8).collect();
-                return to_json(&Value::Bytes(Rc::from(bytes)), out);
-            }
-            out.push('[');
-            for (i, it) in sl.items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                to_json(it, out)?;
-            }
-            out.push(']');
-        }
-        Value::Map(m) => {
-            out.push('{');
-            for (i, (k, v)) in m.borrow().entries.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                json_string(k, out);
-                out.push(':');
-                to_json(v, out)?;
-            }
-            out.push('}');
-        }
-        Value::Complex(..) => return Err("json: unsupported type: complex128".into()),
-        Value::Func(f) => return Err(format!("json: unsupported type: {}", f.signature())),
-        Value::Object(o) => return Err(format!("json: unsupported type: {}", o.type_name())),
-    }
+    out.push_str(&json::encode(v, json::MARSHAL)?);
     Ok(())
-}
-
-fn json_string(s: &str, out: &mut String) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
-                out.push_str(&format!("\\u{:04x}", c as u32))
-            }
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
 }
 
 /// mergo.Merge(dst, src) without overwrite, as Sprig's `merge` calls it.
@@ -253,6 +189,9 @@ fn merge_into(dst: &Value, src: &Value) {
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     for (k, sv) in src_entries {
+        if sv.is_nil() {
+            continue; // mergo skips nil source values unless overwriting
+        }
         let dv = d.borrow().entries.get(&k).cloned();
         match dv {
             None => {
@@ -276,6 +215,15 @@ fn get_map(v: &Value) -> Option<Rc<std::cell::RefCell<crate::value::Map>>> {
 
 /// Registers the Sprig functions implemented so far.
 pub fn add_to(t: &mut Templates) {
+    add_base(t);
+    lists::add(t);
+    more::add(t);
+}
+
+fn add_base(t: &mut Templates) {
+    reg(t, "tuple", vec![], Some(any()), Type::any_slice(), |a| {
+        Ok(list_of(a))
+    });
     // Defaults.
     reg(t, "default", vec![any()], Some(any()), any(), |a| {
         if a.len() < 2 || empty(&a[1]) {
@@ -330,12 +278,8 @@ pub fn add_to(t: &mut Templates) {
     });
     reg(t, "cat", vec![], Some(any()), st(), |a| {
         let v: Vec<Value> = a.into_iter().filter(|v| !v.is_nil()).collect();
-        let joined = gofmt::sprint(&[Value::list(v)]);
-        Ok(joined
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_string()
-            .into())
+        let f = vec!["%v"; v.len()].join(" ");
+        Ok(gofmt::sprintf(&f, &v).into())
     });
     reg(t, "upper", vec![st()], None, st(), |a| {
         Ok(s(&a[0]).to_uppercase().into())
@@ -533,89 +477,6 @@ pub fn add_to(t: &mut Templates) {
     reg(t, "list", vec![], Some(any()), Type::any_slice(), |a| {
         Ok(list_of(a))
     });
-    reg(
-        t,
-        "until",
-        vec![Type::Int],
-        None,
-        Type::Slice(Rc::new(Type::Int)),
-        |a| {
-            let n = int(&a[0]);
-            let v: Vec<Value> = if n >= 0 {
-                (0..n).map(Value::Int).collect()
-            } else {
-                (n + 1..=0).rev().map(Value::Int).collect()
-            };
-            Ok(Value::typed_slice(Type::Int, v))
-        },
-    );
-    reg(t, "first", vec![any()], None, any(), |a| {
-        match items(&a[0]) {
-            Some(v) => Ok(v.first().cloned().unwrap_or(Value::Nil)),
-            None => Err(format!("Cannot find first on type {}", a[0].type_name())),
-        }
-    });
-    reg(t, "last", vec![any()], None, any(), |a| {
-        match items(&a[0]) {
-            Some(v) => Ok(v.last().cloned().unwrap_or(Value::Nil)),
-            None => Err(format!("Cannot find last on type {}", a[0].type_name())),
-        }
-    });
-    reg(t, "rest", vec![any()], None, any(), |a| {
-        match items(&a[0]) {
-            Some(v) if v.is_empty() => Ok(Value::Nil),
-            Some(v) => Ok(list_of(v[1..].to_vec())),
-            None => Err(format!("Cannot find rest on type {}", a[0].type_name())),
-        }
-    });
-    reg(t, "initial", vec![any()], None, any(), |a| {
-        match items(&a[0]) {
-            Some(v) if v.is_empty() => Ok(Value::Nil),
-            Some(v) => Ok(list_of(v[..v.len() - 1].to_vec())),
-            None => Err(format!("Cannot find initial on type {}", a[0].type_name())),
-        }
-    });
-    reg(
-        t,
-        "append",
-        vec![any(), any()],
-        None,
-        Type::any_slice(),
-        |a| match items(&a[0]) {
-            Some(mut v) => {
-                v.push(a[1].clone());
-                Ok(list_of(v))
-            }
-            None => Err(format!("Cannot push on type {}", a[0].type_name())),
-        },
-    );
-    reg(
-        t,
-        "has",
-        vec![any(), any()],
-        None,
-        Type::Bool,
-        |a| match items(&a[1]) {
-            Some(v) => Ok(Value::Bool(v.iter().any(|x| deep_equal(x, &a[0])))),
-            None if a[1].is_nil() => Ok(Value::Bool(false)),
-            None => Err(format!("Cannot find has on type {}", a[1].type_name())),
-        },
-    );
-    reg(
-        t,
-        "sortAlpha",
-        vec![any()],
-        None,
-        Type::Slice(Rc::new(st())),
-        |a| {
-            let mut v = match &a[0] {
-                Value::Slice(_) => strslice(&a[0]),
-                v => vec![strval(v)],
-            };
-            v.sort();
-            Ok(strings(v))
-        },
-    );
     // Dicts.
     reg(t, "dict", vec![], Some(any()), any_map(), |a| {
         let mut m = BTreeMap::new();
