@@ -170,6 +170,10 @@ pub trait Object {
     fn is_pointer(&self) -> bool {
         true
     }
+    /// The object as `Any`, for functions that take this concrete type.
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        None
+    }
 }
 
 impl fmt::Debug for Value {

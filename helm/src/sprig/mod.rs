@@ -11,9 +11,11 @@ use crate::gofmt;
 use crate::template::{Ctx, Func, Templates};
 use crate::value::{Type, Value};
 
+mod case;
 pub mod json;
 mod lists;
 mod more;
+pub mod semver;
 
 type R = Result<Value, String>;
 
@@ -218,9 +220,16 @@ pub fn add_to(t: &mut Templates) {
     add_base(t);
     lists::add(t);
     more::add(t);
+    semver::add(t);
 }
 
 fn add_base(t: &mut Templates) {
+    reg(t, "snakecase", vec![st()], None, st(), |a| {
+        Ok(case::to_lower_case(s(&a[0]), '_').into())
+    });
+    reg(t, "kebabcase", vec![st()], None, st(), |a| {
+        Ok(case::to_lower_case(s(&a[0]), '-').into())
+    });
     reg(t, "tuple", vec![], Some(any()), Type::any_slice(), |a| {
         Ok(list_of(a))
     });
