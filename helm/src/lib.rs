@@ -7,10 +7,13 @@
 //! - [`gofmt`]: Go's `fmt` (`%v`, `%q`, `%d`, `%!d(string=x)` …) and `strconv` formatting.
 //! - [`template`]: Go's `text/template` — lexer, parser and executor with Go's semantics and
 //!   error messages.
+//! - [`sprig`]: Sprig v3.3.0's functions; [`functions`]: Helm's own (`include`, `tpl`,
+//!   `required`, `toYaml` …).
 //!
 //! Start with [`template::Templates`]. The crate does no I/O.
 #![forbid(unsafe_code)]
 
+pub mod functions;
 pub mod gofmt;
 pub mod sprig;
 pub mod template;

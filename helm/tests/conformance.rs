@@ -215,10 +215,12 @@ enum Outcome {
     Tree(String),
 }
 
-fn run(c: &J, shared: &serde_json::Map<String, J>, sprig: bool) -> Outcome {
+fn run(c: &J, shared: &serde_json::Map<String, J>, funcs: &str) -> Outcome {
     let name = c["name"].as_str().unwrap_or("");
     let mut t = Templates::new();
-    if sprig {
+    if funcs == "helm" {
+        helm::functions::add_to(&mut t);
+    } else if funcs == "sprig" {
         helm::sprig::add_to(&mut t);
     } else {
         for f in FUNCS {
@@ -264,16 +266,23 @@ fn run(c: &J, shared: &serde_json::Map<String, J>, sprig: bool) -> Outcome {
 
 #[test]
 fn go_text_template_conformance() {
-    replay("text_template", false);
+    replay("text_template", "test");
 }
 
 /// Sprig v3.3.0 functions, recorded from Go with Sprig (`go run . sprig_cases.json ../data/sprig.json`).
 #[test]
 fn sprig_conformance() {
-    replay("sprig", true);
+    replay("sprig", "sprig");
 }
 
-fn replay(table_name: &str, sprig: bool) {
+/// Helm's own functions (`include`, `tpl`, `required`, `toYaml` …) with Sprig, recorded from
+/// Go with Helm's function definitions (`go run . helm_cases.json ../data/helm.json`).
+#[test]
+fn helm_functions_conformance() {
+    replay("helm", "helm");
+}
+
+fn replay(table_name: &str, funcs: &str) {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data");
     let table: J =
         serde_json::from_str(&std::fs::read_to_string(format!("{dir}/{table_name}.json")).unwrap())
@@ -296,7 +305,7 @@ fn replay(table_name: &str, sprig: bool) {
         } else {
             Outcome::Output(c["output"].as_str().unwrap_or("").to_string())
         };
-        let got = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(c, &shared, sprig)))
+        let got = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(c, &shared, funcs)))
             .unwrap_or_else(|_| Outcome::Error("PANIC".into()));
         let (w, g) = (describe(&want), describe(&got));
         if w == g {

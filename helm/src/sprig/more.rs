@@ -1142,6 +1142,12 @@ fn replace_all(r: &regex::Regex, src: &str, repl: &str, literal: bool) -> String
 
 /// `json.Unmarshal` into `interface {}`.
 fn from_json(text: &str) -> Result<Value, String> {
-    let j: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    let j: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+        if e.is_eof() {
+            "unexpected end of JSON input".to_string()
+        } else {
+            e.to_string()
+        }
+    })?;
     Ok(Value::from_json(&j))
 }

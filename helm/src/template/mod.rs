@@ -235,6 +235,17 @@ impl Templates {
         Ok(())
     }
 
+    /// The set's name: the first template parsed, or the one given to [`Templates::set_name`]
+    /// (Helm names its set `gotpl`; `tpl` parses its text under this name).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Names the set (Go's `template.New(name)`).
+    pub fn set_name(&mut self, name: &str) {
+        self.name = name.to_string();
+    }
+
     /// Whether a template of that name is defined.
     pub fn has_template(&self, name: &str) -> bool {
         self.trees.contains_key(name)

@@ -285,6 +285,9 @@ func typedMap(t string, entries map[string]any, shared map[string]json.RawMessag
 
 func str(s string) *string { return &s }
 
+// helmMode: the table uses Helm's functions; include/tpl/required/fail are bound per template.
+var helmMode bool
+
 func run(c *testCase, shared map[string]json.RawMessage, funcs template.FuncMap) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -296,6 +299,9 @@ func run(c *testCase, shared map[string]json.RawMessage, funcs template.FuncMap)
 		name = c.TmplName
 	}
 	t := template.New(name).Funcs(funcs)
+	if helmMode {
+		addHelmLateBound(t)
+	}
 	if len(c.Delims) == 2 {
 		t.Delims(c.Delims[0], c.Delims[1])
 	}
@@ -361,6 +367,11 @@ func main() {
 		panic(err)
 	}
 	funcs := testFuncs
+	if tab.Funcs == "helm" {
+		funcs = helmFuncMap()
+		helmMode = true
+		tab.Oracle = "helm v4 engine functions (sprig v3.3.0, sigs.k8s.io/yaml v1.6.0), "
+	}
 	if tab.Funcs == "sprig" {
 		funcs = sprig.TxtFuncMap()
 		tab.Oracle = "sprig v3.3.0, "
