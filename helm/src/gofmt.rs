@@ -904,6 +904,16 @@ fn int_from_arg(a: &[Value], arg_num: usize) -> (i64, bool, usize) {
 
 // ---- strconv ----
 
+/// Go's conversion of a float64 to int64 on amd64: out of range (and NaN) gives the "integer
+/// indefinite" value, `math.MinInt64`.
+pub fn go_f64_to_i64(f: f64) -> i64 {
+    if f.is_nan() || !(-9.223372036854776e18..9.223372036854776e18).contains(&f) {
+        i64::MIN
+    } else {
+        f as i64
+    }
+}
+
 /// Go's `unicode.IsPrint`, closely enough for template text: letters, marks, numbers,
 /// punctuation, symbols and the ASCII space.
 pub fn is_print(c: char) -> bool {
@@ -1009,10 +1019,9 @@ fn digits(v: f64, n: Option<usize>) -> Digits {
     let (mant, exp) = s.split_once('e').unwrap_or((&s, "0"));
     let exp: i64 = exp.parse().unwrap_or(0);
     let mut d: Vec<u8> = mant.bytes().filter(|b| b.is_ascii_digit()).collect();
-    if n.is_none() {
-        while d.len() > 1 && d.last() == Some(&b'0') {
-            d.pop();
-        }
+    // Go's decimal digits carry no trailing zeros (formats pad them back where they belong).
+    while d.len() > 1 && d.last() == Some(&b'0') {
+        d.pop();
     }
     Digits { d, dp: exp + 1 }
 }

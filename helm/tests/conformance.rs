@@ -282,6 +282,13 @@ fn helm_functions_conformance() {
     replay("helm", "helm");
 }
 
+/// Random templates and values (`tests/record/gen_fuzz.py`, fixed seed) run through Go with
+/// Helm's functions: a differential test of the whole engine.
+#[test]
+fn fuzz_conformance() {
+    replay("fuzz", "helm");
+}
+
 fn replay(table_name: &str, funcs: &str) {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data");
     let table: J =

@@ -81,7 +81,7 @@ pub fn to_int64(v: &Value) -> i64 {
         Value::Int(i) | Value::Int64(i) => *i,
         Value::Uint(u) => *u as i64,
         Value::Uint8(u) => *u as i64,
-        Value::Float64(f) => *f as i64,
+        Value::Float64(f) => gofmt::go_f64_to_i64(*f),
         Value::Bool(b) => *b as i64,
         Value::String(s) => {
             let t = trim_zero_decimal(s);
