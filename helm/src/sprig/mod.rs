@@ -360,12 +360,27 @@ fn add_base(t: &mut Templates) {
         };
         Ok(r.to_string().into())
     });
+    // goutils.DeleteWhiteSpace reads the string byte by byte as Latin-1 runes: when it removes
+    // anything, multi-byte characters come back re-encoded byte by byte, as in Go.
     reg(t, "nospace", vec![st()], None, st(), |a| {
-        Ok(s(&a[0])
-            .chars()
-            .filter(|c| !c.is_whitespace())
-            .collect::<String>()
-            .into())
+        let v = s(&a[0]);
+        let mut out = String::new();
+        let mut count = 0;
+        for b in v.bytes() {
+            let c = b as char;
+            if !matches!(
+                c,
+                '\t' | '\n' | '\x0b' | '\x0c' | '\r' | ' ' | '\u{85}' | '\u{a0}'
+            ) {
+                out.push(c);
+                count += 1;
+            }
+        }
+        Ok(if count == v.len() {
+            a[0].clone()
+        } else {
+            out.into()
+        })
     });
     reg(t, "toString", vec![any()], None, st(), |a| {
         Ok(strval(&a[0]).into())

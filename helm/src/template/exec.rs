@@ -242,7 +242,11 @@ impl<'t> State<'t> {
             let truth = is_true(&val);
             if truth {
                 if with {
-                    self.walk_list(&val, &b.list)
+                    // The new dot is a pipeline result: its static type is its own.
+                    let saved = std::mem::replace(&mut self.dot_iface, false);
+                    let r = self.walk_list(&val, &b.list);
+                    self.dot_iface = saved;
+                    r
                 } else {
                     self.walk_list(dot, &b.list)
                 }
