@@ -37,6 +37,21 @@ fn reg(
 /// The JSON encoding error (functions, NaN).
 pub fn to_yaml(v: &Value) -> Result<String, String> {
     let j = json::encode(v, json::MARSHAL)?;
+    // sigs.k8s.io/yaml reads the JSON back with go-yaml v2, whose reader refuses characters
+    // outside YAML's printable set (DEL, C1 controls, U+FFFE/U+FFFF) that Go's JSON encoder
+    // leaves unescaped.
+    if j.chars().any(|c| {
+        let u = c as u32;
+        !(matches!(u, 0x09 | 0x0A | 0x0D | 0x85)
+            || (0x20..=0x7E).contains(&u)
+            || (0xA0..=0xD7FF).contains(&u)
+            || (0xE000..=0xFFFD).contains(&u)
+            || u >= 0x10000)
+    }) {
+        return Err(
+            "error converting JSON to YAML: yaml: control characters are not allowed".into(),
+        );
+    }
     let j: serde_json::Value = serde_json::from_str(&j).map_err(|e| e.to_string())?;
     if let serde_json::Value::String(s) = &j {
         return Ok(top_level_string(s));

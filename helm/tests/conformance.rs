@@ -20,11 +20,19 @@ fn num(j: &J) -> f64 {
     j.as_f64().unwrap_or(0.0)
 }
 
+fn i64_of(j: &J) -> i64 {
+    j.as_i64().unwrap_or_else(|| num(j) as i64)
+}
+
+fn u64_of(j: &J) -> u64 {
+    j.as_u64().unwrap_or_else(|| num(j) as u64)
+}
+
 fn elem(t: &str, j: &J, shared: &serde_json::Map<String, J>) -> Value {
     match t {
-        "int" => Value::Int(num(j) as i64),
-        "int64" => Value::Int64(num(j) as i64),
-        "uint" => Value::Uint(num(j) as u64),
+        "int" => Value::Int(i64_of(j)),
+        "int64" => Value::Int64(i64_of(j)),
+        "uint" => Value::Uint(u64_of(j)),
         "uint8" => Value::Uint8(num(j) as u8),
         "float64" => Value::Float64(num(j)),
         "string" => Value::from(j.as_str().unwrap_or("")),
@@ -50,13 +58,13 @@ fn decode(j: &J, shared: &serde_json::Map<String, J>) -> Value {
     match j {
         J::Object(o) => {
             if let Some(n) = o.get("$int") {
-                return Value::Int(num(n) as i64);
+                return Value::Int(i64_of(n));
             }
             if let Some(n) = o.get("$int64") {
-                return Value::Int64(num(n) as i64);
+                return Value::Int64(i64_of(n));
             }
             if let Some(n) = o.get("$uint") {
-                return Value::Uint(num(n) as u64);
+                return Value::Uint(u64_of(n));
             }
             if let Some(n) = o.get("$uint8") {
                 return Value::Uint8(num(n) as u8);
@@ -287,6 +295,13 @@ fn helm_functions_conformance() {
 #[test]
 fn fuzz_conformance() {
     replay("fuzz", "helm");
+}
+
+/// Random values through `printf`, `print`, `toYaml`, `toJson`, `quote` and comparisons
+/// (`tests/record/gen_fuzz_values.py`, fixed seed).
+#[test]
+fn fuzz_values_conformance() {
+    replay("fuzz_values", "helm");
 }
 
 fn replay(table_name: &str, funcs: &str) {
