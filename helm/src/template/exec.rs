@@ -14,6 +14,10 @@ use crate::gofmt;
 use crate::value::{Type, Value};
 
 type RV = Option<Value>;
+
+/// Stack left before recursion grows a new segment, and the size of a segment.
+pub(super) const RED_ZONE: usize = 128 * 1024;
+pub(super) const STACK_SEGMENT: usize = 2 * 1024 * 1024;
 pub(super) type EResult<T> = Result<T, Error>;
 
 /// What a function sees of the execution that calls it (Helm's `include` and `tpl` use it).
@@ -213,6 +217,10 @@ impl<'t> State<'t> {
     }
 
     fn walk(&mut self, dot: &RV, node: &'t Node) -> EResult<Flow> {
+        stacker::maybe_grow(RED_ZONE, STACK_SEGMENT, || self.walk_node(dot, node))
+    }
+
+    fn walk_node(&mut self, dot: &RV, node: &'t Node) -> EResult<Flow> {
         self.at(At::Node(node));
         match node {
             Node::Action { pipe, .. } => {
@@ -418,6 +426,12 @@ impl<'t> State<'t> {
     // ---- evaluation ----
 
     fn eval_pipeline(&mut self, dot: &RV, pipe: &'t Pipe) -> EResult<RV> {
+        stacker::maybe_grow(RED_ZONE, STACK_SEGMENT, || {
+            self.eval_pipeline_inner(dot, pipe)
+        })
+    }
+
+    fn eval_pipeline_inner(&mut self, dot: &RV, pipe: &'t Pipe) -> EResult<RV> {
         self.at(At::Pipe(pipe));
         let mut value: Option<RV> = None; // None = Go's missingVal
         for cmd in &pipe.cmds {
