@@ -113,3 +113,17 @@ fn deeply_nested_values_built_by_a_template_print_and_drop() {
         assert_eq!(out, "600002 700005 0");
     });
 }
+
+#[test]
+fn long_loops_stop_at_the_step_limit() {
+    let mut t = Templates::new();
+    t.limits.max_steps = 10_000;
+    t.parse("slow", "{{range 1000000000}}{{end}}").unwrap();
+    let err = t.execute("slow", &Value::Nil).unwrap_err();
+    assert!(
+        err.message
+            .contains("template execution exceeds 10000 steps"),
+        "{}",
+        err.message
+    );
+}
