@@ -68,6 +68,7 @@ fn main() {
         for _ in 0..n {
             total += t.execute("x", &data).unwrap().len();
         }
+        std::hint::black_box(total);
         println!(
             "rust: {label}: {:.2} us",
             start.elapsed().as_micros() as f64 / n as f64
