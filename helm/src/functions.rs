@@ -153,6 +153,7 @@ fn s(v: &Value) -> &str {
 /// Registers Sprig (as Helm exposes it) and Helm's functions.
 pub fn add_to(t: &mut Templates) {
     crate::sprig::add_to(t);
+    crate::duration::add_to(t);
     use Type::{Interface as Any, String as Str};
     let am = Type::any_map;
     reg(t, "toYaml", vec![Any], Str, false, |_, a| {

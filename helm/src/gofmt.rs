@@ -415,6 +415,16 @@ impl Printer {
                 _ => self.bad_verb(verb, value),
             },
             Value::Int(i) | Value::Int64(i) => self.fmt_integer_verb(*i as u64, true, verb, value),
+            Value::Duration(d) => {
+                // A fmt.Stringer: String() for v s x X q, the integer otherwise.
+                if matches!(verb, 'v' | 's' | 'x' | 'X' | 'q') && !self.f.sharp_v && !self.erroring
+                {
+                    let s = crate::duration::format(*d);
+                    self.fmt_string(&s, verb);
+                } else {
+                    self.fmt_integer_verb(*d as u64, true, verb, value)
+                }
+            }
             Value::Uint(u) => self.fmt_integer_verb(*u, false, verb, value),
             Value::Uint8(u) => self.fmt_integer_verb(*u as u64, false, verb, value),
             Value::Float64(f) => self.fmt_float_verb(*f, verb, value),
@@ -895,7 +905,7 @@ impl Printer {
 fn int_from_arg(a: &[Value], arg_num: usize) -> (i64, bool, usize) {
     if arg_num < a.len() {
         let (n, ok) = match &a[arg_num] {
-            Value::Int(i) | Value::Int64(i) => (*i, true),
+            Value::Int(i) | Value::Int64(i) | Value::Duration(i) => (*i, true),
             Value::Uint(u) if *u <= i64::MAX as u64 => (*u as i64, true),
             Value::Uint8(u) => (*u as i64, true),
             _ => (0, false),

@@ -13,6 +13,7 @@
 //! Start with [`template::Templates`]. The crate does no I/O.
 #![forbid(unsafe_code)]
 
+pub mod duration;
 pub mod functions;
 pub mod gofmt;
 pub mod sprig;

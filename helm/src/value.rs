@@ -171,6 +171,8 @@ pub enum Value {
     Uint(u64),
     Uint8(u8),
     Float64(f64),
+    /// `time.Duration` (nanoseconds; prints as `1h2m3s`).
+    Duration(i64),
     /// `complex128` (template constants like `1+2i`).
     Complex(f64, f64),
     String(Rc<str>),
@@ -295,6 +297,7 @@ impl Value {
             Value::Uint(_) => Type::Uint,
             Value::Uint8(_) => Type::Uint8,
             Value::Float64(_) => Type::Float64,
+            Value::Duration(_) => crate::duration::duration_type(),
             Value::Complex(..) => Type::Complex128,
             Value::String(_) => Type::String,
             Value::Bytes(_) => Type::Slice(Rc::new(Type::Uint8)),
@@ -330,6 +333,7 @@ impl Value {
             Value::Uint(_) => "uint",
             Value::Uint8(_) => "uint8",
             Value::Float64(_) => "float64",
+            Value::Duration(_) => "int64",
             Value::Complex(..) => "complex128",
             Value::String(_) => "string",
             Value::Bytes(_) | Value::Slice(_) => "slice",
@@ -351,7 +355,7 @@ impl Value {
         match self {
             Value::Nil => false,
             Value::Bool(b) => *b,
-            Value::Int(i) | Value::Int64(i) => *i != 0,
+            Value::Int(i) | Value::Int64(i) | Value::Duration(i) => *i != 0,
             Value::Uint(u) => *u != 0,
             Value::Uint8(u) => *u != 0,
             Value::Float64(f) => *f != 0.0,

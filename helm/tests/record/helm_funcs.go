@@ -81,7 +81,8 @@ func helmFuncMap() template.FuncMap {
 			}
 			return a
 		},
-		"include":  func(string, any) string { return "not implemented" },
+		"include":        func(string, any) string { return "not implemented" },
+		"mustToDuration": mustToDuration, "durationSeconds": durationSeconds, "durationMilliseconds": durationMilliseconds, "durationMicroseconds": durationMicroseconds, "durationNanoseconds": durationNanoseconds, "durationMinutes": durationMinutes, "durationHours": durationHours, "durationDays": durationDays, "durationWeeks": durationWeeks, "durationRoundTo": durationRoundTo, "durationTruncateTo": durationTruncateTo,
 		"tpl":      func(string, any) any { return "not implemented" },
 		"required": func(string, any) (any, error) { return "not implemented", nil },
 		"lookup": func(string, string, string, string) (map[string]any, error) {
