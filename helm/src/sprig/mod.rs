@@ -16,6 +16,7 @@ pub mod json;
 mod lists;
 mod more;
 pub mod semver;
+mod url;
 
 type R = Result<Value, String>;
 
@@ -225,6 +226,7 @@ pub fn add_to(t: &mut Templates) {
     lists::add(t);
     more::add(t);
     semver::add(t);
+    url::add(t);
 }
 
 fn add_base(t: &mut Templates) {
