@@ -304,6 +304,13 @@ fn fuzz_values_conformance() {
     replay("fuzz_values", "helm");
 }
 
+/// Random token soup (`tests/record/gen_fuzz_syntax.py`, fixed seed): lexer and parser errors,
+/// line numbers and trees.
+#[test]
+fn fuzz_syntax_conformance() {
+    replay("fuzz_syntax", "test");
+}
+
 fn replay(table_name: &str, funcs: &str) {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data");
     let table: J =

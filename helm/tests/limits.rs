@@ -127,3 +127,13 @@ fn long_loops_stop_at_the_step_limit() {
         err.message
     );
 }
+
+#[test]
+#[ignore = "development aid: prints the functions registered"]
+fn list_functions() {
+    let mut t = Templates::new();
+    helm::functions::add_to(&mut t);
+    for n in t.func_names() {
+        println!("FUNC {n}");
+    }
+}

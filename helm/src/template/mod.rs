@@ -183,6 +183,13 @@ impl Templates {
         self.funcs.insert(f.name.clone(), Rc::new(f));
     }
 
+    /// The names of the registered functions, sorted.
+    pub fn func_names(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.funcs.keys().cloned().collect();
+        v.sort();
+        v
+    }
+
     /// The function registered under `name`.
     pub fn func(&self, name: &str) -> Option<&Rc<Func>> {
         self.funcs.get(name)

@@ -884,8 +884,42 @@ pub fn parse_int_base0(s: &str, allow_sign: bool) -> Option<(bool, u64)> {
     u64::from_str_radix(&digits, base).ok().map(|v| (neg, v))
 }
 
-/// `strconv.ParseFloat(s, 64)` for Go literal syntax (decimal and hexadecimal, underscores).
+/// `strconv.ParseFloat(s, 64)` for Go literal syntax (decimal and hexadecimal, underscores);
+/// `None` where Go returns an error (syntax, or out of range).
 pub fn parse_float(s: &str) -> Option<f64> {
+    parse_float_go(s).ok()
+}
+
+/// `strconv.ParseFloat(s, 64)` with Go's error text.
+fn parse_float_go(s: &str) -> Result<f64, String> {
+    let num_err = |what: &str| {
+        format!(
+            "strconv.ParseFloat: parsing {}: {what}",
+            crate::gofmt::quote(s)
+        )
+    };
+    match parse_float_inner(s) {
+        None => Err(num_err("invalid syntax")),
+        Some(f) if f.is_infinite() && !s.to_ascii_lowercase().contains("inf") => {
+            Err(num_err("value out of range"))
+        }
+        Some(f) => Ok(f),
+    }
+}
+
+fn parse_float_inner(s: &str) -> Option<f64> {
+    let lower = s.to_ascii_lowercase();
+    let body = lower.trim_start_matches(['+', '-']);
+    if matches!(body, "inf" | "infinity") {
+        return Some(if lower.starts_with('-') {
+            f64::NEG_INFINITY
+        } else {
+            f64::INFINITY
+        });
+    }
+    if body == "nan" && !lower.starts_with(['+', '-']) {
+        return Some(f64::NAN);
+    }
     if s.contains('_') && !underscore_ok(s) {
         return None;
     }
@@ -910,10 +944,9 @@ pub fn parse_float(s: &str) -> Option<f64> {
 }
 
 fn parse_hex_float(s: &str) -> Option<f64> {
-    let (mant, exp) = match s.find(['p', 'P']) {
-        Some(i) => (&s[..i], s[i + 1..].parse::<i32>().ok()?),
-        None => (s, 0),
-    };
+    // Go: "hexadecimal mantissa requires a 'p' exponent".
+    let i = s.find(['p', 'P'])?;
+    let (mant, exp) = (&s[..i], s[i + 1..].parse::<i32>().ok()?);
     let (int, frac) = mant.split_once('.').unwrap_or((mant, ""));
     if int.is_empty() && frac.is_empty() {
         return None;
@@ -928,6 +961,81 @@ fn parse_hex_float(s: &str) -> Option<f64> {
         scale /= 16.0;
     }
     Some(v * 2f64.powi(exp))
+}
+
+/// `fmt.Sscan(text, &complex128)`: Go's token rules (`floatToken`) and errors.
+fn sscan_complex(text: &str) -> Result<(f64, f64), String> {
+    let b: Vec<char> = text.trim_start().chars().collect();
+    let mut i = 0;
+    let accept = |i: &mut usize, set: &str| -> bool {
+        if *i < b.len() && set.contains(b[*i]) {
+            *i += 1;
+            true
+        } else {
+            false
+        }
+    };
+    let float_token = |i: &mut usize| -> String {
+        let start = *i;
+        if accept(i, "nN") && accept(i, "aA") && accept(i, "nN") {
+            return b[start..*i].iter().collect();
+        }
+        *i = start;
+        accept(i, "+-");
+        let after_sign = *i;
+        if accept(i, "iI") && accept(i, "nN") && accept(i, "fF") {
+            return b[start..*i].iter().collect();
+        }
+        *i = after_sign;
+        let mut digits = "0123456789_";
+        let mut exp = "eEpP";
+        if accept(i, "0") && accept(i, "xX") {
+            digits = "0123456789aAbBcCdDeEfF_";
+            exp = "pP";
+        }
+        while accept(i, digits) {}
+        if accept(i, ".") {
+            while accept(i, digits) {}
+        }
+        if accept(i, exp) {
+            accept(i, "+-");
+            while accept(i, "0123456789_") {}
+        }
+        b[start..*i].iter().collect()
+    };
+    let err = || "syntax error scanning complex number".to_string();
+    let parens = accept(&mut i, "(");
+    let real = float_token(&mut i);
+    if !accept(&mut i, "+-") {
+        return Err(err());
+    }
+    let sign = b[i - 1];
+    let imag = format!("{sign}{}", float_token(&mut i));
+    if !accept(&mut i, "i") {
+        return Err(err());
+    }
+    if parens && !accept(&mut i, ")") {
+        return Err(err());
+    }
+    let conv = |s: &str| -> Result<f64, String> {
+        if let Some(p) = s.find('p') {
+            let m = parse_float_go(&s[..p]).map_err(|_| {
+                format!(
+                    "strconv.ParseFloat: parsing {}: invalid syntax",
+                    crate::gofmt::quote(s)
+                )
+            })?;
+            let e: i32 = s[p + 1..].parse().map_err(|_| {
+                format!(
+                    "strconv.Atoi: parsing {}: invalid syntax",
+                    crate::gofmt::quote(&s[p + 1..])
+                )
+            })?;
+            return Ok(m * 2f64.powi(e));
+        }
+        parse_float_go(s)
+    };
+    Ok((conv(&real)?, conv(&imag)?))
 }
 
 /// Go's `simplifyComplex`: a complex constant with no imaginary part is also a float (and an
@@ -977,24 +1085,7 @@ fn new_number(pos: usize, text: &str, typ: ItemType) -> Result<Number, String> {
             return Ok(n);
         }
         ItemType::Complex => {
-            // "re+imi" / "re-imi": split at the sign that starts the imaginary part.
-            let body = &text[..text.len() - 1];
-            let split = body
-                .char_indices()
-                .skip(1)
-                .filter(|(i, c)| {
-                    (*c == '+' || *c == '-')
-                        && !matches!(body.as_bytes()[i - 1], b'e' | b'E' | b'p' | b'P')
-                })
-                .map(|(i, _)| i)
-                .last();
-            let (re, im) = match split {
-                Some(i) => (parse_float(&body[..i]), parse_float(&body[i..])),
-                None => (None, None),
-            };
-            let (Some(re), Some(im)) = (re, im) else {
-                return Err("expected integer".to_string());
-            };
+            let (re, im) = sscan_complex(text)?;
             n.is_complex = true;
             n.complex = (re, im);
             simplify_complex(&mut n);
