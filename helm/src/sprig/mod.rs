@@ -15,7 +15,9 @@ mod case;
 pub mod json;
 mod lists;
 mod more;
+mod regexp;
 pub mod semver;
+mod text;
 mod url;
 
 type R = Result<Value, String>;

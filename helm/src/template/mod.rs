@@ -15,6 +15,7 @@ mod exec;
 mod funcs;
 mod lex;
 pub mod node;
+mod number;
 pub mod parse;
 
 use std::collections::HashMap;
