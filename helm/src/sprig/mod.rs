@@ -12,6 +12,7 @@ use crate::template::{Ctx, Func, Templates};
 use crate::value::{Type, Value};
 
 mod case;
+mod date;
 pub mod json;
 mod lists;
 mod more;
@@ -229,6 +230,7 @@ pub fn add_to(t: &mut Templates) {
     more::add(t);
     semver::add(t);
     url::add(t);
+    date::add(t);
 }
 
 fn add_base(t: &mut Templates) {

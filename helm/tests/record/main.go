@@ -20,6 +20,7 @@ import (
 	"sort"
 	"strings"
 	"text/template"
+	"time"
 
 	"github.com/Masterminds/sprig/v3"
 )
@@ -354,6 +355,8 @@ func run(c *testCase, shared map[string]json.RawMessage, funcs template.FuncMap)
 }
 
 func main() {
+	// Sprig's date functions format in Local; helm-rs renders in UTC (as the agent runs).
+	time.Local = time.UTC
 	if len(os.Args) != 3 {
 		fmt.Fprintln(os.Stderr, "usage: record CASES.json OUT.json")
 		os.Exit(2)
