@@ -268,6 +268,54 @@ impl Templates {
         self.trees.get(name).map(|t| t.root.to_string())
     }
 
+    /// The functions each template calls, by template name (for warnings such as "uses `now`").
+    pub fn functions_used(
+        &self,
+    ) -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
+        use node::{Arg, List, Node, Pipe};
+        fn arg(a: &Arg, out: &mut std::collections::BTreeSet<String>) {
+            match a {
+                Arg::Identifier { name, .. } => {
+                    out.insert(name.clone());
+                }
+                Arg::Pipe(p) => pipe(p, out),
+                Arg::Chain { node, .. } => arg(node, out),
+                _ => {}
+            }
+        }
+        fn pipe(p: &Pipe, out: &mut std::collections::BTreeSet<String>) {
+            for c in &p.cmds {
+                for a in &c.args {
+                    arg(a, out);
+                }
+            }
+        }
+        fn list(l: &List, out: &mut std::collections::BTreeSet<String>) {
+            for n in &l.nodes {
+                match n {
+                    Node::Action { pipe: p, .. } => pipe(p, out),
+                    Node::If(b) | Node::Range(b) | Node::With(b) => {
+                        pipe(&b.pipe, out);
+                        list(&b.list, out);
+                        if let Some(e) = &b.else_list {
+                            list(e, out);
+                        }
+                    }
+                    Node::Template { pipe: Some(p), .. } => pipe(p, out),
+                    _ => {}
+                }
+            }
+        }
+        self.trees
+            .iter()
+            .map(|(name, t)| {
+                let mut used = std::collections::BTreeSet::new();
+                list(&t.root, &mut used);
+                (name.clone(), used)
+            })
+            .collect()
+    }
+
     /// The names of the defined templates, sorted.
     pub fn names(&self) -> Vec<String> {
         let mut v: Vec<String> = self.trees.keys().cloned().collect();
