@@ -26,6 +26,14 @@ use serde_json::{Map, Value};
 use super::smp::{Cx, Directive, map_directive, node_text, same_map_fields, walk_pair, walk_same};
 use crate::yaml::resolve_plain;
 
+/// `node_text(v) == want`, without allocating for strings (the common case).
+fn text_is(v: &Value, want: &str) -> bool {
+    match v {
+        Value::String(s) => s == want,
+        other => node_text(other) == want,
+    }
+}
+
 /// kyaml's `ElementValuesList` for one element: the key's text, or "" when the field is
 /// missing, null, an empty map or an empty list (or the element is not a map).
 fn key_text(elem: &Value, key: &str) -> String {
@@ -71,20 +79,22 @@ fn match_tuples(a: &[String], b: &[String]) -> Option<Vec<String>> {
         return None;
     }
     let mut common = false;
-    let mut res = Vec::with_capacity(a.len());
     for (x, y) in a.iter().zip(b) {
         if x == y {
             common = true;
-            res.push(x.clone());
         } else if !x.is_empty() && !y.is_empty() {
             return None;
-        } else if !x.is_empty() {
-            res.push(x.clone());
-        } else {
-            res.push(y.clone());
         }
     }
-    common.then_some(res)
+    if !common {
+        return None;
+    }
+    Some(
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| if x.is_empty() { y.clone() } else { x.clone() })
+            .collect(),
+    )
 }
 
 /// kyaml's `mergeValues`, including its in-place updates while it iterates.
@@ -114,7 +124,7 @@ fn element_list(
         arena[id].as_object().is_some_and(|m| {
             keys.iter()
                 .zip(values)
-                .all(|(k, v)| m.get(k).is_some_and(|f| node_text(f) == *v))
+                .all(|(k, v)| m.get(k).is_some_and(|f| text_is(f, v)))
         })
     })
 }
@@ -155,7 +165,7 @@ fn element_setter(
             if let Some(want) = values.get(j) {
                 matched = m
                     .get(k)
-                    .is_some_and(|f| want.is_empty() || node_text(f) == *want);
+                    .is_some_and(|f| want.is_empty() || text_is(f, want));
             }
             if !matched {
                 found = false;
@@ -246,14 +256,15 @@ pub(super) fn merge(
     };
 
     let mut tuples: Vec<Vec<String>> = Vec::new();
+    let mut seen: std::collections::HashSet<Vec<String>> = std::collections::HashSet::new();
     let sources: Vec<usize> = if aliased {
-        dest.iter().chain(dest.iter()).copied().collect()
+        dest.clone()
     } else {
         patch.iter().chain(dest.iter()).copied().collect()
     };
     for id in sources {
         let t: Vec<String> = keys.iter().map(|k| key_text(&arena[id], k)).collect();
-        if !tuples.contains(&t) {
+        if seen.insert(t.clone()) {
             tuples.push(t);
         }
     }
