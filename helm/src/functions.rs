@@ -260,10 +260,7 @@ pub fn add_to(t: &mut Templates) {
                 e.message
             )
         })?;
-        let mut inner = Ctx {
-            templates: &clone,
-            depth: ctx.depth,
-        };
+        let mut inner = ctx.with_templates(&clone);
         let out = inner.execute_template(&name, &a[1]).map_err(|e| {
             format!(
                 "error during tpl function execution for {}: {e}",

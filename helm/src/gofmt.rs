@@ -389,6 +389,12 @@ impl Printer {
     }
 
     fn print_value(&mut self, value: &Value, verb: char, depth: usize) {
+        stacker::maybe_grow(128 * 1024, 2 * 1024 * 1024, || {
+            self.print_value_inner(value, verb, depth)
+        })
+    }
+
+    fn print_value_inner(&mut self, value: &Value, verb: char, depth: usize) {
         if self.handle_methods(value, verb) {
             return;
         }

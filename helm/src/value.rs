@@ -123,6 +123,41 @@ pub struct Map {
     pub name: Option<Rc<str>>,
 }
 
+// Values built by templates can nest arbitrarily deep (`$d = dict "x" $d` in a loop): drop
+// them iteratively, not by recursion.
+impl Drop for Map {
+    fn drop(&mut self) {
+        let mut stack: Vec<Value> = std::mem::take(&mut self.entries).into_values().collect();
+        drain(&mut stack);
+    }
+}
+
+impl Drop for Slice {
+    fn drop(&mut self) {
+        let mut stack = std::mem::take(&mut self.items);
+        drain(&mut stack);
+    }
+}
+
+fn drain(stack: &mut Vec<Value>) {
+    while let Some(v) = stack.pop() {
+        match v {
+            Value::Map(rc) => {
+                if let Ok(cell) = Rc::try_unwrap(rc) {
+                    let mut m = cell.into_inner();
+                    stack.extend(std::mem::take(&mut m.entries).into_values());
+                }
+            }
+            Value::Slice(rc) => {
+                if let Ok(mut s) = Rc::try_unwrap(rc) {
+                    stack.append(&mut s.items);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
 /// A Go value of one of the types templates meet.
 #[derive(Clone, Default)]
 pub enum Value {

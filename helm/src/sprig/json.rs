@@ -38,6 +38,12 @@ fn newline(style: Style, depth: usize, out: &mut String) {
 }
 
 fn value(v: &Value, style: Style, depth: usize, out: &mut String) -> Result<(), String> {
+    stacker::maybe_grow(128 * 1024, 2 * 1024 * 1024, || {
+        value_inner(v, style, depth, out)
+    })
+}
+
+fn value_inner(v: &Value, style: Style, depth: usize, out: &mut String) -> Result<(), String> {
     match v {
         Value::Nil => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),

@@ -178,6 +178,10 @@ pub fn to_json(v: &Value, out: &mut String) -> Result<(), String> {
 
 /// mergo.Merge(dst, src) without overwrite, as Sprig's `merge` calls it.
 fn merge_into(dst: &Value, src: &Value) {
+    stacker::maybe_grow(128 * 1024, 2 * 1024 * 1024, || merge_into_inner(dst, src))
+}
+
+fn merge_into_inner(dst: &Value, src: &Value) {
     let (Value::Map(d), Value::Map(sm)) = (dst, src) else {
         return;
     };
@@ -601,6 +605,10 @@ fn go_split(s: &str, sep: &str) -> Vec<String> {
 
 /// reflect.DeepEqual for template values.
 pub fn deep_equal(a: &Value, b: &Value) -> bool {
+    stacker::maybe_grow(128 * 1024, 2 * 1024 * 1024, || deep_equal_inner(a, b))
+}
+
+fn deep_equal_inner(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Nil, Value::Nil) => true,
         (Value::Bool(x), Value::Bool(y)) => x == y,

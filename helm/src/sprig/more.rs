@@ -360,6 +360,10 @@ fn b32dec(s: &str) -> Result<Vec<u8>, String> {
 
 /// Deep copy (copystructure.Copy).
 pub fn deep_copy(v: &Value) -> Value {
+    stacker::maybe_grow(128 * 1024, 2 * 1024 * 1024, || deep_copy_inner(v))
+}
+
+fn deep_copy_inner(v: &Value) -> Value {
     match v {
         Value::Slice(s) => Value::Slice(Rc::new(crate::value::Slice {
             elem: s.elem.clone(),
@@ -385,6 +389,12 @@ pub fn deep_copy(v: &Value) -> Value {
 
 /// mergo.MergeWithOverwrite for maps.
 fn merge_overwrite(dst: &Value, src: &Value) {
+    stacker::maybe_grow(128 * 1024, 2 * 1024 * 1024, || {
+        merge_overwrite_inner(dst, src)
+    })
+}
+
+fn merge_overwrite_inner(dst: &Value, src: &Value) {
     let (Value::Map(d), Value::Map(sm)) = (dst, src) else {
         return;
     };

@@ -5,6 +5,7 @@
 //! print the same but differ in field access: `.a.b` on a missing `.a` is `<no value>`, on a
 //! null `.a` it is Go's `nil pointer evaluating interface {}.b`.
 
+use std::cell::Cell;
 use std::rc::Rc;
 
 use super::funcs::{self, Builtin};
@@ -14,6 +15,10 @@ use crate::gofmt;
 use crate::value::{Type, Value};
 
 type RV = Option<Value>;
+
+/// Stack left before recursion grows a new segment, and the size of a segment.
+pub(super) const RED_ZONE: usize = 128 * 1024;
+pub(super) const STACK_SEGMENT: usize = 2 * 1024 * 1024;
 pub(super) type EResult<T> = Result<T, Error>;
 
 /// What a function sees of the execution that calls it (Helm's `include` and `tpl` use it).
@@ -22,6 +27,8 @@ pub struct Ctx<'a> {
     pub templates: &'a Templates,
     /// Template call depth at the call.
     pub depth: usize,
+    /// Execution steps used so far by the whole render (shared with nested executions).
+    steps: Rc<Cell<u64>>,
 }
 
 impl Ctx<'_> {
@@ -41,7 +48,23 @@ impl Ctx<'_> {
         } else {
             Some(data.clone())
         };
-        execute(self.templates, name, dot, self.depth + 1).map_err(|e| e.message)
+        execute(
+            self.templates,
+            name,
+            dot,
+            self.depth + 1,
+            self.steps.clone(),
+        )
+        .map_err(|e| e.message)
+    }
+
+    /// The same call context over another template set (Helm's `tpl` executes a clone).
+    pub fn with_templates<'b>(&self, templates: &'b Templates) -> Ctx<'b> {
+        Ctx {
+            templates,
+            depth: self.depth,
+            steps: self.steps.clone(),
+        }
     }
 }
 
@@ -84,13 +107,20 @@ struct State<'t> {
     node: At<'t>,
     vars: Vec<(String, RV, bool)>,
     depth: usize,
+    steps: Rc<Cell<u64>>,
     /// Whether dot's static Go type is `interface {}` (an element of a `[]interface {}` or
     /// `map[string]interface {}`): Go names that type in "can't evaluate field" errors.
     dot_iface: bool,
 }
 
 /// Executes template `name` of `set`.
-pub(super) fn execute(set: &Templates, name: &str, dot: RV, depth: usize) -> EResult<String> {
+pub(super) fn execute(
+    set: &Templates,
+    name: &str,
+    dot: RV,
+    depth: usize,
+    steps: Rc<Cell<u64>>,
+) -> EResult<String> {
     let Some(tree) = set.trees.get(name) else {
         return Err(Error {
             parse: false,
@@ -110,6 +140,7 @@ pub(super) fn execute(set: &Templates, name: &str, dot: RV, depth: usize) -> ERe
         node: At::None,
         vars: vec![("$".into(), dot.clone(), false)],
         depth,
+        steps,
         dot_iface: false,
     };
     s.walk_list(&dot, &tree.root)?;
@@ -212,7 +243,25 @@ impl<'t> State<'t> {
         Ok(Flow::Normal)
     }
 
+    /// Counts one step of the render against `Limits::max_steps`.
+    fn step(&mut self) -> EResult<()> {
+        let n = self.steps.get() + 1;
+        self.steps.set(n);
+        if n > self.set.limits.max_steps {
+            return self.errorf(format!(
+                "template execution exceeds {} steps",
+                self.set.limits.max_steps
+            ));
+        }
+        Ok(())
+    }
+
     fn walk(&mut self, dot: &RV, node: &'t Node) -> EResult<Flow> {
+        self.step()?;
+        stacker::maybe_grow(RED_ZONE, STACK_SEGMENT, || self.walk_node(dot, node))
+    }
+
+    fn walk_node(&mut self, dot: &RV, node: &'t Node) -> EResult<Flow> {
         self.at(At::Node(node));
         match node {
             Node::Action { pipe, .. } => {
@@ -279,6 +328,7 @@ impl<'t> State<'t> {
         elem: RV,
         iface: bool,
     ) -> EResult<Flow> {
+        self.step()?;
         let decl = &r.pipe.decl;
         if !decl.is_empty() {
             if r.pipe.is_assign {
@@ -409,6 +459,7 @@ impl<'t> State<'t> {
             node: At::None,
             vars: vec![("$".into(), dot.clone(), false)],
             depth: self.depth + 1,
+            steps: self.steps.clone(),
             dot_iface: false,
         };
         inner.walk_list(&dot, &tree.root)?;
@@ -418,6 +469,12 @@ impl<'t> State<'t> {
     // ---- evaluation ----
 
     fn eval_pipeline(&mut self, dot: &RV, pipe: &'t Pipe) -> EResult<RV> {
+        stacker::maybe_grow(RED_ZONE, STACK_SEGMENT, || {
+            self.eval_pipeline_inner(dot, pipe)
+        })
+    }
+
+    fn eval_pipeline_inner(&mut self, dot: &RV, pipe: &'t Pipe) -> EResult<RV> {
         self.at(At::Pipe(pipe));
         let mut value: Option<RV> = None; // None = Go's missingVal
         for cmd in &pipe.cmds {
@@ -755,6 +812,7 @@ impl<'t> State<'t> {
                 let mut ctx = Ctx {
                     templates: self.set,
                     depth: self.depth,
+                    steps: self.steps.clone(),
                 };
                 f.call(&mut ctx, vals).map(Some)
             }
@@ -811,6 +869,7 @@ impl<'t> State<'t> {
         let mut ctx = Ctx {
             templates: self.set,
             depth: self.depth,
+            steps: self.steps.clone(),
         };
         f.call(&mut ctx, vals).map(Some)
     }

@@ -142,6 +142,9 @@ pub struct Limits {
     pub max_depth: usize,
     /// Bytes of output of one execution.
     pub max_output: usize,
+    /// Steps (actions, iterations) of one execution, includes and `tpl` included: bounds the
+    /// time a template can take (`{{range 1000000000}}{{end}}`) without a clock.
+    pub max_steps: u64,
 }
 
 impl Default for Limits {
@@ -149,6 +152,7 @@ impl Default for Limits {
         Limits {
             max_depth: 1000,
             max_output: 64 << 20,
+            max_steps: 50_000_000,
         }
     }
 }
@@ -273,6 +277,12 @@ impl Templates {
         } else {
             Some(data.clone())
         };
-        exec::execute(self, name, dot, 0)
+        exec::execute(
+            self,
+            name,
+            dot,
+            0,
+            std::rc::Rc::new(std::cell::Cell::new(0)),
+        )
     }
 }

@@ -23,6 +23,8 @@ pub struct ParseOptions<'f> {
 }
 
 const MAX_STACK_DEPTH: usize = 10000;
+/// Nesting of `if`/`with`/`range` (Go has no limit; a hostile template needs one).
+const MAX_NESTING: usize = 10000;
 
 enum Parsed {
     Node(Node),
@@ -51,6 +53,7 @@ struct Parser<'a, 'f> {
     action_line: usize,
     range_depth: usize,
     stack_depth: usize,
+    nesting: usize,
     opts: &'a ParseOptions<'f>,
     tree_set: &'a mut Vec<Tree>,
 }
@@ -90,6 +93,7 @@ pub fn parse(name: &str, text: &str, opts: &ParseOptions<'_>) -> Result<Vec<Tree
         action_line: 0,
         range_depth: 0,
         stack_depth: 0,
+        nesting: 0,
         opts,
         tree_set: &mut trees,
     };
@@ -437,9 +441,16 @@ impl<'a, 'f> Parser<'a, 'f> {
     }
 
     fn parse_control(&mut self, context: &str) -> PResult<Branch> {
+        if self.nesting >= MAX_NESTING {
+            return self.errorf("max nesting depth exceeded");
+        }
+        self.nesting += 1;
         let nvars = self.vars.len();
-        let r = self.parse_control_inner(context);
+        let r = stacker::maybe_grow(super::exec::RED_ZONE, super::exec::STACK_SEGMENT, || {
+            self.parse_control_inner(context)
+        });
         self.vars.truncate(nvars);
+        self.nesting -= 1;
         r
     }
 
@@ -658,7 +669,10 @@ impl<'a, 'f> Parser<'a, 'f> {
                     return self.errorf("max expression depth exceeded");
                 }
                 self.stack_depth += 1;
-                let r = self.pipeline("parenthesized pipeline", ItemType::RightParen);
+                let r =
+                    stacker::maybe_grow(super::exec::RED_ZONE, super::exec::STACK_SEGMENT, || {
+                        self.pipeline("parenthesized pipeline", ItemType::RightParen)
+                    });
                 self.stack_depth -= 1;
                 Arg::Pipe(Box::new(r?))
             }
