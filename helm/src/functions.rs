@@ -3,8 +3,7 @@
 //! `fromJson` and their variants, `lookup` (always an empty map, as `helm template` has no
 //! cluster), `getHostByName` (always empty: Helm disables DNS by default).
 //!
-//! Not yet: `toToml`/`fromToml`/`mustToToml`, `toYamlPretty` (go-yaml v3's encoder), the
-//! `duration*` functions.
+//! Not yet: `fromToml`, `toYamlPretty` (go-yaml v3's encoder).
 
 use std::collections::BTreeMap;
 
@@ -227,6 +226,29 @@ pub fn add_to(t: &mut Templates) {
     crate::duration::add_to(t);
     use Type::{Interface as Any, String as Str};
     let am = Type::any_map;
+    reg(
+        t,
+        "toToml",
+        vec![Any],
+        Str,
+        false,
+        |_, a| match crate::toml::encode(&a[0]) {
+            Ok(s) => Ok(s.into()),
+            Err(crate::toml::TomlError::Encode(e)) => Ok(e.into()),
+            Err(crate::toml::TomlError::Panic(e)) => Err(e),
+        },
+    );
+    reg(
+        t,
+        "mustToToml",
+        vec![Any],
+        Str,
+        false,
+        |_, a| match crate::toml::encode(&a[0]) {
+            Ok(s) => Ok(s.into()),
+            Err(crate::toml::TomlError::Encode(e) | crate::toml::TomlError::Panic(e)) => Err(e),
+        },
+    );
     reg(t, "toYaml", vec![Any], Str, false, |_, a| {
         Ok(to_yaml(&a[0])
             .map(|y| y.trim_end_matches('\n').to_string())

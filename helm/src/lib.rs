@@ -36,6 +36,7 @@ pub mod functions;
 pub mod gofmt;
 pub mod sprig;
 pub mod template;
+pub mod toml;
 pub mod value;
 
 pub use template::{Error, Func, Templates};
