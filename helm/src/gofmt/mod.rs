@@ -378,9 +378,13 @@ impl Printer {
         if self.erroring {
             return false;
         }
-        if let Value::Object(o) = v
-            && let Some(s) = o.stringer()
-        {
+        let stringer = match v {
+            Value::Object(o) => o.stringer(),
+            Value::Slice(s) => s.methods.as_ref().and_then(|m| m.stringer(v)),
+            Value::Map(m) => m.borrow().methods.clone().and_then(|ms| ms.stringer(v)),
+            _ => None,
+        };
+        if let Some(s) = stringer {
             if self.f.sharp_v {
                 return false;
             }

@@ -37,6 +37,8 @@ fn deep_copy_inner(v: &Value) -> Value {
             elem: s.elem.clone(),
             items: s.items.iter().map(deep_copy).collect(),
             nil: s.nil,
+            name: s.name.clone(),
+            methods: s.methods.clone(),
         })),
         Value::Map(m) => {
             let m = m.borrow();
@@ -49,6 +51,7 @@ fn deep_copy_inner(v: &Value) -> Value {
                 elem: m.elem.clone(),
                 entries,
                 name: m.name.clone(),
+                methods: m.methods.clone(),
             })))
         }
         v => v.clone(),

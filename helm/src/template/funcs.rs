@@ -247,6 +247,8 @@ fn slice(item: RV, indexes: Vec<RV>) -> Result<RV, String> {
             elem: s.elem.clone(),
             items: s.items[idx[0]..idx[1]].to_vec(),
             nil: false,
+            name: s.name.clone(),
+            methods: s.methods.clone(),
         })),
         _ => unreachable_value(),
     }))

@@ -164,6 +164,22 @@ func convert(v any, shared map[string]json.RawMessage) (any, error) {
 		if s, ok := x["$bytes"]; ok {
 			return []byte(s.(string)), nil
 		}
+		if vs, ok := x["$versionset"]; ok {
+			items, _ := vs.([]any)
+			out := VersionSet{}
+			for _, it := range items {
+				s, _ := it.(string)
+				out = append(out, s)
+			}
+			return out, nil
+		}
+		if vm, ok := x["$values"]; ok {
+			m, err := convert(vm, shared)
+			if err != nil {
+				return nil, err
+			}
+			return Values(m.(map[string]any)), nil
+		}
 		if _, ok := x["$nilslice"]; ok {
 			return []any(nil), nil
 		}

@@ -701,7 +701,21 @@ impl<'t> State<'t> {
                     return Ok(Some(v));
                 }
             }
+            Value::Slice(s) if s.methods.is_some() => {
+                if let Some(m) = s.methods.as_ref().and_then(|ms| ms.method(field, &recv)) {
+                    return self.eval_call(dot, Callee::User(m), node, field, args, fin);
+                }
+            }
             Value::Map(m) => {
+                // Methods of a named map type win over its keys, as in Go.
+                let method = m
+                    .borrow()
+                    .methods
+                    .clone()
+                    .and_then(|ms| ms.method(field, &recv));
+                if let Some(f) = method {
+                    return self.eval_call(dot, Callee::User(f), node, field, args, fin);
+                }
                 if has_args {
                     return self.errorf(format!("{field} is not a method but has arguments"));
                 }
