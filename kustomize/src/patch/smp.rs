@@ -24,16 +24,24 @@ pub enum Outcome {
 ///
 /// # Errors
 /// A message for malformed directives and for a patch whose shape differs from the target's
-/// (a map against a scalar or a list), as kyaml reports them.
+/// (a map against a scalar or a list), as kyaml reports them; `target` is then unspecified
+/// (kustomize fails the whole build).
 pub fn apply(target: &mut Value, patch: &Value) -> Result<Outcome, String> {
     let field = |k: &str| target.get(k).and_then(Value::as_str).unwrap_or("");
     let cx = Cx {
         root: schema_root(field("apiVersion"), field("kind")),
     };
     let mut path = Vec::new();
+    // kustomize keeps the object it merged into in place and ignores the value the walk
+    // returns (`Resource.ApplyFilter`): a top-level `$patch: replace`, whose walk returns the
+    // patch instead, leaves the object as it was.
+    let replace = patch
+        .get("$patch")
+        .is_some_and(|d| node_text(d) == "replace");
+    let kept = replace.then(|| target.clone());
     match walk_pair(Some(std::mem::take(target)), Some(patch), &mut path, &cx)? {
         Some(v) => {
-            *target = v;
+            *target = kept.unwrap_or(v);
             Ok(Outcome::Patched)
         }
         None => Ok(Outcome::Delete),
