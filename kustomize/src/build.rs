@@ -722,9 +722,10 @@ fn smp_into(
             md.remove("namespace");
         }
     }
+    let object = r.id_string();
     let outcome = smp::apply(&mut r.obj, &p).map_err(|message| Error::PatchFailed {
         file: pfile.into(),
-        object: r.id_string(),
+        object,
         message,
     })?;
     if outcome == smp::Outcome::Delete {

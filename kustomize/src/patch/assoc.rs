@@ -241,7 +241,7 @@ pub(super) fn merge(
     s: Option<&[Value]>,
     keys: &[String],
     path: &mut Vec<String>,
-    cx: &Cx<'_>,
+    cx: &Cx,
 ) -> Result<(), String> {
     let aliased = s.is_none();
     let mut arena: Vec<Value> = std::mem::take(d);
@@ -318,7 +318,7 @@ fn walk_element(
     pe: Option<usize>,
     aliased: bool,
     path: &mut Vec<String>,
-    cx: &Cx<'_>,
+    cx: &Cx,
 ) -> Result<Option<usize>, String> {
     match (de, pe) {
         (Some(di), Some(_)) if aliased => match walk_same(arena[di].clone(), path, cx)? {
@@ -409,10 +409,7 @@ mod tests {
         let mut d = d.as_array().cloned().unwrap_or_default();
         let s = s.as_array().cloned().unwrap_or_default();
         let keys: Vec<String> = keys.iter().map(|k| (*k).to_string()).collect();
-        let cx = Cx {
-            builtin: true,
-            kind: "Service",
-        };
+        let cx = Cx { root: None };
         merge(&mut d, Some(&s), &keys, &mut vec!["ports".into()], &cx).unwrap();
         Value::Array(d)
     }
@@ -472,10 +469,7 @@ mod tests {
             let mut d = d.as_array().cloned().unwrap_or_default();
             let s = s.as_array().cloned().unwrap_or_default();
             let keys = vec!["port".to_string(), "protocol".to_string()];
-            let cx = Cx {
-                builtin: true,
-                kind: "Service",
-            };
+            let cx = Cx { root: None };
             let _ = merge(&mut d, Some(&s), &keys, &mut vec!["ports".into()], &cx);
             let _ = merge(&mut d, None, &keys, &mut vec!["ports".into()], &cx);
         }

@@ -3,4 +3,5 @@
 
 mod assoc;
 pub mod json6902;
+mod schema;
 pub mod smp;

@@ -9,25 +9,7 @@
 
 use serde_json::{Map, Value};
 
-/// API groups whose kinds kustomize knows the schema of.
-const BUILTIN_GROUPS: &[&str] = &[
-    "",
-    "apps",
-    "batch",
-    "autoscaling",
-    "policy",
-    "networking.k8s.io",
-    "rbac.authorization.k8s.io",
-    "storage.k8s.io",
-    "scheduling.k8s.io",
-    "admissionregistration.k8s.io",
-    "apiextensions.k8s.io",
-    "coordination.k8s.io",
-    "discovery.k8s.io",
-    "certificates.k8s.io",
-    "node.k8s.io",
-    "extensions",
-];
+use super::schema;
 
 /// What the patch does to the whole object.
 #[derive(Debug, PartialEq, Eq)]
@@ -38,47 +20,68 @@ pub enum Outcome {
     Delete,
 }
 
-/// Whether objects of this apiVersion have a known schema (built-in kinds).
-pub fn is_builtin(api_version: &str) -> bool {
-    let group = api_version.split_once('/').map(|(g, _)| g).unwrap_or("");
-    BUILTIN_GROUPS.contains(&group)
-}
-
 /// Applies `patch` to `target`.
 ///
 /// # Errors
 /// A message for malformed directives and for a patch whose shape differs from the target's
-/// (a map against a scalar or a list), as kyaml reports them.
+/// (a map against a scalar or a list), as kyaml reports them; `target` is then unspecified
+/// (kustomize fails the whole build).
 pub fn apply(target: &mut Value, patch: &Value) -> Result<Outcome, String> {
-    let builtin = is_builtin(
-        target
-            .get("apiVersion")
-            .and_then(Value::as_str)
-            .unwrap_or(""),
-    );
-    let kind = target
-        .get("kind")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
+    let field = |k: &str| target.get(k).and_then(Value::as_str).unwrap_or("");
     let cx = Cx {
-        builtin,
-        kind: &kind,
+        root: schema_root(field("apiVersion"), field("kind")),
     };
     let mut path = Vec::new();
+    // kustomize keeps the object it merged into in place and ignores the value the walk
+    // returns (`Resource.ApplyFilter`): a top-level `$patch: replace`, whose walk returns the
+    // patch instead, leaves the object as it was.
+    let replace = patch
+        .get("$patch")
+        .is_some_and(|d| node_text(d) == "replace");
+    let kept = replace.then(|| target.clone());
     match walk_pair(Some(std::mem::take(target)), Some(patch), &mut path, &cx)? {
         Some(v) => {
-            *target = v;
+            *target = kept.unwrap_or(v);
             Ok(Outcome::Patched)
         }
         None => Ok(Outcome::Delete),
     }
 }
 
-/// What the walk knows of the object: whether it has a schema, and its kind.
-pub(super) struct Cx<'a> {
-    pub(super) builtin: bool,
-    pub(super) kind: &'a str,
+/// What the walk knows of the object: its type's definition in kyaml's schema, if it has one
+/// with merged lists.
+pub(super) struct Cx {
+    pub(super) root: Option<u16>,
+}
+
+/// The schema definition of a type, by exact `apiVersion` and `kind` (kyaml's
+/// `SchemaForResourceType`): `apps/v1beta1` Deployments or `autoscaling/v2` HPAs, absent from
+/// Kubernetes v1.21.2, have none, and every list of theirs is replaced like a custom resource's.
+fn schema_root(api_version: &str, kind: &str) -> Option<u16> {
+    schema::ROOTS
+        .binary_search_by(|(a, k, _)| (*a, *k).cmp(&(api_version, kind)))
+        .ok()
+        .map(|i| schema::ROOTS[i].2)
+}
+
+/// The keys of the list at `path` when the schema merges it (empty for a set of scalars), or
+/// `None` when the list is replaced. `path` holds field names only: list elements are
+/// transparent, as kyaml's `Elements()` is.
+pub(super) fn list_keys(path: &[String], cx: &Cx) -> Option<&'static [&'static str]> {
+    let mut def = cx.root?;
+    let (last, parents) = path.split_last()?;
+    for seg in parents {
+        def = field(def, seg)?.2?;
+    }
+    field(def, last)?.1
+}
+
+fn field(def: u16, name: &str) -> Option<&'static schema::Field> {
+    let fields = schema::DEFS.get(usize::from(def))?;
+    fields
+        .binary_search_by(|f| f.0.cmp(name))
+        .ok()
+        .and_then(|i| fields.get(i))
 }
 
 /// A `$patch` directive.
@@ -164,7 +167,7 @@ pub(super) fn walk_pair(
     dest: Option<Value>,
     patch: Option<&Value>,
     path: &mut Vec<String>,
-    cx: &Cx<'_>,
+    cx: &Cx,
 ) -> Result<Option<Value>, String> {
     fn present(v: Option<&Value>) -> Option<&Value> {
         v.filter(|v| !v.is_null())
@@ -196,7 +199,7 @@ fn walk_map_pair(
     dest: Option<Value>,
     patch: Option<&Value>,
     path: &mut Vec<String>,
-    cx: &Cx<'_>,
+    cx: &Cx,
 ) -> Result<Option<Value>, String> {
     let Some(Value::Object(mut d)) = dest else {
         // The target lacks the field (or has `null`).
@@ -251,16 +254,16 @@ fn walk_list_pair(
     dest: Option<Value>,
     patch: Option<&Value>,
     path: &mut Vec<String>,
-    cx: &Cx<'_>,
+    cx: &Cx,
 ) -> Result<Option<Value>, String> {
-    if !cx.builtin || !is_keyed(path, cx) {
-        // A list without merge keys: the patch's, verbatim (`null` clears).
+    let Some(keys) = list_keys(path, cx) else {
+        // A list the schema does not merge: the patch's, verbatim (`null` clears).
         return Ok(match patch {
             Some(Value::Null) => None,
             Some(p) => Some(p.clone()),
             None => dest,
         });
-    }
+    };
     let Some(Value::Array(mut d)) = dest else {
         // VisitList returns the patch's list as it is (no directive), walked against itself.
         return match patch {
@@ -281,11 +284,11 @@ fn walk_list_pair(
         }
         Some(_) => return Ok(None),
     };
-    if let Some(keys) = merge_keys(path, cx.builtin, cx.kind) {
+    if keys.is_empty() {
+        merge_primitive(&mut d, &p);
+    } else {
         let keys: Vec<String> = keys.iter().map(|k| (*k).to_string()).collect();
         super::assoc::merge(&mut d, Some(&p), &keys, path, cx)?;
-    } else {
-        merge_primitive(&mut d, &p);
     }
     Ok(Some(Value::Array(d)))
 }
@@ -308,7 +311,7 @@ fn merge_primitive(d: &mut Vec<Value>, p: &[Value]) {
 pub(super) fn walk_same(
     v: Value,
     path: &mut Vec<String>,
-    cx: &Cx<'_>,
+    cx: &Cx,
 ) -> Result<Option<Value>, String> {
     match v {
         Value::Null => Ok(None),
@@ -317,7 +320,7 @@ pub(super) fn walk_same(
             Directive::Replace | Directive::Merge => Ok(Some(same_map_fields(m, path, cx)?)),
         },
         Value::Array(mut a) => {
-            if !cx.builtin || !is_keyed(path, cx) {
+            if list_keys(path, cx).is_none() {
                 return Ok(Some(Value::Array(a)));
             }
             match list_directive(&mut a)? {
@@ -333,7 +336,7 @@ pub(super) fn walk_same(
 pub(super) fn same_map_fields(
     m: Map<String, Value>,
     path: &mut Vec<String>,
-    cx: &Cx<'_>,
+    cx: &Cx,
 ) -> Result<Value, String> {
     let mut out = Map::new();
     for (k, v) in m {
@@ -351,14 +354,14 @@ pub(super) fn same_map_fields(
 fn same_keyed_list(
     mut a: Vec<Value>,
     path: &mut Vec<String>,
-    cx: &Cx<'_>,
+    cx: &Cx,
 ) -> Result<Option<Value>, String> {
-    match merge_keys(path, cx.builtin, cx.kind) {
-        Some(keys) => {
+    match list_keys(path, cx) {
+        Some(keys) if !keys.is_empty() => {
             let keys: Vec<String> = keys.iter().map(|k| (*k).to_string()).collect();
             super::assoc::merge(&mut a, None, &keys, path, cx)?;
         }
-        None => {
+        _ => {
             let mut out: Vec<Value> = Vec::new();
             for v in a {
                 if !out.contains(&v) {
@@ -371,61 +374,50 @@ fn same_keyed_list(
     Ok(Some(Value::Array(a)))
 }
 
-/// Whether the list at `path` merges (keys, or a set of scalars) rather than being replaced.
-fn is_keyed(path: &[String], cx: &Cx<'_>) -> bool {
-    merge_keys(path, cx.builtin, cx.kind).is_some()
-        || path.last().is_some_and(|f| f == "finalizers")
-}
-
-/// The merge keys of the list at `path`, if it is associative (kyaml's
-/// `PatchStrategyAndKeyList` over the Kubernetes v1.21.2 schema it embeds:
-/// `x-kubernetes-list-map-keys` when the field has them, else `x-kubernetes-patch-merge-key`).
-fn merge_keys(path: &[String], builtin: bool, kind: &str) -> Option<&'static [&'static str]> {
-    let field = path.last()?.as_str();
-    if !builtin {
-        // Without a schema (custom resources) kustomize replaces lists wholesale.
-        return None;
-    }
-    let parent = if path.len() >= 2 {
-        path[path.len() - 2].as_str()
-    } else {
-        ""
-    };
-    let keys: &'static [&'static str] = match field {
-        "containers"
-        | "initContainers"
-        | "ephemeralContainers"
-        | "env"
-        | "volumes"
-        | "imagePullSecrets"
-        | "resourceClaims"
-        | "webhooks" => &["name"],
-        "secrets" if kind == "ServiceAccount" => &["name"],
-        "volumeMounts" => &["mountPath"],
-        "volumeDevices" => &["devicePath"],
-        "hostAliases" => &["ip"],
-        "topologySpreadConstraints" => &["topologyKey", "whenUnsatisfiable"],
-        "conditions" => &["type"],
-        "ownerReferences" => &["uid"],
-        "ports" => {
-            if kind == "Service" && parent == "spec" {
-                &["port", "protocol"]
-            } else if parent == "ephemeralContainers" {
-                // EphemeralContainer's ports have no patch strategy in the schema.
-                return None;
-            } else {
-                &["containerPort", "protocol"]
-            }
-        }
-        _ => return None,
-    };
-    Some(keys)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn keys_at(api_version: &str, kind: &str, path: &str) -> Option<&'static [&'static str]> {
+        let cx = Cx {
+            root: schema_root(api_version, kind),
+        };
+        let path: Vec<String> = path.split('.').map(String::from).collect();
+        list_keys(&path, &cx)
+    }
+
+    #[test]
+    fn merge_keys_come_from_the_schema_of_the_exact_type() {
+        let ports = "spec.template.spec.containers.ports";
+        assert_eq!(
+            keys_at("apps/v1", "Deployment", ports),
+            Some(&["containerPort", "protocol"][..])
+        );
+        assert_eq!(
+            keys_at("v1", "Service", "spec.ports"),
+            Some(&["port", "protocol"][..])
+        );
+        assert_eq!(
+            keys_at(
+                "apps/v1",
+                "Deployment",
+                "spec.template.spec.ephemeralContainers.ports"
+            ),
+            None
+        );
+        // Not in Kubernetes v1.21.2: no schema, lists replaced.
+        assert_eq!(keys_at("apps/v1beta1", "Deployment", ports), None);
+        assert_eq!(keys_at("v1", "ServiceAccount", "imagePullSecrets"), None);
+        assert_eq!(
+            keys_at("v1", "ServiceAccount", "secrets"),
+            Some(&["name"][..])
+        );
+        assert_eq!(
+            keys_at("v1", "ConfigMap", "metadata.finalizers"),
+            Some(&[][..])
+        );
+    }
 
     #[test]
     fn containers_merge_by_name() {
