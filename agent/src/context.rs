@@ -43,6 +43,67 @@ pub struct Context {
     pub(crate) trigger: Arc<Mutex<Option<Trigger>>>,
     /// The resourceVersion of each Application after pi-agent's last write to it.
     pub written: Arc<Written>,
+    /// The reconciles that may run at once (`--concurrent`), with a lane for forced syncs.
+    pub slots: Arc<Slots>,
+}
+
+/// Reconciles running at once: `--concurrent` for the queue, plus a separate lane for
+/// Applications someone is waiting for (a forced sync, a push webhook, a `requestedAt`
+/// annotation not handled yet), so that with a thousand Applications queued, the one asked for
+/// starts at once instead of behind the others. A reconcile gives its slot back before its final
+/// health wait: a slow workload never holds a slot others need.
+pub struct Slots {
+    queue: Arc<tokio::sync::Semaphore>,
+    urgent_lane: Arc<tokio::sync::Semaphore>,
+    asked: Mutex<std::collections::HashSet<ObjectRef<Application>>>,
+}
+
+/// A slot held by one reconcile; dropped (or [`Slot::release`]d) to give it back.
+pub struct Slot(Option<tokio::sync::OwnedSemaphorePermit>);
+
+impl Slot {
+    /// Gives the slot back now (before a long wait that needs no CPU).
+    pub fn release(&mut self) {
+        self.0 = None;
+    }
+}
+
+impl Slots {
+    /// `concurrent` slots for the queue (at least one) and a quarter of that (1 to 16) for
+    /// Applications asked for.
+    pub fn new(concurrent: usize) -> Self {
+        let concurrent = concurrent.max(1);
+        Slots {
+            queue: Arc::new(tokio::sync::Semaphore::new(concurrent)),
+            urgent_lane: Arc::new(tokio::sync::Semaphore::new((concurrent / 4).clamp(1, 16))),
+            asked: Mutex::default(),
+        }
+    }
+
+    /// Marks `key` as asked for: its next reconcile takes the urgent lane.
+    pub fn ask(&self, key: ObjectRef<Application>) {
+        self.asked
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key);
+    }
+
+    /// Waits for a slot for `key`: the urgent lane if it was asked for (or `requested` says
+    /// so), else the queue.
+    pub async fn acquire(&self, key: &ObjectRef<Application>, requested: bool) -> Slot {
+        let asked = self
+            .asked
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(key);
+        let lane = if asked || requested {
+            &self.urgent_lane
+        } else {
+            &self.queue
+        };
+        // The semaphores are never closed.
+        Slot(lane.clone().acquire_owned().await.ok())
+    }
 }
 
 /// The resourceVersion each Application had after this process last wrote it (its finalizer or
@@ -134,6 +195,7 @@ impl Context {
             failures: Default::default(),
             trigger,
             written: Default::default(),
+            slots: Arc::new(Slots::new(64)),
         })
     }
 
@@ -164,6 +226,12 @@ impl Context {
         Ok(applier)
     }
 
+    /// Sets the number of reconciles that may run at once (`--concurrent`).
+    pub fn with_concurrency(mut self, concurrent: usize) -> Self {
+        self.slots = Arc::new(Slots::new(concurrent));
+        self
+    }
+
     /// Asks for an immediate reconcile of an Application (drift, trust changes). Returns false
     /// when the controller has not started or its queue is full.
     pub fn request_reconcile(&self, key: ObjectRef<Application>) -> bool {
@@ -181,7 +249,40 @@ impl Context {
 
 #[cfg(test)]
 mod tests {
-    use super::Written;
+    use super::{Slots, Written};
+    use kube::runtime::reflector::ObjectRef;
+
+    #[tokio::test]
+    async fn an_application_asked_for_should_not_wait_behind_the_queue() {
+        let slots = Slots::new(2);
+        let key = |n: &str| ObjectRef::new(n).within("ns");
+        let _a = slots.acquire(&key("a"), false).await;
+        let mut b = slots.acquire(&key("b"), false).await;
+        // The queue is full: a third waits…
+        let waiting = tokio::time::timeout(
+            std::time::Duration::from_millis(50),
+            slots.acquire(&key("c"), false),
+        )
+        .await;
+        assert!(waiting.is_err(), "the queue has two slots");
+        // …but one asked for (forced sync, webhook) or annotated takes the lane.
+        slots.ask(key("d"));
+        let _d = slots.acquire(&key("d"), false).await;
+        drop(_d);
+        let _e = slots.acquire(&key("e"), true).await;
+        // Asking is used once.
+        slots.ask(key("f"));
+        drop(_e);
+        let _f = slots.acquire(&key("f"), false).await;
+        // A released slot is free at once.
+        b.release();
+        let _g = tokio::time::timeout(
+            std::time::Duration::from_millis(500),
+            slots.acquire(&key("g"), false),
+        )
+        .await
+        .expect("a released slot");
+    }
 
     #[test]
     fn a_cached_object_should_be_current_only_if_it_holds_our_last_write() {

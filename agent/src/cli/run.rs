@@ -92,8 +92,8 @@ pub struct RunArgs {
     /// exits anyway.
     #[arg(long, default_value = "25s")]
     shutdown_timeout: String,
-    /// Applications reconciled at once (the others wait in the queue; a reconcile waiting for
-    /// health holds its slot).
+    /// Applications reconciled at once (the others wait in the queue; a forced sync or a push
+    /// webhook takes a separate lane; the final health wait gives the slot back).
     #[arg(long, default_value_t = DEFAULT_CONCURRENT, env = "PI_AGENT_CONCURRENT")]
     concurrent: u16,
     #[command(flatten)]
@@ -302,7 +302,8 @@ async fn run(config: RunConfig) -> anyhow::Result<()> {
             .allow_file_urls(config.allow_file_urls)
             .max_repo_bytes(config.max_repo_bytes),
         metrics.clone(),
-    )?;
+    )?
+    .with_concurrency(usize::from(config.concurrent));
     ctx.trust_files = config.trust_files;
     ctx.images = Arc::new(provenance::Verifier::new(provenance::VerifierConfig {
         plain_http_registries: config.plain_http_registries,
@@ -321,12 +322,8 @@ async fn run(config: RunConfig) -> anyhow::Result<()> {
     let namespace = config.namespace;
     let start_controller = || {
         metrics.leader.set(1);
-        let (handles, controller) = controller::start(
-            ctx.clone(),
-            namespace.as_deref(),
-            config.concurrent,
-            stopped(stop_rx.clone()),
-        );
+        let (handles, controller) =
+            controller::start(ctx.clone(), namespace.as_deref(), stopped(stop_rx.clone()));
         let _ = state.handles.set(handles);
         controller
     };

@@ -22,7 +22,11 @@ use crate::work::application::{self, Sink};
 ///
 /// # Guarantees
 /// A failure before apply leaves the cluster untouched; the status always says what happened.
-pub async fn reconcile(cached: &Application, ctx: &Context) -> Result<Action, Failure> {
+pub async fn reconcile(
+    cached: &Application,
+    ctx: &Context,
+    slot: crate::context::Slot,
+) -> Result<Action, Failure> {
     let api: Api<Application> =
         Api::namespaced(ctx.client.clone(), &cached.namespace().unwrap_or_default());
     // The cache may lag behind our own last status write (a reconcile can start right after one):
@@ -93,7 +97,7 @@ pub async fn reconcile(cached: &Application, ctx: &Context) -> Result<Action, Fa
         return rec.suspended(requested_at).await;
     }
     let result = match application::work_of(&app) {
-        Ok(work) => crate::pipeline::run(&work, &prior, ctx, &rec).await,
+        Ok(work) => crate::pipeline::run(&work, &prior, ctx, &rec, slot).await,
         Err(e) => Err(Failure::new("spec", e)),
     };
     rec.finish(result, requested_at).await

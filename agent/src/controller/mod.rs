@@ -34,8 +34,16 @@ pub use crate::context::Context;
 pub async fn reconcile(app: Arc<Application>, ctx: Arc<Context>) -> Result<Action, Failure> {
     let span = info_span!("reconcile", app = %format!("{}/{}", app.namespace().unwrap_or_default(), app.name_any()), revision = field::Empty);
     async move {
+        let key = ObjectRef::from_obj(app.as_ref());
+        // Someone waits for it when its `requestedAt` annotation is not handled yet.
+        let requested = app.annotations().get(crate::api::REQUESTED_AT_ANNOTATION)
+            != app
+                .status
+                .as_ref()
+                .and_then(|s| s.last_handled_reconcile_at.as_ref());
+        let slot = ctx.slots.acquire(&key, requested).await;
         let start = Instant::now();
-        let result = application::reconcile(&app, &ctx).await;
+        let result = application::reconcile(&app, &ctx, slot).await;
         let subject = work::application::subject_of(&app);
         crate::report::recorder::reconciled(
             &ctx.metrics,
@@ -43,7 +51,6 @@ pub async fn reconcile(app: Arc<Application>, ctx: Arc<Context>) -> Result<Actio
             start.elapsed(),
             result.as_ref().map(|_| ()),
         );
-        let key = ObjectRef::from_obj(app.as_ref());
         let mut failures = ctx.failures.lock().unwrap_or_else(|p| p.into_inner());
         match &result {
             Ok(_) => {
@@ -124,14 +131,15 @@ pub struct Handles {
     pub trigger: futures::channel::mpsc::Sender<ObjectRef<Application>>,
     /// True once the cache is synced.
     pub ready: Arc<AtomicBool>,
+    /// The reconcile slots: a forced sync takes the urgent lane.
+    pub slots: Arc<crate::context::Slots>,
 }
 
-/// Starts the controller over every Application the client may see (or one namespace), with at
-/// most `concurrent` reconciles at a time; returns the handles for the HTTP server and the future that runs the controller until `shutdown`.
+/// Starts the controller over every Application the client may see (or one namespace; reconciles
+/// run as the context's slots allow); returns the handles for the HTTP server and the future that runs the controller until `shutdown`.
 pub fn start(
     ctx: Arc<Context>,
     namespace: Option<&str>,
-    concurrent: u16,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) -> (Handles, impl std::future::Future<Output = ()>) {
     let api: Api<Application> = match namespace {
@@ -160,6 +168,7 @@ pub fn start(
         store: reader.clone(),
         trigger,
         ready: ready.clone(),
+        slots: ctx.slots.clone(),
     };
     // Trust material and credentials are read at every reconcile; a change to a Secret or
     // ConfigMap an Application reads triggers that reconcile at once (metadata-only watches).
@@ -180,7 +189,6 @@ pub fn start(
     let (apps_s, apps_c) = (reader.clone(), reader.clone());
     let trust_changes = watch_trust_files(ctx.clone(), reader.clone());
     let controller = kube::runtime::Controller::for_stream(stream, reader.clone())
-        .with_config(kube::runtime::Config::default().concurrency(concurrent))
         .watches_stream(secret_events, move |s| {
             readers_of(&apps_s, &s, Referenced::Secret)
         })

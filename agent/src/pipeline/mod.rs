@@ -49,6 +49,7 @@ pub async fn run(
     prior: &Prior,
     ctx: &Context,
     rec: &Recorder<'_>,
+    mut slot: crate::context::Slot,
 ) -> Result<Done, Failure> {
     rec.stage("depends", depends::check(work, ctx)).await?;
     let fetched = rec
@@ -70,6 +71,8 @@ pub async fn run(
     let pruned = rec
         .stage("prune", prune::prune(work, prior, ctx, applied))
         .await?;
+    // The final health wait needs no CPU: its slot goes to the next Application.
+    slot.release();
     rec.stage("assess", assess::assess(work, ctx, rec, pruned))
         .await
 }

@@ -68,6 +68,8 @@ pub struct State {
 /// webhooks). Idempotent: a reconcile already pending for the same Application absorbs it.
 /// False when the queue is full.
 pub fn request_reconcile(handles: &Handles, key: ObjectRef<Application>) -> bool {
+    // Someone waits for it: its reconcile does not queue behind the others.
+    handles.slots.ask(key.clone());
     handles.trigger.clone().try_send(key).is_ok()
 }
 
