@@ -8,6 +8,7 @@ mod diff;
 mod drift;
 pub mod ignore;
 mod inventory;
+mod rules;
 mod takeover;
 mod tenancy;
 
@@ -24,8 +25,10 @@ use serde_json::Value;
 pub use diff::{Change, unified};
 pub use drift::{DriftCounts, DriftWatcher, OnDrift};
 pub use inventory::{ObjectId, entry_for, inventory_of, stale};
+pub use rules::{ApplyRules, RulesCache, RulesError};
 pub use tenancy::Tenancy;
 
+use self::ignore::{IgnoreRules, Resolution};
 use crate::api::{FIELD_MANAGER, OWNER_NAME_LABEL, OWNER_NAMESPACE_LABEL, PRUNE_ANNOTATION};
 use crate::error::RetryClass;
 use crate::render::Object;
@@ -88,7 +91,9 @@ pub struct Applied {
     pub namespace: Option<String>,
     /// Its name.
     pub name: String,
-    /// The body applied.
+    /// The desired body: what was applied, before the fields that `spec.sync.ignore` leaves to
+    /// other managers were taken out against the live object (the drift watcher does that
+    /// again against the object it corrects).
     pub body: Value,
     /// Its metadata as the API server returned it after the apply (without managed fields).
     pub meta: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
@@ -105,8 +110,9 @@ struct Patched {
     takeover: bool,
 }
 
-impl From<Value> for Patched {
-    fn from(mut live: Value) -> Self {
+impl Patched {
+    /// What is kept of `live`; its health by the work's rules (CEL checks, else kstatus).
+    fn new(mut live: Value, rules: &ApplyRules) -> Self {
         let takeover = takeover::needed(&live);
         if let Some(meta) = live.get_mut("metadata").and_then(Value::as_object_mut) {
             meta.remove("managedFields");
@@ -115,7 +121,7 @@ impl From<Value> for Patched {
             .get("metadata")
             .and_then(|m| serde_json::from_value(m.clone()).ok())
             .unwrap_or_default();
-        let current = crate::health::assess(&live).status == crate::health::Status::Current;
+        let current = rules.health_of(&live).status == crate::health::Status::Current;
         Patched {
             meta,
             live: (!current).then_some(live),
@@ -261,13 +267,26 @@ impl Applier {
         &self,
         r: &Resolved<'_>,
         owner: &Owner,
+        rules: &ApplyRules,
         dry_run: bool,
     ) -> Result<Patched, ApplyError> {
-        let body = desired_body(r.object, r.namespace.as_deref(), owner);
+        let mut body = desired_body(r.object, r.namespace.as_deref(), owner);
         let id = match &r.namespace {
             Some(ns) => format!("{} {ns}/{}", r.object.kind(), r.object.name()),
             None => r.object.display_id(),
         };
+        self.leave_ignored(
+            &r.resource,
+            r.namespace.as_deref(),
+            r.object.name(),
+            &mut body,
+            &rules.ignore,
+        )
+        .await
+        .map_err(|e| ApplyError::Unavailable {
+            object: id.clone(),
+            message: format!("reading it for `spec.sync.ignore`: {e}"),
+        })?;
         self.apply_body(
             &r.resource,
             r.namespace.as_deref(),
@@ -277,7 +296,7 @@ impl Applier {
         )
         .await
         // Reduced at once to what is kept: a thousand whole responses are never held together.
-        .map(|o| Patched::from(serde_json::to_value(o).unwrap_or_default()))
+        .map(|o| Patched::new(serde_json::to_value(o).unwrap_or_default(), rules))
         .map_err(|e| match e {
             // The kind is no longer served (its CRD was deleted or changed version): forget the
             // cached discovery so the next attempt asks the API server again.
@@ -331,6 +350,38 @@ impl Applier {
         }
         api.patch(name, &params, &Patch::Apply(body)).await
     }
+
+    /// Rewrites `body` so that the fields `ignore` leaves to other managers stay as the
+    /// cluster has them (see [`ignore`]); reads the live object only when a rule applies to
+    /// the body. Returns what was left to whom (no values).
+    ///
+    /// # Errors
+    /// The live object cannot be read.
+    pub async fn leave_ignored(
+        &self,
+        resource: &ApiResource,
+        namespace: Option<&str>,
+        name: &str,
+        body: &mut Value,
+        ignore: &IgnoreRules,
+    ) -> Result<Vec<Resolution>, kube::Error> {
+        if ignore.paths_for(body).is_empty() {
+            return Ok(Vec::new());
+        }
+        let api: Api<DynamicObject> = match namespace {
+            Some(ns) => Api::namespaced_with(self.client.clone(), ns, resource),
+            None => Api::all_with(self.client.clone(), resource),
+        };
+        let live = api
+            .get_opt(name)
+            .await?
+            .map(|o| serde_json::to_value(o).unwrap_or_default());
+        let done = ignore.prepare(body, live.as_ref(), FIELD_MANAGER);
+        for d in &done {
+            tracing::debug!(kind = %resource.kind, namespace = ?namespace, name, resolution = ?d, "field left to another manager");
+        }
+        Ok(done)
+    }
 }
 
 /// The body pi-agent applies for an object: its namespace set, and the owner labels.
@@ -360,8 +411,9 @@ impl Applier {
         objects: &[Object],
         tenancy: &Tenancy,
         owner: &Owner,
+        rules: &ApplyRules,
     ) -> Result<Vec<Applied>, ApplyError> {
-        self.run(objects, tenancy, owner, true, true).await
+        self.run(objects, tenancy, owner, rules, true, true).await
     }
 
     /// Checks `objects` as [`Applier::apply`] would (discovery, tenancy, server-side dry run of
@@ -374,8 +426,9 @@ impl Applier {
         objects: &[Object],
         tenancy: &Tenancy,
         owner: &Owner,
+        rules: &ApplyRules,
     ) -> Result<(), ApplyError> {
-        self.run(objects, tenancy, owner, false, true)
+        self.run(objects, tenancy, owner, rules, false, true)
             .await
             .map(|_| ())
     }
@@ -391,8 +444,9 @@ impl Applier {
         objects: &[Object],
         tenancy: &Tenancy,
         owner: &Owner,
+        rules: &ApplyRules,
     ) -> Result<Vec<Applied>, ApplyError> {
-        self.run(objects, tenancy, owner, true, false).await
+        self.run(objects, tenancy, owner, rules, true, false).await
     }
 
     async fn run(
@@ -400,6 +454,7 @@ impl Applier {
         objects: &[Object],
         tenancy: &Tenancy,
         owner: &Owner,
+        rules: &ApplyRules,
         write: bool,
         dry_run: bool,
     ) -> Result<Vec<Applied>, ApplyError> {
@@ -467,7 +522,7 @@ impl Applier {
         let mut takeover = Vec::new();
         if dry_run {
             for part in [&phase0, &checked] {
-                let dry = self.patch_all(part, owner, true).await?;
+                let dry = self.patch_all(part, owner, rules, true).await?;
                 takeover.extend(dry.iter().map(|p| p.takeover));
             }
         }
@@ -483,7 +538,7 @@ impl Applier {
             }
         }
 
-        let live0 = self.patch_all(&phase0, owner, false).await?;
+        let live0 = self.patch_all(&phase0, owner, rules, false).await?;
         // Objects that depend on CRDs of this revision: resolve now that the CRDs exist.
         let mut deferred = Vec::new();
         for o in later {
@@ -493,8 +548,8 @@ impl Applier {
         checked.sort_by_key(|r| r.namespace.is_some());
         let (cluster, namespaced): (Vec<_>, Vec<_>) =
             checked.into_iter().partition(|r| r.namespace.is_none());
-        let live1 = self.patch_all(&cluster, owner, false).await?;
-        let live2 = self.patch_all(&namespaced, owner, false).await?;
+        let live1 = self.patch_all(&cluster, owner, rules, false).await?;
+        let live2 = self.patch_all(&namespaced, owner, rules, false).await?;
 
         Ok(phase0
             .iter()
@@ -536,12 +591,13 @@ impl Applier {
         &self,
         items: &[Resolved<'_>],
         owner: &Owner,
+        rules: &ApplyRules,
         dry_run: bool,
     ) -> Result<Vec<Patched>, ApplyError> {
         // Futures are built before the stream so it stores no closure (keeps the future Send).
         let mut patches = Vec::with_capacity(items.len());
         for r in items {
-            patches.push(self.patch(r, owner, dry_run));
+            patches.push(self.patch(r, owner, rules, dry_run));
         }
         // `buffered` keeps the input order, so results line up with `items`.
         futures::stream::iter(patches)

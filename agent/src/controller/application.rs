@@ -147,5 +147,6 @@ async fn finalize(
         Err(e) => return Err(Failure::new("prune", StatusError(e))),
     }
     ctx.metrics.forget(&owner.namespace, &owner.name);
+    ctx.rules.forget(&owner);
     Ok(Action::await_change())
 }

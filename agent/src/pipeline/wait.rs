@@ -4,9 +4,9 @@
 
 use std::time::{Duration, Instant};
 
-use crate::apply::{Applied, Applier};
+use crate::apply::{Applied, Applier, ApplyRules};
 use crate::error::RetryClass;
-use crate::health::{Health, Status, assess, summarize};
+use crate::health::{Health, Status, summarize};
 
 /// Why the health check failed.
 #[derive(Debug, thiserror::Error)]
@@ -33,8 +33,8 @@ fn display(a: &Applied) -> String {
     }
 }
 
-/// Waits until every applied object is `Current` (kstatus), polling every `poll`, for at most
-/// `timeout`. Objects already `Current` right after the apply (all those without health
+/// Waits until every applied object is `Current` (its kind's CEL health check, else kstatus),
+/// polling every `poll`, for at most `timeout`. Objects already `Current` right after the apply (all those without health
 /// semantics, most of the others on a re-sync) cost no request.
 ///
 /// # Errors
@@ -43,9 +43,11 @@ fn display(a: &Applied) -> String {
 pub async fn wait_healthy(
     applier: &Applier,
     applied: &[Applied],
+    rules: &ApplyRules,
     timeout: Duration,
     poll: Duration,
 ) -> Result<(), HealthError> {
+    let assess = |live: &serde_json::Value| rules.health_of(live);
     let start = Instant::now();
     let mut pending: Vec<(&Applied, Health)> = applied
         .iter()

@@ -20,7 +20,8 @@ use crate::report::conditions;
 use crate::source::Reference;
 
 use super::{
-    Dependency, Prior, RenderSpec, SourceSpec, StatusSink, Subject, SyncSpec, VerifySpec, Work,
+    DecryptionSpec, Dependency, Prior, RenderSpec, SourceSpec, StatusSink, Subject, SyncSpec,
+    VerifySpec, Work,
 };
 
 /// Default `spec.source.interval`.
@@ -108,6 +109,10 @@ pub fn work_of(app: &Application) -> Result<Work, SpecError> {
         render: RenderSpec::Kustomize {
             path: spec.source.path.clone().unwrap_or_default(),
         },
+        decryption: spec.decryption.as_ref().map(|d| DecryptionSpec {
+            secret_name: d.secret_ref.as_ref().map(|r| r.name.clone()),
+        }),
+        post_build: spec.post_build.clone(),
         images: spec.images.clone(),
         tenancy: Tenancy::of(&spec.destination, &app.target_namespace()),
         sync: SyncSpec {
@@ -119,6 +124,8 @@ pub fn work_of(app: &Application) -> Result<Work, SpecError> {
             deletion_policy: spec.sync.deletion_policy,
             suspend: spec.sync.suspend,
             service_account: spec.destination.service_account_name.clone(),
+            health_checks: spec.sync.health_check_exprs.clone(),
+            ignore: spec.sync.ignore.clone(),
         },
         report: spec.report.clone(),
         subject,
