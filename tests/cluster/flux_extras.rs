@@ -145,12 +145,7 @@ fn secret_yaml(name: &str, data: &str) -> String {
 
 async fn replicas(client: &kube::Client, ns: &str) -> Option<i32> {
     let deploys: Api<Deployment> = Api::namespaced(client.clone(), ns);
-    deploys
-        .get("web")
-        .await
-        .expect("web")
-        .spec
-        .and_then(|s| s.replicas)
+    deploys.get("web").await.expect("web").spec.replicas
 }
 
 pub async fn sops_substitution_cel_health_and_ignored_fields_work_together(env: Arc<Env>) {
@@ -269,7 +264,8 @@ pub async fn sops_substitution_cel_health_and_ignored_fields_work_together(env: 
         .await
         .expect("web")
         .spec
-        .and_then(|s| s.template.spec)
+        .template
+        .spec
         .map(|p| p.containers[0].image.clone());
     assert_eq!(image, Some(Some("registry.example/web:1.0".to_owned())));
 
@@ -279,7 +275,7 @@ pub async fn sops_substitution_cel_health_and_ignored_fields_work_together(env: 
     let api: Api<Application> = Api::namespaced(env.client.clone(), &ns);
     let app = api.get("web").await.expect("app");
     assert!(
-        !ready(&app).is_some_and(|(s, _, _)| s == "True"),
+        ready(&app).is_none_or(|(s, _, _)| s != "True"),
         "a Progressing Gadget must not be Ready: {:?}",
         app.status
     );
@@ -425,7 +421,7 @@ pub async fn flux_extras_refusals_name_what_failed(env: Arc<Env>) {
             ("tampered/secret.enc.yaml", &tampered),
             ("undefined/cm.yaml", undefined),
             ("plain/secret.enc.yaml", &encrypted),
-            ("cel/cm.yaml", &CM_V1.to_owned()),
+            ("cel/cm.yaml", CM_V1),
         ],
         "refusals",
     );

@@ -186,6 +186,60 @@ mod tests {
         );
     }
 
+    fn fixture(path: &str) -> Vec<u8> {
+        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../sops/tests/fixtures")
+            .join(path);
+        std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+    }
+
+    fn age_keys() -> Inputs {
+        let mut keys = sops::Keyring::new();
+        let text = String::from_utf8(fixture("keys/one.agekey")).unwrap();
+        keys.add_age_identities("one", &text).unwrap();
+        Inputs {
+            keys: Some(std::sync::Arc::new(keys)),
+            substitution: None,
+        }
+    }
+
+    /// Files encrypted by the real sops 3.13 (`sops/tests/fixtures/record.sh`).
+    #[test]
+    fn a_sops_secret_should_be_decrypted_after_the_build_then_substituted() {
+        let mut fs = MemFs::new();
+        fs.add("app/secret.enc.yaml", fixture("enc/secret.yaml"));
+        fs.add(
+            "app/kustomization.yaml",
+            "resources: [secret.enc.yaml]\nnamePrefix: x-\n",
+        );
+        let mut inputs = age_keys();
+        let objects = render_tree(&fs, "app", &inputs).unwrap();
+        assert_eq!(objects[0].name(), "x-db");
+        assert!(objects[0].value.get("sops").is_none());
+        assert_eq!(objects[0].value["stringData"]["username"], "admin");
+        // Substitution runs on the decrypted values (Flux's order).
+        let vars = Variables::from_map([("unused".to_owned(), "x".to_owned())].into()).unwrap();
+        inputs.substitution = Some((vars, Options::default()));
+        let objects = render_tree(&fs, "app", &inputs).unwrap();
+        assert_eq!(objects[0].value["stringData"]["username"], "admin");
+
+        // One character of a value changed: refused, naming the file, without the value.
+        let text = String::from_utf8(fixture("enc/secret.yaml")).unwrap();
+        let at = text.find("ENC[AES256_GCM,data:").unwrap() + 20;
+        let mut bytes = text.into_bytes();
+        bytes[at] = if bytes[at] == b'A' { b'B' } else { b'A' };
+        fs.add("app/secret.enc.yaml", bytes);
+        let e = render_tree(&fs, "app", &age_keys()).unwrap_err();
+        assert_eq!(e.retry_class(), RetryClass::Terminal);
+        let e = e.to_string();
+        assert!(
+            e.starts_with("decryption failed: `app/secret.enc.yaml`: Secret team-a/x-db")
+                && e.contains("`stringData.username` cannot be decrypted"),
+            "{e}"
+        );
+        assert!(!e.contains("admin"), "{e}");
+    }
+
     #[test]
     fn substitution_should_run_after_the_build_and_name_an_unset_variable() {
         let mut fs = MemFs::new();

@@ -234,6 +234,27 @@ mod tests {
     }
 
     #[test]
+    fn the_flux_extras_should_be_carried_into_the_work() {
+        let w = work_of(&app(json!({
+            "source": {"url": "https://h/r.git"},
+            "decryption": {"provider": "sops"},
+            "postBuild": {"substitute": {"env": "prod"}},
+            "sync": {"healthCheckExprs": [{"apiVersion": "x.io/v1", "kind": "W", "current": "true"}],
+                     "ignore": [{"paths": ["/spec/replicas"]}]}
+        })))
+        .unwrap();
+        assert_eq!(w.decryption, Some(DecryptionSpec { secret_name: None }));
+        assert_eq!(
+            w.post_build.map(|p| p.substitute),
+            Some([("env".to_owned(), "prod".to_owned())].into())
+        );
+        assert_eq!(w.sync.health_checks.len(), 1);
+        assert_eq!(w.sync.ignore[0].paths, ["/spec/replicas"]);
+        let w = work_of(&app(json!({"source": {"url": "u"}}))).unwrap();
+        assert!(w.decryption.is_none() && w.post_build.is_none());
+    }
+
+    #[test]
     fn an_invalid_spec_should_name_the_field() {
         let bad = |spec| work_of(&app(spec)).unwrap_err().to_string();
         let e = bad(json!({"source": {"url": "u", "interval": "10ms"}}));
