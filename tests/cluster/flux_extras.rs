@@ -148,7 +148,9 @@ async fn replicas(client: &kube::Client, ns: &str) -> Option<i32> {
     deploys.get("web").await.expect("web").spec.replicas
 }
 
-pub async fn sops_substitution_cel_health_and_ignored_fields_work_together(env: Arc<Env>) {
+pub async fn flux_extras_sops_substitution_cel_health_and_ignored_fields_work_together(
+    env: Arc<Env>,
+) {
     let ns = namespace(&env.client, "t-flux-extras").await;
     install_gadget_crd(&env.client).await;
     let sops = Sops::new().with_pgp();
@@ -359,7 +361,7 @@ pub async fn sops_substitution_cel_health_and_ignored_fields_work_together(env: 
     }
 }
 
-pub async fn the_region_key_file_decrypts_when_the_application_names_no_secret(env: Arc<Env>) {
+pub async fn flux_extras_the_region_key_file_decrypts_when_no_secret_is_named(env: Arc<Env>) {
     let ns = namespace(&env.client, "t-sops-region").await;
     let sops = Sops::new();
     let repo = signed_repo();

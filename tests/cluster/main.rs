@@ -835,8 +835,8 @@ fn main() {
         trial!(no_trust_material_fails_closed_and_mode_none_warns),
         trial!(objects_outside_the_destination_are_refused),
         trial!(impersonation_bounds_what_the_repository_can_do),
-        trial!(sops_substitution_cel_health_and_ignored_fields_work_together),
-        trial!(the_region_key_file_decrypts_when_the_application_names_no_secret),
+        trial!(flux_extras_sops_substitution_cel_health_and_ignored_fields_work_together),
+        trial!(flux_extras_the_region_key_file_decrypts_when_no_secret_is_named),
         trial!(flux_extras_refusals_name_what_failed),
     ];
     let conclusion = libtest_mimic::run(&args, trials);
