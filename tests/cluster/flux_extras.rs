@@ -335,6 +335,47 @@ pub async fn flux_extras_sops_substitution_cel_health_and_ignored_fields_work_to
     })
     .await;
     assert_eq!(replicas(&env.client, &ns).await, Some(3));
+
+    // Drift correction: a hand edit of the image and the replicas in one write; the image is
+    // put back at once, the replicas stay as they were left.
+    deploys
+        .patch(
+            "web",
+            &PatchParams {
+                field_manager: Some("kubectl-edit".into()),
+                ..Default::default()
+            },
+            &Patch::Strategic(json!({"spec": {"replicas": 5, "template": {"spec": {
+                "containers": [{"name": "web", "image": "registry.example/web:hand-edited"}]}}}})),
+        )
+        .await
+        .expect("hand edit");
+    eventually(
+        "the image reverted by drift correction",
+        Duration::from_secs(20),
+        || {
+            let deploys = deploys.clone();
+            async move {
+                let d = deploys.get("web").await.map_err(|e| e.to_string())?;
+                let image = d
+                    .spec
+                    .template
+                    .spec
+                    .and_then(|p| p.containers.into_iter().next())
+                    .and_then(|c| c.image);
+                match image.as_deref() {
+                    Some("registry.example/web:1.0") => Ok(d.spec.replicas),
+                    other => Err(format!("image {other:?}")),
+                }
+            }
+        },
+    )
+    .await;
+    assert_eq!(
+        replicas(&env.client, &ns).await,
+        Some(5),
+        "drift correction must leave an ignored field alone"
+    );
     let managers: Vec<String> = deploys
         .get("web")
         .await
