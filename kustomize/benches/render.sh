@@ -156,7 +156,7 @@ YAML
 
 # --- build kustomize-rs once ---------------------------------------------------------------
 (cd "$here" && cargo build --release --quiet --example build)
-ours="$here/target/release/examples/build"
+ours="${CARGO_TARGET_DIR:-$(cd "$here/.." && pwd)/target}/release/examples/build"
 
 # --- run -----------------------------------------------------------------------------------
 best() { # best wall-clock seconds of RUNS runs of "$@" (stdout discarded)

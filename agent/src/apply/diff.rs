@@ -88,6 +88,7 @@ impl Applier {
                 body: Value::Null,
                 meta: Default::default(),
                 live: None,
+                unchanged: false,
             };
             let live = self.get_live(&probe).await.map_err(unavailable)?;
             let mut body = o.value.clone();

@@ -53,6 +53,9 @@ struct Desired {
     // What the object looked like after pi-agent last wrote it: an event with the same
     // fingerprint changed nothing that matters (a status update, our own write).
     seen: Fingerprint,
+    // No change by anyone else since pi-agent last wrote it (false once drift is seen and not
+    // corrected): a re-sync of the same body may then skip the write.
+    clean: bool,
 }
 
 /// What tells a change of desired state from a status update in a metadata-only event: for kinds
@@ -96,6 +99,9 @@ pub struct DriftWatcher {
     client: kube::Client,
     desired: Mutex<HashMap<ObjectKey, Desired>>,
     watches: Mutex<HashMap<KindKey, tokio::task::JoinHandle<()>>>,
+    // Kinds whose watch has listed every object and is following events: only for those is a
+    // missing event proof that nothing changed.
+    synced: Mutex<std::collections::HashSet<KindKey>>,
     counts: Mutex<HashMap<Owner, DriftCounts>>,
     // One lock per Application: a correction never interleaves with a reconcile's apply, so it
     // can never put back the previous revision over the new one.
@@ -117,6 +123,7 @@ impl DriftWatcher {
             client,
             desired: Mutex::default(),
             watches: Mutex::default(),
+            synced: Mutex::default(),
             counts: Mutex::default(),
             locks: Mutex::default(),
             on_drift,
@@ -144,16 +151,33 @@ impl DriftWatcher {
     ) {
         {
             let mut desired = self.desired.lock().unwrap_or_else(|p| p.into_inner());
-            desired.retain(|_, d| &d.owner != owner);
+            let mine: Vec<ObjectKey> = desired
+                .iter()
+                .filter(|(_, d)| &d.owner == owner)
+                .map(|(k, _)| k.clone())
+                .collect();
+            let mut previous: HashMap<ObjectKey, Desired> = mine
+                .into_iter()
+                .filter_map(|k| desired.remove(&k).map(|d| (k, d)))
+                .collect();
             for a in applied {
-                let group = a.resource.group.clone();
+                let key = ObjectKey {
+                    group: a.resource.group.clone(),
+                    kind: a.resource.kind.clone(),
+                    namespace: a.namespace.clone().unwrap_or_default(),
+                    name: a.name.clone(),
+                };
+                // Not written this time (unchanged): what was seen of it still holds.
+                if a.unchanged
+                    && let Some(mut kept) = previous.remove(&key)
+                {
+                    kept.applier = applier.clone();
+                    kept.self_heal = self_heal;
+                    desired.insert(key, kept);
+                    continue;
+                }
                 desired.insert(
-                    ObjectKey {
-                        group,
-                        kind: a.resource.kind.clone(),
-                        namespace: a.namespace.clone().unwrap_or_default(),
-                        name: a.name.clone(),
-                    },
+                    key,
                     Desired {
                         owner: owner.clone(),
                         applier: applier.clone(),
@@ -165,6 +189,7 @@ impl DriftWatcher {
                             .unwrap_or_default()
                             .into_boxed_slice(),
                         seen: fingerprint(&a.meta),
+                        clean: true,
                     },
                 );
             }
@@ -185,6 +210,71 @@ impl DriftWatcher {
                 key,
                 tokio::spawn(async move { this.watch_kind(resource).await }),
             );
+        }
+    }
+
+    /// True if writing `body` again for this object would change nothing: pi-agent wrote this
+    /// very body last, for the same owner, and the kind's watch (synced) has seen no change by
+    /// anyone else since. A re-sync then skips the write (drift is corrected by the watch
+    /// itself, or marks the object as not clean when `selfHeal` is off).
+    pub fn unchanged(
+        &self,
+        owner: &Owner,
+        resource: &ApiResource,
+        namespace: Option<&str>,
+        name: &str,
+        body: &Value,
+    ) -> bool {
+        let kind = KindKey {
+            group: resource.group.clone(),
+            version: resource.version.clone(),
+            kind: resource.kind.clone(),
+        };
+        if !self
+            .synced
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(&kind)
+        {
+            return false;
+        }
+        let key = ObjectKey {
+            group: kind.group,
+            kind: kind.kind,
+            namespace: namespace.unwrap_or_default().to_owned(),
+            name: name.to_owned(),
+        };
+        let desired = self.desired.lock().unwrap_or_else(|p| p.into_inner());
+        desired.get(&key).is_some_and(|d| {
+            d.clean
+                && &d.owner == owner
+                && d.resource.version == resource.version
+                && serde_json::to_vec(body).is_ok_and(|b| *b == *d.body)
+        })
+    }
+
+    fn set_synced(&self, resource: &ApiResource, synced: bool) {
+        let kind = KindKey {
+            group: resource.group.clone(),
+            version: resource.version.clone(),
+            kind: resource.kind.clone(),
+        };
+        let mut kinds = self.synced.lock().unwrap_or_else(|p| p.into_inner());
+        if synced {
+            kinds.insert(kind);
+        } else {
+            kinds.remove(&kind);
+        }
+    }
+
+    fn set_clean(&self, key: &ObjectKey, clean: bool) {
+        if let Some(d) = self
+            .desired
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_mut(key)
+        {
+            d.clean = clean;
         }
     }
 
@@ -224,8 +314,13 @@ impl DriftWatcher {
                     self.on_event(&resource, &meta, false).await
                 }
                 Ok(watcher::Event::Delete(meta)) => self.on_event(&resource, &meta, true).await,
-                Ok(_) => {}
-                Err(e) => debug!(kind = %resource.kind, error = %e, "drift watch error (retrying)"),
+                Ok(watcher::Event::Init) => self.set_synced(&resource, false),
+                Ok(watcher::Event::InitDone) => self.set_synced(&resource, true),
+                Err(e) => {
+                    // Events may be missed until the watch lists again.
+                    self.set_synced(&resource, false);
+                    debug!(kind = %resource.kind, error = %e, "drift watch error (retrying)")
+                }
             }
         }
     }
@@ -280,6 +375,7 @@ impl DriftWatcher {
             key.name
         );
         if !self_heal {
+            self.set_clean(&key, false);
             self.count(&owner, false);
             (self.on_drift)(&owner, &shown, false);
             info!(app = %format!("{}/{}", owner.namespace, owner.name), object = %shown, "drift detected; selfHeal is off, left in place");
@@ -312,6 +408,7 @@ impl DriftWatcher {
             )
             .await
         {
+            self.set_clean(&key, false);
             warn!(object = %shown, error = %e, "drift correction failed reading the object; the next reconcile retries");
             return;
         }
@@ -330,6 +427,7 @@ impl DriftWatcher {
                 debug!(object = %shown, "change by another manager left managed fields intact")
             }
             Err(e) => {
+                self.set_clean(&key, false);
                 warn!(object = %shown, error = %e, "drift correction failed; the next reconcile retries")
             }
         }
@@ -347,6 +445,7 @@ impl DriftWatcher {
             .get_mut(key)
         {
             d.seen = fingerprint(meta);
+            d.clean = true;
         }
     }
 

@@ -100,7 +100,14 @@ pub struct Applied {
     /// The object as returned after the apply when it was not yet healthy (for the health
     /// check); `None` when it was already `Current`.
     pub live: Option<Value>,
+    /// Not written: the same body as last time, unchanged since (see
+    /// [`Applier::apply_changed`]); `meta` is then empty.
+    pub unchanged: bool,
 }
+
+/// Whether writing a body again would change nothing (the drift watcher knows):
+/// `(resource, namespace, name, body) → unchanged`.
+pub type Unchanged<'a> = &'a (dyn Fn(&ApiResource, Option<&str>, &str, &Value) -> bool + Sync);
 
 /// What is kept of the API server's answer to one apply: its metadata, whether client-side
 /// managers own fields (take-over), and the whole object only when the health check will need it.
@@ -108,6 +115,24 @@ struct Patched {
     meta: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
     live: Option<Value>,
     takeover: bool,
+    unchanged: bool,
+}
+
+impl Patched {
+    /// An object not written; `live` when it was read for its health.
+    fn unchanged(live: Option<Value>, rules: &ApplyRules) -> Self {
+        let mut patched = match live {
+            Some(live) => Patched::new(live, rules),
+            None => Patched {
+                meta: Default::default(),
+                live: None,
+                takeover: false,
+                unchanged: true,
+            },
+        };
+        patched.unchanged = true;
+        patched
+    }
 }
 
 impl Patched {
@@ -126,6 +151,7 @@ impl Patched {
             meta,
             live: (!current).then_some(live),
             takeover,
+            unchanged: false,
         }
     }
 }
@@ -172,6 +198,32 @@ impl crate::error::StageError for ApplyError {
     fn retry_class(&self) -> RetryClass {
         ApplyError::retry_class(self)
     }
+}
+
+/// What one run of [`Applier::run`] does: write, dry-run first, skip what is unchanged.
+#[derive(Clone, Copy)]
+struct Pass<'u> {
+    write: bool,
+    dry_run: bool,
+    unchanged: Option<Unchanged<'u>>,
+}
+
+impl Pass<'_> {
+    const CHECKED_APPLY: Pass<'static> = Pass {
+        write: true,
+        dry_run: true,
+        unchanged: None,
+    };
+    const CHECK: Pass<'static> = Pass {
+        write: false,
+        dry_run: true,
+        unchanged: None,
+    };
+    const APPLY: Pass<'static> = Pass {
+        write: true,
+        dry_run: false,
+        unchanged: None,
+    };
 }
 
 /// A rendered object together with where it goes.
@@ -413,7 +465,8 @@ impl Applier {
         owner: &Owner,
         rules: &ApplyRules,
     ) -> Result<Vec<Applied>, ApplyError> {
-        self.run(objects, tenancy, owner, rules, true, true).await
+        self.run(objects, tenancy, owner, rules, Pass::CHECKED_APPLY)
+            .await
     }
 
     /// Checks `objects` as [`Applier::apply`] would (discovery, tenancy, server-side dry run of
@@ -428,7 +481,7 @@ impl Applier {
         owner: &Owner,
         rules: &ApplyRules,
     ) -> Result<(), ApplyError> {
-        self.run(objects, tenancy, owner, rules, false, true)
+        self.run(objects, tenancy, owner, rules, Pass::CHECK)
             .await
             .map(|_| ())
     }
@@ -446,7 +499,35 @@ impl Applier {
         owner: &Owner,
         rules: &ApplyRules,
     ) -> Result<Vec<Applied>, ApplyError> {
-        self.run(objects, tenancy, owner, rules, true, false).await
+        self.run(objects, tenancy, owner, rules, Pass::APPLY).await
+    }
+
+    /// [`Applier::apply_checked`] that does not write the objects `unchanged` vouches for (the
+    /// body pi-agent wrote last, changed by no one since): a periodic re-sync of a thousand
+    /// Applications then costs the API server a read of the objects whose health must be
+    /// assessed, and nothing for the others. Namespaces and CRDs are always written.
+    ///
+    /// # Errors
+    /// As [`Applier::apply_checked`].
+    pub async fn apply_changed(
+        &self,
+        objects: &[Object],
+        tenancy: &Tenancy,
+        owner: &Owner,
+        rules: &ApplyRules,
+        unchanged: Unchanged<'_>,
+    ) -> Result<Vec<Applied>, ApplyError> {
+        self.run(
+            objects,
+            tenancy,
+            owner,
+            rules,
+            Pass {
+                unchanged: Some(unchanged),
+                ..Pass::APPLY
+            },
+        )
+        .await
     }
 
     async fn run(
@@ -455,9 +536,13 @@ impl Applier {
         tenancy: &Tenancy,
         owner: &Owner,
         rules: &ApplyRules,
-        write: bool,
-        dry_run: bool,
+        pass: Pass<'_>,
     ) -> Result<Vec<Applied>, ApplyError> {
+        let Pass {
+            write,
+            dry_run,
+            unchanged,
+        } = pass;
         let default_ns = tenancy.namespace.as_str();
         // Phase 0: Namespaces and CRDs. What they create cannot be dry-run before they exist.
         let (first, rest): (Vec<&Object>, Vec<&Object>) =
@@ -548,23 +633,44 @@ impl Applier {
         checked.sort_by_key(|r| r.namespace.is_some());
         let (cluster, namespaced): (Vec<_>, Vec<_>) =
             checked.into_iter().partition(|r| r.namespace.is_none());
-        let live1 = self.patch_all(&cluster, owner, rules, false).await?;
-        let live2 = self.patch_all(&namespaced, owner, rules, false).await?;
+        let (live1, live2) = match unchanged {
+            None => (
+                self.patch_all(&cluster, owner, rules, false).await?,
+                self.patch_all(&namespaced, owner, rules, false).await?,
+            ),
+            Some(unchanged) => (
+                self.patch_changed(&cluster, owner, rules, unchanged)
+                    .await?,
+                self.patch_changed(&namespaced, owner, rules, unchanged)
+                    .await?,
+            ),
+        };
 
         Ok(phase0
             .iter()
             .chain(&cluster)
             .chain(&namespaced)
             .zip(live0.into_iter().chain(live1).chain(live2))
-            .map(|(r, Patched { meta, live, .. })| Applied {
-                entry: entry_for(r.object, r.namespace.as_deref()),
-                resource: r.resource.clone(),
-                namespace: r.namespace.clone(),
-                name: r.object.name().to_owned(),
-                body: desired_body(r.object, r.namespace.as_deref(), owner),
-                meta,
-                live,
-            })
+            .map(
+                |(
+                    r,
+                    Patched {
+                        meta,
+                        live,
+                        unchanged,
+                        ..
+                    },
+                )| Applied {
+                    entry: entry_for(r.object, r.namespace.as_deref()),
+                    resource: r.resource.clone(),
+                    namespace: r.namespace.clone(),
+                    name: r.object.name().to_owned(),
+                    body: desired_body(r.object, r.namespace.as_deref(), owner),
+                    meta,
+                    live,
+                    unchanged,
+                },
+            )
             .collect())
     }
 
@@ -608,6 +714,56 @@ impl Applier {
 }
 
 impl Applier {
+    /// As `patch_all` (no dry run), except for the objects `unchanged` vouches for: those are
+    /// not written; the ones whose health depends on their live state are read instead, and one
+    /// found missing is written after all.
+    async fn patch_changed(
+        &self,
+        items: &[Resolved<'_>],
+        owner: &Owner,
+        rules: &ApplyRules,
+        unchanged: Unchanged<'_>,
+    ) -> Result<Vec<Patched>, ApplyError> {
+        let mut steps = Vec::with_capacity(items.len());
+        for r in items {
+            let body = desired_body(r.object, r.namespace.as_deref(), owner);
+            let skip = unchanged(&r.resource, r.namespace.as_deref(), r.object.name(), &body);
+            drop(body);
+            steps.push(async move {
+                if skip {
+                    // A kind with a CEL health check is read whatever kstatus thinks of it.
+                    if !crate::health::reads_live_state(&r.resource.group, &r.resource.kind)
+                        && !rules
+                            .health
+                            .supports(&r.resource.api_version, &r.resource.kind)
+                    {
+                        return Ok(Patched::unchanged(None, rules));
+                    }
+                    // Gone, or unreadable: written as if it had changed.
+                    if let Ok(Some(live)) = self.get(r).await {
+                        return Ok(Patched::unchanged(Some(live), rules));
+                    }
+                }
+                self.patch(r, owner, rules, false).await
+            });
+        }
+        futures::stream::iter(steps)
+            .buffered(CONCURRENCY)
+            .try_collect::<Vec<Patched>>()
+            .await
+    }
+
+    async fn get(&self, r: &Resolved<'_>) -> Result<Option<Value>, kube::Error> {
+        let api: Api<DynamicObject> = match &r.namespace {
+            Some(ns) => Api::namespaced_with(self.client.clone(), ns, &r.resource),
+            None => Api::all_with(self.client.clone(), &r.resource),
+        };
+        Ok(api
+            .get_opt(r.object.name())
+            .await?
+            .map(|o| serde_json::to_value(o).unwrap_or_default()))
+    }
+
     /// Rewrites the live object's managed fields so that what client-side managers own becomes
     /// pi-agent's (see [`takeover`]).
     async fn take_over(&self, r: &Resolved<'_>) -> Result<(), ApplyError> {

@@ -171,6 +171,25 @@ pub fn assess(object: &Value) -> Health {
     }
 }
 
+/// False for the kinds whose health never depends on their live state (they have no status:
+/// [`assess`] finds them `Current` whatever the API server holds), so that an unchanged object
+/// of such a kind need not be read to be assessed. True for every other kind, custom ones
+/// included.
+pub fn reads_live_state(group: &str, kind: &str) -> bool {
+    !matches!(
+        (group, kind),
+        (
+            "",
+            "ConfigMap" | "Secret" | "ServiceAccount" | "LimitRange" | "Endpoints"
+        ) | (
+            "rbac.authorization.k8s.io",
+            "Role" | "RoleBinding" | "ClusterRole" | "ClusterRoleBinding"
+        ) | ("scheduling.k8s.io", "PriorityClass")
+            | ("storage.k8s.io", "StorageClass")
+            | ("networking.k8s.io", "IngressClass")
+    )
+}
+
 /// The status and why, without the kind and name.
 fn judge(object: &Value, kind: &str) -> Result<Health, Malformed> {
     let api_version = fields::string(object, "apiVersion")?.unwrap_or_default();
@@ -212,6 +231,30 @@ fn judge(object: &Value, kind: &str) -> Result<Health, Malformed> {
 #[cfg(test)]
 mod tests {
     use serde_json::json;
+
+    #[test]
+    fn kinds_without_status_should_not_need_their_live_state() {
+        for (group, kind) in [
+            ("", "ConfigMap"),
+            ("", "Secret"),
+            ("", "ServiceAccount"),
+            ("rbac.authorization.k8s.io", "ClusterRoleBinding"),
+        ] {
+            assert!(!super::reads_live_state(group, kind), "{kind}");
+            // Whatever the live object holds, it is Current.
+            let live = json!({"apiVersion": "v1", "kind": kind, "metadata": {"name": "x"}});
+            assert_eq!(super::assess(&live).status, super::Status::Current);
+        }
+        for (group, kind) in [
+            ("apps", "Deployment"),
+            ("", "Service"),
+            ("networking.k8s.io", "Ingress"),
+            ("example.com", "Widget"),
+            ("", "Namespace"),
+        ] {
+            assert!(super::reads_live_state(group, kind), "{kind}");
+        }
+    }
 
     use super::*;
 

@@ -111,8 +111,16 @@ pub async fn apply(
     let tenancy = &work.tenancy;
     let mut applied = if let [(_, objects)] = waves.as_slice() {
         if resync {
+            // A re-sync of the revision applied last: objects written by pi-agent and changed by
+            // no one since are not written again.
+            let unchanged = |r: &kube::discovery::ApiResource,
+                             ns: Option<&str>,
+                             name: &str,
+                             body: &serde_json::Value| {
+                ctx.drift.unchanged(&owner, r, ns, name, body)
+            };
             applier
-                .apply_checked(objects, tenancy, &owner, rules)
+                .apply_changed(objects, tenancy, &owner, rules, &unchanged)
                 .await?
         } else {
             applier.apply(objects, tenancy, &owner, rules).await?

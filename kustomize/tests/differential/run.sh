@@ -6,18 +6,23 @@
 # kustomize-rs byte for byte. Both failing counts as agreement.
 #
 #   KUBECTL=/path/to/kubectl tests/differential/run.sh [FIRST_SEED] [LAST_SEED]
+#
+# GEN chooses the generator: gen.py (default, whole kustomizations), gen_smp.py (strategic
+# merge of keyed lists), gen_transformers.py (namespace transformer, generator options).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 KUBECTL=${KUBECTL:-kubectl}
 first=${1:-1}
 last=${2:-100}
+gen=${GEN:-gen.py}
 (cd "$here/../.." && cargo build --quiet --example build)
-ours="$here/../../target/debug/examples/build"
+target=${CARGO_TARGET_DIR:-$(cd "$here/../../.." && pwd)/target}
+ours="$target/debug/examples/build"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 same=0 both=0 differ=0
 for s in $(seq "$first" "$last"); do
-  python3 "$here/gen.py" "$s" "$work/c$s"
+  python3 "$here/$gen" "$s" "$work/c$s"
   set +e
   "$KUBECTL" kustomize "$work/c$s" >"$work/exp" 2>/dev/null; e1=$?
   "$ours" "$work/c$s" >"$work/ours" 2>"$work/err"; e2=$?
