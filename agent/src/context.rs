@@ -46,6 +46,47 @@ pub struct Context {
     // Set by the controller when it starts: lets the drift watcher ask for a reconcile, which
     // records the correction in status.
     pub(crate) trigger: Arc<Mutex<Option<Trigger>>>,
+    /// The resourceVersion of each Application after pi-agent's last write to it.
+    pub written: Arc<Written>,
+}
+
+/// The resourceVersion each Application had after this process last wrote it (its finalizer or
+/// its status), so that a reconcile can tell whether the cached object already holds that write
+/// and skip reading it again.
+#[derive(Default)]
+pub struct Written(Mutex<HashMap<(String, String), Option<String>>>);
+
+impl Written {
+    /// Notes the outcome of a write: the version it produced, or `None` when it failed (it may
+    /// still have happened: the object must then be read before it is trusted).
+    pub fn note(&self, namespace: &str, name: &str, version: Option<String>) {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert((namespace.to_owned(), name.to_owned()), version);
+    }
+
+    /// True if a cached object at `version` holds every write this process made to it (it made
+    /// none, or the last one produced exactly this version).
+    pub fn is_current(&self, namespace: &str, name: &str, version: Option<&str>) -> bool {
+        match self
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&(namespace.to_owned(), name.to_owned()))
+        {
+            None => true,
+            Some(written) => written.is_some() && written.as_deref() == version,
+        }
+    }
+
+    /// Forgets a deleted Application.
+    pub fn forget(&self, namespace: &str, name: &str) {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&(namespace.to_owned(), name.to_owned()));
+    }
 }
 
 impl Context {
@@ -99,6 +140,7 @@ impl Context {
             metrics,
             failures: Default::default(),
             trigger,
+            written: Default::default(),
         })
     }
 
@@ -141,5 +183,30 @@ impl Context {
             Some(tx) => tx.try_send(key).is_ok(),
             None => false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Written;
+
+    #[test]
+    fn a_cached_object_should_be_current_only_if_it_holds_our_last_write() {
+        let w = Written::default();
+        // Never written by this process: the cache (listed at start) is as good as a read.
+        assert!(w.is_current("n", "a", Some("10")));
+        w.note("n", "a", Some("12".into()));
+        assert!(!w.is_current("n", "a", Some("10")), "cache lags our write");
+        assert!(w.is_current("n", "a", Some("12")));
+        assert!(
+            !w.is_current("n", "a", Some("13")),
+            "written since by someone else"
+        );
+        // A failed write may have happened: read the object.
+        w.note("n", "a", None);
+        assert!(!w.is_current("n", "a", Some("12")));
+        w.forget("n", "a");
+        assert!(w.is_current("n", "a", Some("12")));
+        assert!(w.is_current("n", "b", None));
     }
 }

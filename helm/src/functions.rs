@@ -3,8 +3,7 @@
 //! `fromJson` and their variants, `lookup` (always an empty map, as `helm template` has no
 //! cluster), `getHostByName` (always empty: Helm disables DNS by default).
 //!
-//! Not yet: `toToml`/`fromToml`/`mustToToml`, `toYamlPretty` (go-yaml v3's encoder), the
-//! `duration*` functions.
+//! Not yet: `fromToml`, `toYamlPretty` (go-yaml v3's encoder).
 
 use std::collections::BTreeMap;
 
@@ -70,8 +69,11 @@ fn top_level_string(s: &str) -> String {
     let body = out.strip_prefix("k: ").unwrap_or(&out).to_string();
     let first = body.chars().next().unwrap_or(' ');
     let folded = body.trim_end_matches('\n').contains('\n');
-    if !folded || first == '|' || first == '>' || first == '"' {
+    if !folded || first == '|' || first == '>' {
         return body;
+    }
+    if first == '"' {
+        return refold_double_quoted(&body);
     }
     // Plain or single-quoted and folded: every fold replaced one space.
     let lines: Vec<&str> = body.trim_end_matches('\n').split('\n').collect();
@@ -120,6 +122,74 @@ fn top_level_string(s: &str) -> String {
     res
 }
 
+/// Folds a double-quoted root scalar again from column 0, as go-yaml v2's
+/// `write_double_quoted_scalar` does: a space past column 80 (not the first or last character)
+/// becomes a line break and an indent of 2, and a following space is protected by `\`.
+fn refold_double_quoted(body: &str) -> String {
+    // Unfold: a break replaced one space; `\` after a break protects the next (kept) space.
+    let mut text = String::new();
+    let mut rest = body.trim_end_matches('\n');
+    while let Some(i) = rest.find("\n  ") {
+        text.push_str(&rest[..i]);
+        text.push(' ');
+        rest = &rest[i + 3..];
+        if rest.starts_with("\\ ") {
+            rest = &rest[1..];
+        }
+    }
+    text.push_str(rest);
+    let inner = &text[1..text.len() - 1];
+    // Tokens: escape sequences or single characters.
+    let chars: Vec<char> = inner.chars().collect();
+    let mut tokens: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i] == '\\' && i + 1 < chars.len() {
+            let n = match chars[i + 1] {
+                'x' => 4,
+                'u' => 6,
+                'U' => 10,
+                _ => 2,
+            };
+            let end = (i + n).min(chars.len());
+            tokens.push(chars[i..end].iter().collect());
+            i = end;
+        } else {
+            tokens.push(chars[i].to_string());
+            i += 1;
+        }
+    }
+    let mut out = String::from("\"");
+    let mut column = 1usize;
+    let mut spaces = false;
+    let n = tokens.len();
+    let mut k = 0;
+    while k < n {
+        let t = &tokens[k];
+        if t == " " {
+            if !spaces && column > 80 && k > 0 && k + 1 < n {
+                out.push_str("\n  ");
+                column = 2;
+                if tokens.get(k + 1).is_some_and(|x| x == " ") {
+                    out.push('\\');
+                    column += 1;
+                }
+            } else {
+                out.push(' ');
+                column += 1;
+            }
+            spaces = true;
+        } else {
+            out.push_str(t);
+            column += t.chars().count();
+            spaces = false;
+        }
+        k += 1;
+    }
+    out.push_str("\"\n");
+    out
+}
+
 /// `sigs.k8s.io/yaml.Unmarshal` into `interface {}`.
 ///
 /// sigs.k8s.io/yaml reads with go-yaml v2, whose YAML 1.1 rules make `y`, `n`, `yes`, `on` …
@@ -153,8 +223,32 @@ fn s(v: &Value) -> &str {
 /// Registers Sprig (as Helm exposes it) and Helm's functions.
 pub fn add_to(t: &mut Templates) {
     crate::sprig::add_to(t);
+    crate::duration::add_to(t);
     use Type::{Interface as Any, String as Str};
     let am = Type::any_map;
+    reg(
+        t,
+        "toToml",
+        vec![Any],
+        Str,
+        false,
+        |_, a| match crate::toml::encode(&a[0]) {
+            Ok(s) => Ok(s.into()),
+            Err(crate::toml::TomlError::Encode(e)) => Ok(e.into()),
+            Err(crate::toml::TomlError::Panic(e)) => Err(e),
+        },
+    );
+    reg(
+        t,
+        "mustToToml",
+        vec![Any],
+        Str,
+        false,
+        |_, a| match crate::toml::encode(&a[0]) {
+            Ok(s) => Ok(s.into()),
+            Err(crate::toml::TomlError::Encode(e) | crate::toml::TomlError::Panic(e)) => Err(e),
+        },
+    );
     reg(t, "toYaml", vec![Any], Str, false, |_, a| {
         Ok(to_yaml(&a[0])
             .map(|y| y.trim_end_matches('\n').to_string())

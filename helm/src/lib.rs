@@ -10,13 +10,33 @@
 //! - [`sprig`]: Sprig v3.3.0's functions; [`functions`]: Helm's own (`include`, `tpl`,
 //!   `required`, `toYaml` …).
 //!
-//! Start with [`template::Templates`]. The crate does no I/O.
+//! Start with [`template::Templates`]: register the functions ([`functions::add_to`] gives
+//! Sprig and Helm's), parse templates into the set, execute one with a [`Value`] as dot.
+//!
+//! ```
+//! use helm::{Templates, Value};
+//! let mut t = Templates::new();
+//! helm::functions::add_to(&mut t);
+//! t.parse("_helpers.tpl", r#"{{define "app.name"}}{{ .Chart.Name | trunc 63 }}{{end}}"#).unwrap();
+//! t.parse("cm.yaml", "name: {{ include \"app.name\" . }}\ndata:\n  {{- toYaml .Values.data | nindent 2 }}").unwrap();
+//! let top = Value::from_json(&serde_json::json!({
+//!     "Chart": {"Name": "web"},
+//!     "Values": {"data": {"size": 1000000, "on": "yes"}},
+//! }));
+//! assert_eq!(t.execute("cm.yaml", &top).unwrap(), "name: web\ndata:\n  \"on\": \"yes\"\n  size: 1000000");
+//! ```
+//!
+//! The crate does no I/O (the random and `now` functions read the system's randomness and
+//! clock; [`sprig::NONDETERMINISTIC`] lists them). Execution is bounded by
+//! [`template::Limits`].
 #![forbid(unsafe_code)]
 
+pub mod duration;
 pub mod functions;
 pub mod gofmt;
 pub mod sprig;
 pub mod template;
+pub mod toml;
 pub mod value;
 
 pub use template::{Error, Func, Templates};

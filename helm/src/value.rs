@@ -63,11 +63,14 @@ impl Type {
                 elem: (**e).clone(),
                 items: Vec::new(),
                 nil: true,
+                name: None,
+                methods: None,
             })),
             Type::Map(e) => Value::Map(Rc::new(RefCell::new(Map {
                 elem: (**e).clone(),
                 entries: BTreeMap::new(),
                 name: None,
+                methods: None,
             }))),
         }
     }
@@ -101,6 +104,17 @@ impl fmt::Display for Type {
     }
 }
 
+/// Methods of a named slice or map type (Helm's `chartutil.VersionSet`, `chartutil.Values`):
+/// looked up before fields and keys, as Go does.
+pub trait MethodSet: std::fmt::Debug {
+    /// The method `name` bound to `receiver`, or `None`.
+    fn method(&self, name: &str, receiver: &Value) -> Option<Rc<crate::template::Func>>;
+    /// `String()` if the type is a `fmt.Stringer`.
+    fn stringer(&self, _receiver: &Value) -> Option<String> {
+        None
+    }
+}
+
 /// A Go slice: its element type and its elements.
 #[derive(Clone, Debug)]
 pub struct Slice {
@@ -110,6 +124,10 @@ pub struct Slice {
     pub items: Vec<Value>,
     /// A nil slice (`%#v` and `eq nil` tell it from an empty one).
     pub nil: bool,
+    /// The name of a named slice type (`chartutil.VersionSet`), for `%T`.
+    pub name: Option<Rc<str>>,
+    /// The methods of a named slice type.
+    pub methods: Option<Rc<dyn MethodSet>>,
 }
 
 /// A Go map with string keys, iterated in Go's sorted key order.
@@ -121,6 +139,8 @@ pub struct Map {
     pub entries: BTreeMap<String, Value>,
     /// The name of a named map type (`chartutil.Values`), for `%T`.
     pub name: Option<Rc<str>>,
+    /// The methods of a named map type.
+    pub methods: Option<Rc<dyn MethodSet>>,
 }
 
 // Values built by templates can nest arbitrarily deep (`$d = dict "x" $d` in a loop): drop
@@ -171,6 +191,8 @@ pub enum Value {
     Uint(u64),
     Uint8(u8),
     Float64(f64),
+    /// `time.Duration` (nanoseconds; prints as `1h2m3s`).
+    Duration(i64),
     /// `complex128` (template constants like `1+2i`).
     Complex(f64, f64),
     String(Rc<str>),
@@ -245,6 +267,8 @@ impl Value {
             elem: Type::Interface,
             items,
             nil: false,
+            name: None,
+            methods: None,
         }))
     }
     /// A slice of the given element type.
@@ -253,6 +277,8 @@ impl Value {
             elem,
             items,
             nil: false,
+            name: None,
+            methods: None,
         }))
     }
     /// A `map[string]interface {}`.
@@ -265,6 +291,7 @@ impl Value {
             elem,
             entries,
             name: None,
+            methods: None,
         })))
     }
 
@@ -295,10 +322,14 @@ impl Value {
             Value::Uint(_) => Type::Uint,
             Value::Uint8(_) => Type::Uint8,
             Value::Float64(_) => Type::Float64,
+            Value::Duration(_) => crate::duration::duration_type(),
             Value::Complex(..) => Type::Complex128,
             Value::String(_) => Type::String,
             Value::Bytes(_) => Type::Slice(Rc::new(Type::Uint8)),
-            Value::Slice(s) => Type::Slice(Rc::new(s.elem.clone())),
+            Value::Slice(s) => match &s.name {
+                Some(n) => Type::Named(n.clone()),
+                None => Type::Slice(Rc::new(s.elem.clone())),
+            },
             Value::Map(m) => {
                 let m = m.borrow();
                 match &m.name {
@@ -330,6 +361,7 @@ impl Value {
             Value::Uint(_) => "uint",
             Value::Uint8(_) => "uint8",
             Value::Float64(_) => "float64",
+            Value::Duration(_) => "int64",
             Value::Complex(..) => "complex128",
             Value::String(_) => "string",
             Value::Bytes(_) | Value::Slice(_) => "slice",
@@ -351,7 +383,7 @@ impl Value {
         match self {
             Value::Nil => false,
             Value::Bool(b) => *b,
-            Value::Int(i) | Value::Int64(i) => *i != 0,
+            Value::Int(i) | Value::Int64(i) | Value::Duration(i) => *i != 0,
             Value::Uint(u) => *u != 0,
             Value::Uint8(u) => *u != 0,
             Value::Float64(f) => *f != 0.0,
@@ -386,6 +418,7 @@ impl Value {
             (Value::Nil, t) => t.can_be_nil(),
             // A named map (chartutil.Values) is assignable to its underlying unnamed type.
             (Value::Map(m), Type::Map(e)) => m.borrow().elem == **e,
+            (Value::Slice(s), Type::Slice(e)) => s.elem == **e,
             (v, t) => v.go_type().as_ref() == Some(t),
         }
     }

@@ -72,6 +72,31 @@ fn decode(j: &J, shared: &serde_json::Map<String, J>) -> Value {
             if let Some(s) = o.get("$bytes") {
                 return Value::Bytes(Rc::from(s.as_str().unwrap_or("").as_bytes()));
             }
+            if let Some(vs) = o.get("$versionset") {
+                let items = vs.as_array().cloned().unwrap_or_default();
+                let items = items
+                    .iter()
+                    .map(|i| Value::from(i.as_str().unwrap_or("")))
+                    .collect();
+                return Value::Slice(Rc::new(helm::value::Slice {
+                    elem: Type::String,
+                    items,
+                    nil: false,
+                    name: Some(Rc::from("main.VersionSet")),
+                    methods: Some(Rc::new(VersionSetMethods)),
+                }));
+            }
+            if let Some(vm) = o.get("$values") {
+                let Value::Map(m) = decode(vm, shared) else {
+                    return Value::Nil;
+                };
+                {
+                    let mut m = m.borrow_mut();
+                    m.name = Some(Rc::from("main.Values"));
+                    m.methods = Some(Rc::new(ValuesMethods));
+                }
+                return Value::Map(m);
+            }
             if o.contains_key("$nilslice") {
                 return Type::any_slice().zero();
             }
@@ -104,6 +129,50 @@ fn decode(j: &J, shared: &serde_json::Map<String, J>) -> Value {
         }
         J::Array(a) => Value::list(a.iter().map(|v| decode(v, shared)).collect()),
         j => Value::from_json(j),
+    }
+}
+
+/// The test type `VersionSet` of `tests/record/objects.go`.
+#[derive(Debug)]
+struct VersionSetMethods;
+
+impl helm::value::MethodSet for VersionSetMethods {
+    fn method(&self, name: &str, receiver: &Value) -> Option<Rc<Func>> {
+        if name != "Has" {
+            return None;
+        }
+        let items = match receiver {
+            Value::Slice(s) => s.items.clone(),
+            _ => Vec::new(),
+        };
+        let mut f = Func::new("Has", vec![Type::String], None, Type::Bool, move |_, a| {
+            Ok(Value::Bool(
+                items.iter().any(|x| x.as_str() == a[0].as_str()),
+            ))
+        });
+        f.returns_error = false;
+        Some(Rc::new(f))
+    }
+}
+
+/// The test type `Values` of `tests/record/objects.go`.
+#[derive(Debug)]
+struct ValuesMethods;
+
+impl helm::value::MethodSet for ValuesMethods {
+    fn method(&self, name: &str, receiver: &Value) -> Option<Rc<Func>> {
+        if name != "AsMap" {
+            return None;
+        }
+        let entries = match receiver {
+            Value::Map(m) => m.borrow().entries.clone(),
+            _ => BTreeMap::new(),
+        };
+        let mut f = Func::new("AsMap", vec![], None, Type::any_map(), move |_, _| {
+            Ok(Value::dict(entries.clone()))
+        });
+        f.returns_error = false;
+        Some(Rc::new(f))
     }
 }
 
@@ -302,6 +371,13 @@ fn fuzz_conformance() {
 #[test]
 fn fuzz_values_conformance() {
     replay("fuzz_values", "helm");
+}
+
+/// Random token soup (`tests/record/gen_fuzz_syntax.py`, fixed seed): lexer and parser errors,
+/// line numbers and trees.
+#[test]
+fn fuzz_syntax_conformance() {
+    replay("fuzz_syntax", "test");
 }
 
 fn replay(table_name: &str, funcs: &str) {

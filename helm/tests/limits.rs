@@ -127,3 +127,48 @@ fn long_loops_stop_at_the_step_limit() {
         err.message
     );
 }
+
+#[test]
+#[ignore = "development aid: prints the functions registered"]
+fn list_functions() {
+    let mut t = Templates::new();
+    helm::functions::add_to(&mut t);
+    for n in t.func_names() {
+        println!("FUNC {n}");
+    }
+}
+
+#[test]
+fn random_functions_work_and_are_reported_as_nondeterministic() {
+    let mut t = Templates::new();
+    helm::functions::add_to(&mut t);
+    t.parse("r", r#"{{ randAlphaNum 16 }}|{{ randNumeric 8 }}|{{ uuidv4 }}|{{ randInt 3 5 }}|{{ shuffle "abc" | len }}|{{ define "x" }}{{ if now }}{{ end }}{{ end }}"#)
+        .unwrap();
+    let out = t.execute("r", &Value::Nil).unwrap();
+    let parts: Vec<&str> = out.split('|').collect();
+    assert!(
+        parts[0].len() == 16 && parts[0].bytes().all(|b| b.is_ascii_alphanumeric()),
+        "{out}"
+    );
+    assert!(
+        parts[1].len() == 8 && parts[1].bytes().all(|b| b.is_ascii_digit()),
+        "{out}"
+    );
+    assert!(
+        parts[2].len() == 36 && parts[2].as_bytes()[14] == b'4',
+        "{out}"
+    );
+    assert!(parts[3] == "3" || parts[3] == "4", "{out}");
+    assert_eq!(parts[4], "3");
+    let used = t.functions_used();
+    let nondet: Vec<(&String, &String)> = used
+        .iter()
+        .flat_map(|(tmpl, fs)| {
+            fs.iter()
+                .filter(|f| helm::sprig::NONDETERMINISTIC.contains(&f.as_str()))
+                .map(move |f| (tmpl, f))
+        })
+        .collect();
+    assert_eq!(nondet.len(), 6, "{nondet:?}");
+    assert!(nondet.iter().any(|(t, f)| *t == "x" && *f == "now"));
+}

@@ -26,13 +26,24 @@ pub async fn reconcile(cached: &Application, ctx: &Context) -> Result<Action, Fa
     let api: Api<Application> =
         Api::namespaced(ctx.client.clone(), &cached.namespace().unwrap_or_default());
     // The cache may lag behind our own last status write (a reconcile can start right after one):
-    // work from the current object, so an old status is never written back.
-    let Some(app) = api
-        .get_opt(&cached.name_any())
-        .await
-        .map_err(|e| Failure::new("spec", StatusError(e)))?
-    else {
-        return Ok(Action::await_change());
+    // then work from the current object, so an old status is never written back. When the
+    // cached object holds our last write, it is the current one as far as we know: no read.
+    let namespace = cached.namespace().unwrap_or_default();
+    let app = if ctx.written.is_current(
+        &namespace,
+        &cached.name_any(),
+        cached.resource_version().as_deref(),
+    ) {
+        cached.clone()
+    } else {
+        let Some(app) = api
+            .get_opt(&cached.name_any())
+            .await
+            .map_err(|e| Failure::new("spec", StatusError(e)))?
+        else {
+            return Ok(Action::await_change());
+        };
+        app
     };
     if app.meta().deletion_timestamp.is_some() {
         return finalize(&app, ctx, &api).await;
@@ -43,13 +54,19 @@ pub async fn reconcile(cached: &Application, ctx: &Context) -> Result<Action, Fa
         let mut finalizers = app.finalizers().to_vec();
         finalizers.push(FINALIZER.to_owned());
         let patch = json!({"metadata": {"resourceVersion": app.resource_version(), "finalizers": finalizers}});
-        api.patch(
+        let patched = api
+            .patch(
+                &app.name_any(),
+                &PatchParams::default(),
+                &Patch::Merge(&patch),
+            )
+            .await;
+        ctx.written.note(
+            &namespace,
             &app.name_any(),
-            &PatchParams::default(),
-            &Patch::Merge(&patch),
-        )
-        .await
-        .map_err(|e| Failure::new("spec", StatusError(e)))?;
+            patched.as_ref().ok().and_then(|a| a.resource_version()),
+        );
+        patched.map_err(|e| Failure::new("spec", StatusError(e)))?;
     }
 
     let subject = application::subject_of(&app);
@@ -57,7 +74,7 @@ pub async fn reconcile(cached: &Application, ctx: &Context) -> Result<Action, Fa
     let status = app.status.clone().unwrap_or_default();
     let prior = application::prior_of(&status);
     let corrected = ctx.drift.take_counts(&subject.owner()).corrected;
-    let sink = Sink::new(api, app.name_any());
+    let sink = Sink::new(api, namespace, app.name_any(), ctx.written.clone());
     let reported = Reported {
         subject,
         report: app.spec.report.clone(),
@@ -148,5 +165,6 @@ async fn finalize(
     }
     ctx.metrics.forget(&owner.namespace, &owner.name);
     ctx.rules.forget(&owner);
+    ctx.written.forget(&owner.namespace, &owner.name);
     Ok(Action::await_change())
 }

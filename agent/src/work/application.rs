@@ -148,13 +148,26 @@ pub fn prior_of(status: &ApplicationStatus) -> Prior {
 /// Writes an Application's status with server-side apply (so fields no longer set disappear).
 pub struct Sink {
     api: Api<Application>,
+    namespace: String,
     name: String,
+    written: std::sync::Arc<crate::context::Written>,
 }
 
 impl Sink {
-    /// The status of Application `name` of `api`'s namespace.
-    pub fn new(api: Api<Application>, name: String) -> Self {
-        Sink { api, name }
+    /// The status of Application `namespace/name` through `api`; every write's resulting
+    /// version is noted in `written`.
+    pub fn new(
+        api: Api<Application>,
+        namespace: String,
+        name: String,
+        written: std::sync::Arc<crate::context::Written>,
+    ) -> Self {
+        Sink {
+            api,
+            namespace,
+            name,
+            written,
+        }
     }
 }
 
@@ -169,14 +182,17 @@ impl StatusSink for Sink {
                 "kind": Application::kind(&()),
                 "status": status,
             });
-            self.api
+            let result = self
+                .api
                 .patch_status(
                     &self.name,
                     &PatchParams::apply(FIELD_MANAGER).force(),
                     &Patch::Apply(&body),
                 )
-                .await
-                .map(|_| ())
+                .await;
+            let version = result.as_ref().ok().and_then(|a| a.resource_version());
+            self.written.note(&self.namespace, &self.name, version);
+            result.map(|_| ())
         }
         .boxed()
     }

@@ -47,7 +47,7 @@ fn value_inner(v: &Value, style: Style, depth: usize, out: &mut String) -> Resul
     match v {
         Value::Nil => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Int(i) | Value::Int64(i) => out.push_str(&i.to_string()),
+        Value::Int(i) | Value::Int64(i) | Value::Duration(i) => out.push_str(&i.to_string()),
         Value::Uint(u) => out.push_str(&u.to_string()),
         Value::Uint8(u) => out.push_str(&u.to_string()),
         Value::Float64(f) => float(*f, out)?,

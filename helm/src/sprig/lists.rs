@@ -150,8 +150,8 @@ pub(super) fn add(t: &mut Templates) {
     }
     for name in ["slice", "mustSlice"] {
         reg(t, name, vec![any()], Some(any()), any(), |a| {
-            let (elem, v) = match &a[0] {
-                Value::Slice(s) => (s.elem.clone(), s.items.clone()),
+            let (src, v) = match &a[0] {
+                Value::Slice(s) => (s.clone(), s.items.clone()),
                 Value::Nil => {
                     return Err(
                         "runtime error: invalid memory address or nil pointer dereference".into(),
@@ -177,9 +177,11 @@ pub(super) fn add(t: &mut Templates) {
                 return Err("reflect: slice index out of range".into());
             }
             Ok(Value::Slice(Rc::new(Slice {
-                elem,
+                elem: src.elem.clone(),
                 items: v[start as usize..end as usize].to_vec(),
                 nil: false,
+                name: src.name.clone(),
+                methods: src.methods.clone(),
             })))
         });
     }

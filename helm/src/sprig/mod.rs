@@ -12,10 +12,15 @@ use crate::template::{Ctx, Func, Templates};
 use crate::value::{Type, Value};
 
 mod case;
+mod date;
 pub mod json;
 mod lists;
 mod more;
+mod random;
+mod regexp;
 pub mod semver;
+mod text;
+mod url;
 
 type R = Result<Value, String>;
 
@@ -219,12 +224,42 @@ fn get_map(v: &Value) -> Option<Rc<std::cell::RefCell<crate::value::Map>>> {
     }
 }
 
+/// Functions whose output differs from one render to the next (time, randomness, generated
+/// keys): a chart using them never renders twice the same, so the agent warns, naming the
+/// template ([`Templates::functions_used`](crate::template::Templates::functions_used)).
+pub const NONDETERMINISTIC: &[&str] = &[
+    "now",
+    "ago",
+    "randAlphaNum",
+    "randAlpha",
+    "randAscii",
+    "randNumeric",
+    "randInt",
+    "randBytes",
+    "uuidv4",
+    "shuffle",
+    "genPrivateKey",
+    "genCA",
+    "genCAWithKey",
+    "genSelfSignedCert",
+    "genSelfSignedCertWithKey",
+    "genSignedCert",
+    "genSignedCertWithKey",
+    "buildCustomCert",
+    "bcrypt",
+    "htpasswd",
+    "encryptAES",
+];
+
 /// Registers the Sprig functions implemented so far.
 pub fn add_to(t: &mut Templates) {
     add_base(t);
     lists::add(t);
     more::add(t);
     semver::add(t);
+    url::add(t);
+    date::add(t);
+    random::add(t);
 }
 
 fn add_base(t: &mut Templates) {

@@ -5,6 +5,11 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use super::json::{self, Style};
+use super::regexp::{find_all, regex, regex_quote_meta, regex_split, replace_all};
+use super::text::{
+    abbreviate_full, b32dec, b32enc, hex, pascal_case, path_base, path_clean, path_dir, path_ext,
+    sha1, swapcase, wrap_custom,
+};
 use super::{deep_equal, empty, get_map, reg, s, strings, strslice, strval, to_float64, to_int64};
 use crate::gofmt;
 use crate::template::Templates;
@@ -21,343 +26,6 @@ fn go_is_space(c: char) -> bool {
     ) || (c as u32 > 0xff && c.is_whitespace())
 }
 
-/// goutils.AbbreviateFull.
-fn abbreviate_full(s: &str, mut offset: i64, max: i64) -> Result<String, String> {
-    if s.is_empty() {
-        return Ok(String::new());
-    }
-    if max < 4 {
-        return Err("stringutils illegal argument: Minimum abbreviation width is 4".into());
-    }
-    let l = s.len() as i64;
-    if l <= max {
-        return Ok(s.to_string());
-    }
-    if offset > l {
-        offset = l;
-    }
-    if l - offset < max - 3 {
-        offset = l - (max - 3);
-    }
-    let b = |a: i64, e: i64| {
-        String::from_utf8_lossy(&s.as_bytes()[a as usize..e as usize]).into_owned()
-    };
-    if offset <= 4 {
-        return Ok(format!("{}...", b(0, max - 3)));
-    }
-    if max < 7 {
-        return Err(
-            "stringutils illegal argument: Minimum abbreviation width with offset is 7".into(),
-        );
-    }
-    if offset + max - 3 < l {
-        let rest = abbreviate_full(&b(offset, l), 0, max - 3)?;
-        return Ok(format!("...{rest}"));
-    }
-    Ok(format!("...{}", b(l - (max - 3), l)))
-}
-
-/// goutils.WrapCustom.
-fn wrap_custom(s: &str, mut width: i64, nl: &str, long_words: bool) -> String {
-    if s.is_empty() {
-        return String::new();
-    }
-    let nl = if nl.is_empty() { "\n" } else { nl };
-    if width < 1 {
-        width = 1;
-    }
-    let b = s.as_bytes();
-    let sub = |a: usize, e: usize| String::from_utf8_lossy(&b[a..e]).into_owned();
-    let len = b.len() as i64;
-    let mut offset: i64 = 0;
-    let mut out = String::new();
-    while len - offset > width {
-        if b[offset as usize] == b' ' {
-            offset += 1;
-            continue;
-        }
-        let end = (width + offset + 1).min(len) as usize;
-        let space = sub(offset as usize, end)
-            .rfind(' ')
-            .map(|i| i as i64 + offset)
-            .unwrap_or(offset - 1);
-        if space >= offset {
-            out.push_str(&sub(offset as usize, space as usize));
-            out.push_str(nl);
-            offset = space + 1;
-        } else if long_words {
-            let end = (width + offset) as usize;
-            out.push_str(&sub(offset as usize, end));
-            out.push_str(nl);
-            offset += width;
-        } else {
-            let end = (width + offset) as usize;
-            match sub(end, b.len()).find(' ') {
-                None => {
-                    out.push_str(&sub(offset as usize, b.len()));
-                    offset = len;
-                }
-                Some(i) => {
-                    let space = i + end;
-                    out.push_str(&sub(offset as usize, space));
-                    out.push_str(nl);
-                    offset = space as i64 + 1;
-                }
-            }
-        }
-    }
-    out.push_str(&sub(offset as usize, b.len()));
-    out
-}
-
-/// xstrings.ToPascalCase (Sprig's `camelcase`).
-fn pascal_case(s: &str) -> String {
-    let is_conn = |c: char| c == '-' || c == '_' || go_is_space(c);
-    let mut out = String::new();
-    let mut chars = s.chars().peekable();
-    let mut r0 = '\0';
-    let mut first_upper = false;
-    let mut got = false;
-    for c in chars.by_ref() {
-        if !is_conn(c) {
-            first_upper = c.is_uppercase();
-            r0 = c.to_uppercase().next().unwrap_or(c);
-            got = true;
-            break;
-        }
-        out.push(c);
-    }
-    if !got {
-        return out;
-    }
-    if chars.peek().is_none() {
-        out.push(r0);
-        return out;
-    }
-    for c in chars {
-        let r1 = r0;
-        r0 = c;
-        if is_conn(r0) && is_conn(r1) {
-            out.push(r1);
-            continue;
-        }
-        if is_conn(r1) {
-            first_upper = r0.is_uppercase();
-            r0 = r0.to_uppercase().next().unwrap_or(r0);
-        } else {
-            if first_upper {
-                if r0.is_uppercase() {
-                    r0 = r0.to_lowercase().next().unwrap_or(r0);
-                } else {
-                    first_upper = false;
-                }
-            }
-            out.push(r1);
-        }
-    }
-    out.push(r0);
-    out
-}
-
-fn swapcase(s: &str) -> String {
-    let mut ws = true;
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if c.is_uppercase() {
-            out.extend(c.to_lowercase());
-            ws = false;
-        } else if c.is_lowercase() {
-            out.extend(c.to_uppercase());
-            ws = false;
-        } else {
-            out.push(c);
-            ws = go_is_space(c);
-        }
-    }
-    let _ = ws;
-    out
-}
-
-/// path.Clean.
-pub fn path_clean(p: &str) -> String {
-    if p.is_empty() {
-        return ".".into();
-    }
-    let rooted = p.starts_with('/');
-    let mut parts: Vec<&str> = Vec::new();
-    for seg in p.split('/') {
-        match seg {
-            "" | "." => {}
-            ".." => {
-                if parts.last().is_some_and(|l| *l != "..") {
-                    parts.pop();
-                } else if !rooted {
-                    parts.push("..");
-                }
-            }
-            s => parts.push(s),
-        }
-    }
-    let body = parts.join("/");
-    match (rooted, body.is_empty()) {
-        (true, _) => format!("/{body}"),
-        (false, true) => ".".into(),
-        (false, false) => body,
-    }
-}
-
-fn path_base(p: &str) -> String {
-    if p.is_empty() {
-        return ".".into();
-    }
-    let t = p.trim_end_matches('/');
-    if t.is_empty() {
-        return "/".into();
-    }
-    t.rsplit('/').next().unwrap_or(t).to_string()
-}
-
-fn path_dir(p: &str) -> String {
-    let i = p.rfind('/').map(|i| i + 1).unwrap_or(0);
-    path_clean(&p[..i])
-}
-
-fn path_ext(p: &str) -> String {
-    for (i, c) in p.char_indices().rev() {
-        if c == '/' {
-            break;
-        }
-        if c == '.' {
-            return p[i..].to_string();
-        }
-    }
-    String::new()
-}
-
-fn sha1(data: &[u8]) -> [u8; 20] {
-    let mut h: [u32; 5] = [0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0];
-    let mut msg = data.to_vec();
-    let bits = (data.len() as u64).wrapping_mul(8);
-    msg.push(0x80);
-    while msg.len() % 64 != 56 {
-        msg.push(0);
-    }
-    msg.extend_from_slice(&bits.to_be_bytes());
-    for chunk in msg.chunks(64) {
-        let mut w = [0u32; 80];
-        for i in 0..16 {
-            w[i] = u32::from_be_bytes([
-                chunk[4 * i],
-                chunk[4 * i + 1],
-                chunk[4 * i + 2],
-                chunk[4 * i + 3],
-            ]);
-        }
-        for i in 16..80 {
-            w[i] = (w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16]).rotate_left(1);
-        }
-        let [mut a, mut b, mut c, mut d, mut e] = h;
-        for (i, wi) in w.iter().enumerate() {
-            let (f, k) = match i {
-                0..=19 => ((b & c) | (!b & d), 0x5A827999),
-                20..=39 => (b ^ c ^ d, 0x6ED9EBA1),
-                40..=59 => ((b & c) | (b & d) | (c & d), 0x8F1BBCDC),
-                _ => (b ^ c ^ d, 0xCA62C1D6),
-            };
-            let t = a
-                .rotate_left(5)
-                .wrapping_add(f)
-                .wrapping_add(e)
-                .wrapping_add(k)
-                .wrapping_add(*wi);
-            e = d;
-            d = c;
-            c = b.rotate_left(30);
-            b = a;
-            a = t;
-        }
-        for (x, y) in h.iter_mut().zip([a, b, c, d, e]) {
-            *x = x.wrapping_add(y);
-        }
-    }
-    let mut out = [0u8; 20];
-    for (i, x) in h.iter().enumerate() {
-        out[4 * i..4 * i + 4].copy_from_slice(&x.to_be_bytes());
-    }
-    out
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-const B32: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-
-fn b32enc(data: &[u8]) -> String {
-    let mut out = String::new();
-    for chunk in data.chunks(5) {
-        let mut buf = [0u8; 5];
-        buf[..chunk.len()].copy_from_slice(chunk);
-        let n = u64::from_be_bytes([0, 0, 0, buf[0], buf[1], buf[2], buf[3], buf[4]]);
-        let chars = match chunk.len() {
-            1 => 2,
-            2 => 4,
-            3 => 5,
-            4 => 7,
-            _ => 8,
-        };
-        for i in 0..8 {
-            if i < chars {
-                out.push(B32[((n >> (35 - 5 * i)) & 31) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-fn b32dec(s: &str) -> Result<Vec<u8>, String> {
-    let b = s.as_bytes();
-    let mut out = Vec::new();
-    let err = |i: usize| format!("illegal base32 data at input byte {i}");
-    if !b.len().is_multiple_of(8) {
-        // Go reports the first bad position; for short input, the end of the last full block.
-        for (i, c) in b.iter().enumerate() {
-            if !B32.contains(c) && *c != b'=' {
-                return Err(err(i));
-            }
-        }
-        return Err(err(b.len() / 8 * 8));
-    }
-    for (ci, chunk) in b.chunks(8).enumerate() {
-        let mut n: u64 = 0;
-        let mut chars = 0;
-        for (j, c) in chunk.iter().enumerate() {
-            if *c == b'=' {
-                break;
-            }
-            let v = B32
-                .iter()
-                .position(|x| x == c)
-                .ok_or_else(|| err(ci * 8 + j))?;
-            n |= (v as u64) << (35 - 5 * j);
-            chars += 1;
-        }
-        let bytes = match chars {
-            8 => 5,
-            7 => 4,
-            5 => 3,
-            4 => 2,
-            2 => 1,
-            _ => return Err(err(ci * 8 + chars)),
-        };
-        let full = n.to_be_bytes();
-        out.extend_from_slice(&full[3..3 + bytes]);
-    }
-    Ok(out)
-}
-
 /// Deep copy (copystructure.Copy).
 pub fn deep_copy(v: &Value) -> Value {
     stacker::maybe_grow(128 * 1024, 2 * 1024 * 1024, || deep_copy_inner(v))
@@ -369,6 +37,8 @@ fn deep_copy_inner(v: &Value) -> Value {
             elem: s.elem.clone(),
             items: s.items.iter().map(deep_copy).collect(),
             nil: s.nil,
+            name: s.name.clone(),
+            methods: s.methods.clone(),
         })),
         Value::Map(m) => {
             let m = m.borrow();
@@ -381,6 +51,7 @@ fn deep_copy_inner(v: &Value) -> Value {
                 elem: m.elem.clone(),
                 entries,
                 name: m.name.clone(),
+                methods: m.methods.clone(),
             })))
         }
         v => v.clone(),
@@ -416,82 +87,6 @@ fn merge_overwrite_inner(dst: &Value, src: &Value) {
             }
         }
     }
-}
-
-fn regex(re: &str) -> Result<regex::Regex, String> {
-    regex::Regex::new(re).map_err(|e| {
-        format!(
-            "error parsing regexp: {}",
-            e.to_string().lines().last().unwrap_or("")
-        )
-    })
-}
-
-/// Go's `regexp.Split`.
-fn regex_split(r: &regex::Regex, s: &str, n: i64) -> Vec<String> {
-    if n == 0 {
-        return Vec::new();
-    }
-    if !r.as_str().is_empty() && s.is_empty() {
-        return vec![String::new()];
-    }
-    let mut out = Vec::new();
-    let (mut beg, mut end) = (0usize, 0usize);
-    for m in find_all(r, s, if n < 0 { -1 } else { n }) {
-        if n > 0 && out.len() as i64 == n - 1 {
-            break;
-        }
-        end = m.0;
-        if m.1 != 0 {
-            out.push(s[beg..end].to_string());
-        }
-        beg = m.1;
-    }
-    if end != s.len() {
-        out.push(s[beg..].to_string());
-    }
-    out
-}
-
-/// Go's `FindAllStringIndex`: successive non-overlapping matches; an empty match right after a
-/// previous match is skipped.
-fn find_all(r: &regex::Regex, s: &str, n: i64) -> Vec<(usize, usize)> {
-    let mut out = Vec::new();
-    let mut prev_end: Option<usize> = None;
-    let mut pos = 0;
-    while pos <= s.len() && (n < 0 || (out.len() as i64) < n) {
-        let Some(m) = r.find_at(s, pos) else { break };
-        let (a, b) = (m.start(), m.end());
-        let accept = !(a == b && prev_end == Some(a));
-        if accept {
-            out.push((a, b));
-            prev_end = Some(b);
-        }
-        pos = if b > a {
-            b
-        } else {
-            // advance one character
-            match s[a..].chars().next() {
-                Some(c) => a + c.len_utf8(),
-                None => s.len() + 1,
-            }
-        };
-        if b > a {
-            prev_end = Some(b);
-        }
-    }
-    out
-}
-
-fn regex_quote_meta(s: &str) -> String {
-    let mut out = String::new();
-    for c in s.chars() {
-        if "\\.+*?()|[]{}^$".contains(c) {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// shopspring/decimal arithmetic as Sprig's `addf` … use it: exact decimal operations on the
@@ -1131,23 +726,6 @@ pub(super) fn add(t: &mut Templates) {
         Ok(regex_quote_meta(s(&a[0])).into())
     });
     let _ = strval;
-}
-
-/// Go's `ReplaceAllString` / `ReplaceAllLiteralString` (matches as `FindAll` finds them).
-fn replace_all(r: &regex::Regex, src: &str, repl: &str, literal: bool) -> String {
-    let mut out = String::new();
-    let mut last = 0;
-    for (a, b) in find_all(r, src, -1) {
-        out.push_str(&src[last..a]);
-        if literal {
-            out.push_str(repl);
-        } else if let Some(caps) = r.captures_at(src, a) {
-            caps.expand(repl, &mut out);
-        }
-        last = b;
-    }
-    out.push_str(&src[last..]);
-    out
 }
 
 /// `json.Unmarshal` into `interface {}`.

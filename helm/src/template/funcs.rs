@@ -142,7 +142,7 @@ fn two(argv: Vec<RV>) -> (RV, RV) {
 
 fn index_arg(index: &RV, cap: usize) -> Result<usize, String> {
     let x: i128 = match index {
-        Some(Value::Int(i) | Value::Int64(i)) => *i as i128,
+        Some(Value::Int(i) | Value::Int64(i) | Value::Duration(i)) => *i as i128,
         Some(Value::Uint(u)) => *u as i128,
         Some(Value::Uint8(u)) => *u as i128,
         None => return Err("cannot index slice/array with nil".into()),
@@ -247,6 +247,8 @@ fn slice(item: RV, indexes: Vec<RV>) -> Result<RV, String> {
             elem: s.elem.clone(),
             items: s.items[idx[0]..idx[1]].to_vec(),
             nil: false,
+            name: s.name.clone(),
+            methods: s.methods.clone(),
         })),
         _ => unreachable_value(),
     }))
@@ -283,7 +285,7 @@ enum Kind {
 fn basic_kind(v: &RV) -> Kind {
     match v {
         Some(Value::Bool(_)) => Kind::Bool,
-        Some(Value::Int(_) | Value::Int64(_)) => Kind::Int,
+        Some(Value::Int(_) | Value::Int64(_) | Value::Duration(_)) => Kind::Int,
         Some(Value::Uint(_) | Value::Uint8(_)) => Kind::Uint,
         Some(Value::Float64(_)) => Kind::Float,
         Some(Value::Complex(..)) => Kind::Complex,
@@ -294,7 +296,7 @@ fn basic_kind(v: &RV) -> Kind {
 
 fn as_int(v: &RV) -> i64 {
     match v {
-        Some(Value::Int(i) | Value::Int64(i)) => *i,
+        Some(Value::Int(i) | Value::Int64(i) | Value::Duration(i)) => *i,
         _ => 0,
     }
 }

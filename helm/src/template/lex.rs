@@ -75,7 +75,8 @@ impl std::fmt::Display for Item {
             ItemType::Error => f.write_str(&self.val),
             t if t.is_keyword() => write!(f, "<{}>", self.val),
             _ => {
-                if self.val.chars().count() > 10 {
+                // Go tests the length in bytes and truncates to ten runes (%.10q).
+                if self.val.len() > 10 {
                     // %.10q: the first ten runes, quoted.
                     let s: String = self.val.chars().take(10).collect();
                     write!(f, "{}...", crate::gofmt::quote(&s))

@@ -15,6 +15,7 @@ mod exec;
 mod funcs;
 mod lex;
 pub mod node;
+mod number;
 pub mod parse;
 
 use std::collections::HashMap;
@@ -183,6 +184,13 @@ impl Templates {
         self.funcs.insert(f.name.clone(), Rc::new(f));
     }
 
+    /// The names of the registered functions, sorted.
+    pub fn func_names(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.funcs.keys().cloned().collect();
+        v.sort();
+        v
+    }
+
     /// The function registered under `name`.
     pub fn func(&self, name: &str) -> Option<&Rc<Func>> {
         self.funcs.get(name)
@@ -258,6 +266,54 @@ impl Templates {
     /// The parse tree of template `name` printed as Go's `Tree.Root.String()`.
     pub fn tree_string(&self, name: &str) -> Option<String> {
         self.trees.get(name).map(|t| t.root.to_string())
+    }
+
+    /// The functions each template calls, by template name (for warnings such as "uses `now`").
+    pub fn functions_used(
+        &self,
+    ) -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
+        use node::{Arg, List, Node, Pipe};
+        fn arg(a: &Arg, out: &mut std::collections::BTreeSet<String>) {
+            match a {
+                Arg::Identifier { name, .. } => {
+                    out.insert(name.clone());
+                }
+                Arg::Pipe(p) => pipe(p, out),
+                Arg::Chain { node, .. } => arg(node, out),
+                _ => {}
+            }
+        }
+        fn pipe(p: &Pipe, out: &mut std::collections::BTreeSet<String>) {
+            for c in &p.cmds {
+                for a in &c.args {
+                    arg(a, out);
+                }
+            }
+        }
+        fn list(l: &List, out: &mut std::collections::BTreeSet<String>) {
+            for n in &l.nodes {
+                match n {
+                    Node::Action { pipe: p, .. } => pipe(p, out),
+                    Node::If(b) | Node::Range(b) | Node::With(b) => {
+                        pipe(&b.pipe, out);
+                        list(&b.list, out);
+                        if let Some(e) = &b.else_list {
+                            list(e, out);
+                        }
+                    }
+                    Node::Template { pipe: Some(p), .. } => pipe(p, out),
+                    _ => {}
+                }
+            }
+        }
+        self.trees
+            .iter()
+            .map(|(name, t)| {
+                let mut used = std::collections::BTreeSet::new();
+                list(&t.root, &mut used);
+                (name.clone(), used)
+            })
+            .collect()
     }
 
     /// The names of the defined templates, sorted.

@@ -5,6 +5,7 @@ package main
 // env/expandenv, Helm's YAML/JSON functions, include, tpl, required, fail, lookup.
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"text/template"
 
+	"github.com/BurntSushi/toml"
 	"github.com/Masterminds/sprig/v3"
 	"sigs.k8s.io/yaml"
 )
@@ -25,6 +27,24 @@ func helmFuncMap() template.FuncMap {
 	delete(f, "env")
 	delete(f, "expandenv")
 	extra := template.FuncMap{
+		"toToml": func(v any) string {
+			b := bytes.NewBuffer(nil)
+			e := toml.NewEncoder(b)
+			err := e.Encode(v)
+			if err != nil {
+				return err.Error()
+			}
+			return b.String()
+		},
+		"mustToToml": func(v any) string {
+			b := bytes.NewBuffer(nil)
+			e := toml.NewEncoder(b)
+			err := e.Encode(v)
+			if err != nil {
+				panic(err)
+			}
+			return b.String()
+		},
 		"toYaml": func(v any) string {
 			data, err := yaml.Marshal(v)
 			if err != nil {
@@ -81,7 +101,8 @@ func helmFuncMap() template.FuncMap {
 			}
 			return a
 		},
-		"include":  func(string, any) string { return "not implemented" },
+		"include":        func(string, any) string { return "not implemented" },
+		"mustToDuration": mustToDuration, "durationSeconds": durationSeconds, "durationMilliseconds": durationMilliseconds, "durationMicroseconds": durationMicroseconds, "durationNanoseconds": durationNanoseconds, "durationMinutes": durationMinutes, "durationHours": durationHours, "durationDays": durationDays, "durationWeeks": durationWeeks, "durationRoundTo": durationRoundTo, "durationTruncateTo": durationTruncateTo,
 		"tpl":      func(string, any) any { return "not implemented" },
 		"required": func(string, any) (any, error) { return "not implemented", nil },
 		"lookup": func(string, string, string, string) (map[string]any, error) {

@@ -20,6 +20,7 @@ import (
 	"sort"
 	"strings"
 	"text/template"
+	"time"
 
 	"github.com/Masterminds/sprig/v3"
 )
@@ -162,6 +163,22 @@ func convert(v any, shared map[string]json.RawMessage) (any, error) {
 		}
 		if s, ok := x["$bytes"]; ok {
 			return []byte(s.(string)), nil
+		}
+		if vs, ok := x["$versionset"]; ok {
+			items, _ := vs.([]any)
+			out := VersionSet{}
+			for _, it := range items {
+				s, _ := it.(string)
+				out = append(out, s)
+			}
+			return out, nil
+		}
+		if vm, ok := x["$values"]; ok {
+			m, err := convert(vm, shared)
+			if err != nil {
+				return nil, err
+			}
+			return Values(m.(map[string]any)), nil
 		}
 		if _, ok := x["$nilslice"]; ok {
 			return []any(nil), nil
@@ -354,6 +371,8 @@ func run(c *testCase, shared map[string]json.RawMessage, funcs template.FuncMap)
 }
 
 func main() {
+	// Sprig's date functions format in Local; helm-rs renders in UTC (as the agent runs).
+	time.Local = time.UTC
 	if len(os.Args) != 3 {
 		fmt.Fprintln(os.Stderr, "usage: record CASES.json OUT.json")
 		os.Exit(2)
