@@ -93,6 +93,7 @@ fn env() -> Arc<Env> {
             ("allowed_signers", signer.allowed_signers_line()),
             ("keys.asc", "-----BEGIN PGP PUBLIC KEY BLOCK-----\ntest\n".into()),
             ("cosign.pub", "-----BEGIN PUBLIC KEY-----\ntest\n".into()),
+            ("age.agekey", "# created: for the install test only\n".into()),
             ("token", "install-test-token\n".into()),
             (
                 "application.yaml",
@@ -113,6 +114,8 @@ fn env() -> Arc<Env> {
             &f("keys.asc"),
             "--cosign-key",
             &f("cosign.pub"),
+            "--sops-age-key",
+            &f("age.agekey"),
             "--sync-token",
             &f("token"),
             "--application",
@@ -330,7 +333,23 @@ fn manifests_render_as_kubectl_kustomize_does() -> Result<(), Failed> {
 
 /// Bad leader election flags are refused before anything starts (exit 2, the flag named).
 fn bad_leader_election_flags_exit_2() -> Result<(), Failed> {
+    let bad_key = std::env::temp_dir().join(format!("pi-agent-bad-{}.agekey", std::process::id()));
+    std::fs::write(&bad_key, "not an age identity\n").expect("key file");
+    let bad_key = bad_key.display().to_string();
     for (args, expected) in [
+        (
+            &["--lease-namespace", "x", "--sops-age-key-file", &bad_key][..],
+            "`--sops-age-key-file",
+        ),
+        (
+            &[
+                "--lease-namespace",
+                "x",
+                "--sops-age-key-file",
+                "/no/such/dir/age.agekey",
+            ][..],
+            "`--sops-age-key-file /no/such/dir/age.agekey`",
+        ),
         (
             &[
                 "--lease-namespace",
@@ -367,6 +386,7 @@ fn bad_leader_election_flags_exit_2() -> Result<(), Failed> {
             return Err(format!("{args:?}: expected {expected} in {stderr}").into());
         }
     }
+    let _ = std::fs::remove_file(&bad_key);
     Ok(())
 }
 
@@ -449,6 +469,7 @@ async fn manifests_are_admitted_under_the_restricted_pod_security_standard(env: 
         ("pi-agent-openpgp-keys", "keys.asc"),
         ("pi-agent-cosign-key", "cosign.pub"),
         ("pi-agent-sync-token", "token"),
+        ("pi-agent-sops-age", "age.agekey"),
     ] {
         let s = secrets.get(name).await.expect("trust Secret");
         assert!(

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use kube::runtime::reflector::ObjectRef;
 
 use crate::api::Application;
-use crate::apply::{Applier, DriftWatcher, Owner};
+use crate::apply::{Applier, DriftWatcher, Owner, RulesCache};
 use crate::report::Metrics;
 use crate::report::metrics::OutcomeLabels;
 use crate::source::{Fetcher, TrustFiles};
@@ -34,6 +34,11 @@ pub struct Context {
     pub trust_files: TrustFiles,
     /// Image verification (one verdict cache for every Application).
     pub images: Arc<provenance::Verifier>,
+    /// The compiled health checks and ignore rules of each Application, per generation.
+    pub rules: RulesCache,
+    /// The region's age key file (`--sops-age-key-file`, a mounted Secret), for Applications
+    /// whose `spec.decryption` names no Secret; read at each use.
+    pub sops_age_key_file: Option<std::path::PathBuf>,
     /// Events, console and commit-status reports of each outcome.
     pub reporter: Arc<crate::report::Reporter>,
     /// Consecutive failures per Application, for the error policy's backoff.
@@ -186,6 +191,8 @@ impl Context {
                 metrics.clone(),
             ),
             applier,
+            rules: RulesCache::default(),
+            sops_age_key_file: None,
             impersonating: Default::default(),
             config,
             drift,

@@ -24,12 +24,14 @@ use libtest_mimic::{Arguments, Failed, Trial};
 use pi_agent::api::Application;
 use serde_json::json;
 
+mod flux_extras;
 mod images;
 mod kustomize;
 mod ordering;
 mod sync;
 mod tenancy;
 mod verify;
+use flux_extras::*;
 use images::*;
 use kustomize::*;
 use ordering::*;
@@ -48,6 +50,9 @@ struct Env {
     _private_pki: TempDir,
     sshd: SshServer,
     registry: Registry,
+    /// The agent's `--sops-age-key-file` (absent until a test writes it).
+    region_key_file: std::path::PathBuf,
+    _region_keys: TempDir,
     _git_root: TempDir,
     // Dropped last: stops the control plane.
     _cluster: ControlPlane,
@@ -79,6 +84,10 @@ fn env() -> Arc<Env> {
         let private_ca = std::fs::read_to_string(&private.ca).expect("private CA");
         // A plain-HTTP registry on loopback, which the agent is told to reach without TLS.
         let registry = Registry::start();
+        // The region's SOPS key file, as a mounted Secret: its directory exists, the file is
+        // written by the test that uses it.
+        let region_keys = TempDir::new("region-keys");
+        let region_key_file = region_keys.path().join("age.agekey");
         let agent = Agent::start(
             &cluster.kubeconfig,
             &[
@@ -87,6 +96,7 @@ fn env() -> Arc<Env> {
                     "PI_AGENT_PLAIN_HTTP_REGISTRIES",
                     std::path::Path::new(&registry.host),
                 ),
+                ("PI_AGENT_SOPS_AGE_KEY_FILE", &region_key_file),
             ],
         )
         .await;
@@ -100,6 +110,8 @@ fn env() -> Arc<Env> {
             _private_pki: private_pki,
             sshd: SshServer::start(true),
             registry,
+            region_key_file,
+            _region_keys: region_keys,
             _git_root: git_root,
             _cluster: cluster,
         })
@@ -823,6 +835,9 @@ fn main() {
         trial!(no_trust_material_fails_closed_and_mode_none_warns),
         trial!(objects_outside_the_destination_are_refused),
         trial!(impersonation_bounds_what_the_repository_can_do),
+        trial!(flux_extras_sops_substitution_cel_health_and_ignored_fields_work_together),
+        trial!(flux_extras_the_region_key_file_decrypts_when_no_secret_is_named),
+        trial!(flux_extras_refusals_name_what_failed),
     ];
     let conclusion = libtest_mimic::run(&args, trials);
     // Stop the agent and the control plane (by PID) before exiting.

@@ -10,6 +10,7 @@ pub mod git_http;
 pub mod http;
 pub mod registry;
 pub mod signing;
+pub mod sops;
 pub mod ssh_server;
 pub mod tls;
 pub mod trial;

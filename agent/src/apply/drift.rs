@@ -18,7 +18,7 @@ use kube::runtime::{WatchStreamExt, watcher};
 use serde_json::Value;
 use tracing::{debug, info, warn};
 
-use super::{Applied, Applier, Owner};
+use super::{Applied, Applier, ApplyRules, Owner};
 use crate::api::OWNER_NAME_LABEL;
 
 /// An object, by kind and place.
@@ -43,6 +43,8 @@ struct Desired {
     // Applies as the Application's identity (impersonation), like its reconciles.
     applier: Arc<Applier>,
     self_heal: bool,
+    // The fields left to other managers are left to them by corrections too.
+    rules: Arc<ApplyRules>,
     resource: ApiResource,
     namespace: Option<String>,
     // The desired body, serialized: a compact copy (a `Value` costs several times its JSON), read
@@ -144,6 +146,7 @@ impl DriftWatcher {
         owner: &Owner,
         self_heal: bool,
         applier: &Arc<Applier>,
+        rules: &Arc<ApplyRules>,
         applied: &[Applied],
     ) {
         {
@@ -179,6 +182,7 @@ impl DriftWatcher {
                         owner: owner.clone(),
                         applier: applier.clone(),
                         self_heal,
+                        rules: rules.clone(),
                         resource: a.resource.clone(),
                         namespace: a.namespace.clone(),
                         body: serde_json::to_vec(&a.body)
@@ -349,12 +353,13 @@ impl DriftWatcher {
         let lock = self.lock_for(&owner);
         let _guard = lock.lock().await;
         // Re-read after the lock: a reconcile may have changed what is desired meanwhile.
-        let (self_heal, applier, resource, namespace, body) = {
+        let (self_heal, applier, rules, resource, namespace, body) = {
             let desired = self.desired.lock().unwrap_or_else(|p| p.into_inner());
             let Some(d) = desired.get(&key) else { return };
             (
                 d.self_heal,
                 d.applier.clone(),
+                d.rules.clone(),
                 d.resource.clone(),
                 d.namespace.clone(),
                 d.body.clone(),
@@ -384,13 +389,29 @@ impl DriftWatcher {
         } else {
             fingerprint(m)
         };
-        let body: Value = match serde_json::from_slice(&body) {
+        let mut body: Value = match serde_json::from_slice(&body) {
             Ok(b) => b,
             Err(e) => {
                 warn!(object = %shown, error = %e, "desired body unreadable; the next reconcile re-applies");
                 return;
             }
         };
+        // A change to a field left to another manager is not drift: the body keeps it as the
+        // cluster has it (removed, or set to the live value), so the apply leaves it alone.
+        if let Err(e) = applier
+            .leave_ignored(
+                &resource,
+                namespace.as_deref(),
+                &key.name,
+                &mut body,
+                &rules.ignore,
+            )
+            .await
+        {
+            self.set_clean(&key, false);
+            warn!(object = %shown, error = %e, "drift correction failed reading the object; the next reconcile retries");
+            return;
+        }
         match applier
             .apply_body(&resource, namespace.as_deref(), &key.name, &body, false)
             .await

@@ -8,6 +8,7 @@ mod diff;
 mod drift;
 pub mod ignore;
 mod inventory;
+mod rules;
 mod takeover;
 mod tenancy;
 
@@ -24,8 +25,10 @@ use serde_json::Value;
 pub use diff::{Change, unified};
 pub use drift::{DriftCounts, DriftWatcher, OnDrift};
 pub use inventory::{ObjectId, entry_for, inventory_of, stale};
+pub use rules::{ApplyRules, RulesCache, RulesError};
 pub use tenancy::Tenancy;
 
+use self::ignore::{IgnoreRules, Resolution};
 use crate::api::{FIELD_MANAGER, OWNER_NAME_LABEL, OWNER_NAMESPACE_LABEL, PRUNE_ANNOTATION};
 use crate::error::RetryClass;
 use crate::render::Object;
@@ -88,7 +91,9 @@ pub struct Applied {
     pub namespace: Option<String>,
     /// Its name.
     pub name: String,
-    /// The body applied.
+    /// The desired body: what was applied, before the fields that `spec.sync.ignore` leaves to
+    /// other managers were taken out against the live object (the drift watcher does that
+    /// again against the object it corrects).
     pub body: Value,
     /// Its metadata as the API server returned it after the apply (without managed fields).
     pub meta: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
@@ -115,9 +120,9 @@ struct Patched {
 
 impl Patched {
     /// An object not written; `live` when it was read for its health.
-    fn unchanged(live: Option<Value>) -> Self {
+    fn unchanged(live: Option<Value>, rules: &ApplyRules) -> Self {
         let mut patched = match live {
-            Some(live) => Patched::from(live),
+            Some(live) => Patched::new(live, rules),
             None => Patched {
                 meta: Default::default(),
                 live: None,
@@ -130,8 +135,9 @@ impl Patched {
     }
 }
 
-impl From<Value> for Patched {
-    fn from(mut live: Value) -> Self {
+impl Patched {
+    /// What is kept of `live`; its health by the work's rules (CEL checks, else kstatus).
+    fn new(mut live: Value, rules: &ApplyRules) -> Self {
         let takeover = takeover::needed(&live);
         if let Some(meta) = live.get_mut("metadata").and_then(Value::as_object_mut) {
             meta.remove("managedFields");
@@ -140,7 +146,7 @@ impl From<Value> for Patched {
             .get("metadata")
             .and_then(|m| serde_json::from_value(m.clone()).ok())
             .unwrap_or_default();
-        let current = crate::health::assess(&live).status == crate::health::Status::Current;
+        let current = rules.health_of(&live).status == crate::health::Status::Current;
         Patched {
             meta,
             live: (!current).then_some(live),
@@ -192,6 +198,32 @@ impl crate::error::StageError for ApplyError {
     fn retry_class(&self) -> RetryClass {
         ApplyError::retry_class(self)
     }
+}
+
+/// What one run of [`Applier::run`] does: write, dry-run first, skip what is unchanged.
+#[derive(Clone, Copy)]
+struct Pass<'u> {
+    write: bool,
+    dry_run: bool,
+    unchanged: Option<Unchanged<'u>>,
+}
+
+impl Pass<'_> {
+    const CHECKED_APPLY: Pass<'static> = Pass {
+        write: true,
+        dry_run: true,
+        unchanged: None,
+    };
+    const CHECK: Pass<'static> = Pass {
+        write: false,
+        dry_run: true,
+        unchanged: None,
+    };
+    const APPLY: Pass<'static> = Pass {
+        write: true,
+        dry_run: false,
+        unchanged: None,
+    };
 }
 
 /// A rendered object together with where it goes.
@@ -287,13 +319,26 @@ impl Applier {
         &self,
         r: &Resolved<'_>,
         owner: &Owner,
+        rules: &ApplyRules,
         dry_run: bool,
     ) -> Result<Patched, ApplyError> {
-        let body = desired_body(r.object, r.namespace.as_deref(), owner);
+        let mut body = desired_body(r.object, r.namespace.as_deref(), owner);
         let id = match &r.namespace {
             Some(ns) => format!("{} {ns}/{}", r.object.kind(), r.object.name()),
             None => r.object.display_id(),
         };
+        self.leave_ignored(
+            &r.resource,
+            r.namespace.as_deref(),
+            r.object.name(),
+            &mut body,
+            &rules.ignore,
+        )
+        .await
+        .map_err(|e| ApplyError::Unavailable {
+            object: id.clone(),
+            message: format!("reading it for `spec.sync.ignore`: {e}"),
+        })?;
         self.apply_body(
             &r.resource,
             r.namespace.as_deref(),
@@ -303,7 +348,7 @@ impl Applier {
         )
         .await
         // Reduced at once to what is kept: a thousand whole responses are never held together.
-        .map(|o| Patched::from(serde_json::to_value(o).unwrap_or_default()))
+        .map(|o| Patched::new(serde_json::to_value(o).unwrap_or_default(), rules))
         .map_err(|e| match e {
             // The kind is no longer served (its CRD was deleted or changed version): forget the
             // cached discovery so the next attempt asks the API server again.
@@ -357,6 +402,38 @@ impl Applier {
         }
         api.patch(name, &params, &Patch::Apply(body)).await
     }
+
+    /// Rewrites `body` so that the fields `ignore` leaves to other managers stay as the
+    /// cluster has them (see [`ignore`]); reads the live object only when a rule applies to
+    /// the body. Returns what was left to whom (no values).
+    ///
+    /// # Errors
+    /// The live object cannot be read.
+    pub async fn leave_ignored(
+        &self,
+        resource: &ApiResource,
+        namespace: Option<&str>,
+        name: &str,
+        body: &mut Value,
+        ignore: &IgnoreRules,
+    ) -> Result<Vec<Resolution>, kube::Error> {
+        if ignore.paths_for(body).is_empty() {
+            return Ok(Vec::new());
+        }
+        let api: Api<DynamicObject> = match namespace {
+            Some(ns) => Api::namespaced_with(self.client.clone(), ns, resource),
+            None => Api::all_with(self.client.clone(), resource),
+        };
+        let live = api
+            .get_opt(name)
+            .await?
+            .map(|o| serde_json::to_value(o).unwrap_or_default());
+        let done = ignore.prepare(body, live.as_ref(), FIELD_MANAGER);
+        for d in &done {
+            tracing::debug!(kind = %resource.kind, namespace = ?namespace, name, resolution = ?d, "field left to another manager");
+        }
+        Ok(done)
+    }
 }
 
 /// The body pi-agent applies for an object: its namespace set, and the owner labels.
@@ -386,8 +463,10 @@ impl Applier {
         objects: &[Object],
         tenancy: &Tenancy,
         owner: &Owner,
+        rules: &ApplyRules,
     ) -> Result<Vec<Applied>, ApplyError> {
-        self.run(objects, tenancy, owner, true, true, None).await
+        self.run(objects, tenancy, owner, rules, Pass::CHECKED_APPLY)
+            .await
     }
 
     /// Checks `objects` as [`Applier::apply`] would (discovery, tenancy, server-side dry run of
@@ -400,8 +479,9 @@ impl Applier {
         objects: &[Object],
         tenancy: &Tenancy,
         owner: &Owner,
+        rules: &ApplyRules,
     ) -> Result<(), ApplyError> {
-        self.run(objects, tenancy, owner, false, true, None)
+        self.run(objects, tenancy, owner, rules, Pass::CHECK)
             .await
             .map(|_| ())
     }
@@ -417,8 +497,9 @@ impl Applier {
         objects: &[Object],
         tenancy: &Tenancy,
         owner: &Owner,
+        rules: &ApplyRules,
     ) -> Result<Vec<Applied>, ApplyError> {
-        self.run(objects, tenancy, owner, true, false, None).await
+        self.run(objects, tenancy, owner, rules, Pass::APPLY).await
     }
 
     /// [`Applier::apply_checked`] that does not write the objects `unchanged` vouches for (the
@@ -433,10 +514,20 @@ impl Applier {
         objects: &[Object],
         tenancy: &Tenancy,
         owner: &Owner,
+        rules: &ApplyRules,
         unchanged: Unchanged<'_>,
     ) -> Result<Vec<Applied>, ApplyError> {
-        self.run(objects, tenancy, owner, true, false, Some(unchanged))
-            .await
+        self.run(
+            objects,
+            tenancy,
+            owner,
+            rules,
+            Pass {
+                unchanged: Some(unchanged),
+                ..Pass::APPLY
+            },
+        )
+        .await
     }
 
     async fn run(
@@ -444,10 +535,14 @@ impl Applier {
         objects: &[Object],
         tenancy: &Tenancy,
         owner: &Owner,
-        write: bool,
-        dry_run: bool,
-        unchanged: Option<Unchanged<'_>>,
+        rules: &ApplyRules,
+        pass: Pass<'_>,
     ) -> Result<Vec<Applied>, ApplyError> {
+        let Pass {
+            write,
+            dry_run,
+            unchanged,
+        } = pass;
         let default_ns = tenancy.namespace.as_str();
         // Phase 0: Namespaces and CRDs. What they create cannot be dry-run before they exist.
         let (first, rest): (Vec<&Object>, Vec<&Object>) =
@@ -512,7 +607,7 @@ impl Applier {
         let mut takeover = Vec::new();
         if dry_run {
             for part in [&phase0, &checked] {
-                let dry = self.patch_all(part, owner, true).await?;
+                let dry = self.patch_all(part, owner, rules, true).await?;
                 takeover.extend(dry.iter().map(|p| p.takeover));
             }
         }
@@ -528,7 +623,7 @@ impl Applier {
             }
         }
 
-        let live0 = self.patch_all(&phase0, owner, false).await?;
+        let live0 = self.patch_all(&phase0, owner, rules, false).await?;
         // Objects that depend on CRDs of this revision: resolve now that the CRDs exist.
         let mut deferred = Vec::new();
         for o in later {
@@ -540,12 +635,14 @@ impl Applier {
             checked.into_iter().partition(|r| r.namespace.is_none());
         let (live1, live2) = match unchanged {
             None => (
-                self.patch_all(&cluster, owner, false).await?,
-                self.patch_all(&namespaced, owner, false).await?,
+                self.patch_all(&cluster, owner, rules, false).await?,
+                self.patch_all(&namespaced, owner, rules, false).await?,
             ),
             Some(unchanged) => (
-                self.patch_changed(&cluster, owner, unchanged).await?,
-                self.patch_changed(&namespaced, owner, unchanged).await?,
+                self.patch_changed(&cluster, owner, rules, unchanged)
+                    .await?,
+                self.patch_changed(&namespaced, owner, rules, unchanged)
+                    .await?,
             ),
         };
 
@@ -600,12 +697,13 @@ impl Applier {
         &self,
         items: &[Resolved<'_>],
         owner: &Owner,
+        rules: &ApplyRules,
         dry_run: bool,
     ) -> Result<Vec<Patched>, ApplyError> {
         // Futures are built before the stream so it stores no closure (keeps the future Send).
         let mut patches = Vec::with_capacity(items.len());
         for r in items {
-            patches.push(self.patch(r, owner, dry_run));
+            patches.push(self.patch(r, owner, rules, dry_run));
         }
         // `buffered` keeps the input order, so results line up with `items`.
         futures::stream::iter(patches)
@@ -623,6 +721,7 @@ impl Applier {
         &self,
         items: &[Resolved<'_>],
         owner: &Owner,
+        rules: &ApplyRules,
         unchanged: Unchanged<'_>,
     ) -> Result<Vec<Patched>, ApplyError> {
         let mut steps = Vec::with_capacity(items.len());
@@ -632,16 +731,20 @@ impl Applier {
             drop(body);
             steps.push(async move {
                 if skip {
-                    if !crate::health::reads_live_state(&r.resource.group, &r.resource.kind) {
-                        return Ok(Patched::unchanged(None));
+                    // A kind with a CEL health check is read whatever kstatus thinks of it.
+                    if !crate::health::reads_live_state(&r.resource.group, &r.resource.kind)
+                        && !rules
+                            .health
+                            .supports(&r.resource.api_version, &r.resource.kind)
+                    {
+                        return Ok(Patched::unchanged(None, rules));
                     }
-                    match self.get(r).await {
-                        Ok(Some(live)) => return Ok(Patched::unchanged(Some(live))),
-                        // Gone, or unreadable: write it as if it had changed.
-                        Ok(None) | Err(_) => {}
+                    // Gone, or unreadable: written as if it had changed.
+                    if let Ok(Some(live)) = self.get(r).await {
+                        return Ok(Patched::unchanged(Some(live), rules));
                     }
                 }
-                self.patch(r, owner, false).await
+                self.patch(r, owner, rules, false).await
             });
         }
         futures::stream::iter(steps)

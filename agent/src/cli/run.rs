@@ -58,6 +58,11 @@ pub struct RunArgs {
     /// The region's armored OpenPGP public keys (a mounted Secret), as `--allowed-signers`.
     #[arg(long, env = "PI_AGENT_OPENPGP_KEYS")]
     openpgp_keys: Option<PathBuf>,
+    /// The region's age key file (a mounted Secret, `age-keygen` output): the SOPS keys of
+    /// Applications whose `spec.decryption` names no Secret of their own. Read at each use,
+    /// so a rotated Secret applies without a restart.
+    #[arg(long, env = "PI_AGENT_SOPS_AGE_KEY_FILE")]
+    sops_age_key_file: Option<PathBuf>,
     /// Registries (`host[:port]`) reached over plain HTTP to verify images; repeatable or
     /// comma-separated. Only for local and test registries: every other one is HTTPS.
     #[arg(
@@ -116,6 +121,7 @@ pub struct RunConfig {
     fetch_timeout: Duration,
     max_repo_bytes: u64,
     trust_files: crate::source::TrustFiles,
+    sops_age_key_file: Option<PathBuf>,
     plain_http_registries: Vec<String>,
     election: Option<ElectionConfig>,
     shutdown_timeout: Duration,
@@ -140,6 +146,7 @@ impl TryFrom<RunArgs> for RunConfig {
             max_repo_size,
             allowed_signers,
             openpgp_keys,
+            sops_age_key_file,
             plain_http_registries,
             log_format,
             leader_elect,
@@ -216,6 +223,9 @@ impl TryFrom<RunArgs> for RunConfig {
             }
             None => TokenSource::None,
         };
+        if let Some(path) = &sops_age_key_file {
+            check_age_key_file(path)?;
+        }
         let cache_dir = cache_dir.unwrap_or_else(|| {
             std::env::var_os("XDG_CACHE_HOME")
                 .map(PathBuf::from)
@@ -236,6 +246,7 @@ impl TryFrom<RunArgs> for RunConfig {
                 allowed_signers,
                 openpgp_keys,
             },
+            sops_age_key_file,
             plain_http_registries,
             election,
             shutdown_timeout,
@@ -244,6 +255,36 @@ impl TryFrom<RunArgs> for RunConfig {
             webhook_trusted_proxies: report.webhook_trusted_proxies,
             concurrent,
         })
+    }
+}
+
+/// `--sops-age-key-file`: a file that exists must hold age identities; a missing file in an
+/// existing directory is an optional Secret not created yet (Applications that need it fail
+/// until it appears); a missing directory is a typo.
+fn check_age_key_file(path: &std::path::Path) -> Result<(), String> {
+    let flag = format!("`--sops-age-key-file {}`", path.display());
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            let text = zeroize::Zeroizing::new(text);
+            let mut keys = sops::Keyring::new();
+            let n = keys
+                .add_age_identities(&flag, &text)
+                .map_err(|e| e.to_string())?;
+            if n == 0 {
+                return Err(format!("{flag}: the file holds no age identity"));
+            }
+            Ok(())
+        }
+        Err(e)
+            if e.kind() == std::io::ErrorKind::NotFound
+                && path.parent().is_some_and(|d| d.is_dir()) =>
+        {
+            eprintln!(
+                "warning: {flag} does not exist (yet): Applications that need the region's SOPS keys fail until it does"
+            );
+            Ok(())
+        }
+        Err(e) => Err(format!("{flag}: {e}")),
     }
 }
 
@@ -305,6 +346,7 @@ async fn run(config: RunConfig) -> anyhow::Result<()> {
     )?
     .with_concurrency(usize::from(config.concurrent));
     ctx.trust_files = config.trust_files;
+    ctx.sops_age_key_file = config.sops_age_key_file;
     ctx.images = Arc::new(provenance::Verifier::new(provenance::VerifierConfig {
         plain_http_registries: config.plain_http_registries,
         ..Default::default()

@@ -168,6 +168,7 @@ async fn finalize(
         Err(e) => return Err(Failure::new("prune", StatusError(e))),
     }
     ctx.metrics.forget(&owner.namespace, &owner.name);
+    ctx.rules.forget(&owner);
     ctx.written.forget(&owner.namespace, &owner.name);
     Ok(Action::await_change())
 }

@@ -18,7 +18,7 @@ use kube::runtime::{WatchStreamExt, predicates, watcher};
 use kube::{Resource, ResourceExt};
 use tracing::{Instrument, field, info, info_span, warn};
 
-use crate::api::Application;
+use crate::api::{Application, SubstituteKind};
 use crate::error::Failure;
 use crate::work;
 
@@ -84,8 +84,8 @@ enum Referenced {
     ConfigMap,
 }
 
-/// The names of the Secrets (or ConfigMaps) an Application reads: trust material and the source
-/// credentials.
+/// The names of the Secrets (or ConfigMaps) an Application reads: trust material, the source
+/// credentials, the SOPS keys and the substitution variables.
 fn referenced(app: &Application, kind: Referenced) -> Vec<&str> {
     let v = &app.spec.verify;
     let keys = [&v.allowed_signers, &v.openpgp_keys].into_iter().flatten();
@@ -98,7 +98,27 @@ fn referenced(app: &Application, kind: Referenced) -> Vec<&str> {
         .collect();
     if kind == Referenced::Secret {
         names.extend(app.spec.source.secret_ref.as_ref().map(|r| r.name.as_str()));
+        names.extend(
+            app.spec
+                .decryption
+                .as_ref()
+                .and_then(|d| d.secret_ref.as_ref())
+                .map(|r| r.name.as_str()),
+        );
     }
+    // The variables of post-build substitution.
+    let wanted = match kind {
+        Referenced::Secret => SubstituteKind::Secret,
+        Referenced::ConfigMap => SubstituteKind::ConfigMap,
+    };
+    names.extend(
+        app.spec
+            .post_build
+            .iter()
+            .flat_map(|p| &p.substitute_from)
+            .filter(|r| r.kind == wanted)
+            .map(|r| r.name.as_str()),
+    );
     names
 }
 
@@ -259,10 +279,16 @@ mod tests {
             "metadata": {"name": "a", "namespace": "n"},
             "spec": {"source": {"url": "https://x/y.git", "secretRef": {"name": "creds"}},
                      "verify": {"allowedSigners": {"secretRef": {"name": "signers", "key": "k"}},
-                                "openpgpKeys": {"configMapRef": {"name": "keys", "key": "k"}}}}
+                                "openpgpKeys": {"configMapRef": {"name": "keys", "key": "k"}}},
+                     "decryption": {"provider": "sops", "secretRef": {"name": "sops-keys"}},
+                     "postBuild": {"substituteFrom": [{"kind": "ConfigMap", "name": "vars"},
+                                                      {"kind": "Secret", "name": "secret-vars"}]}}
         }))
         .unwrap();
-        assert_eq!(referenced(&app, Referenced::Secret), ["signers", "creds"]);
-        assert_eq!(referenced(&app, Referenced::ConfigMap), ["keys"]);
+        assert_eq!(
+            referenced(&app, Referenced::Secret),
+            ["signers", "creds", "sops-keys", "secret-vars"]
+        );
+        assert_eq!(referenced(&app, Referenced::ConfigMap), ["keys", "vars"]);
     }
 }

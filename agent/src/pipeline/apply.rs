@@ -11,7 +11,7 @@ use tokio::sync::OwnedMutexGuard;
 
 use super::wait::{HealthError, wait_healthy};
 use crate::api::InventoryEntry;
-use crate::apply::{self as applying, Applier, ApplyError};
+use crate::apply::{self as applying, Applier, ApplyError, ApplyRules};
 use crate::bluegreen::Switches;
 use crate::context::Context;
 use crate::error::{RetryClass, StageError};
@@ -90,6 +90,7 @@ pub async fn apply(
     work: &Work,
     _prior: &Prior,
     ctx: &Context,
+    rules: &Arc<ApplyRules>,
     planned: Planned,
 ) -> Result<Applied, ApplyStageError> {
     let Planned {
@@ -119,20 +120,20 @@ pub async fn apply(
                 ctx.drift.unchanged(&owner, r, ns, name, body)
             };
             applier
-                .apply_changed(objects, tenancy, &owner, &unchanged)
+                .apply_changed(objects, tenancy, &owner, rules, &unchanged)
                 .await?
         } else {
-            applier.apply(objects, tenancy, &owner).await?
+            applier.apply(objects, tenancy, &owner, rules).await?
         }
     } else {
         // Sync waves: the whole revision is checked first (nothing written if any object is
         // refused), then each wave is applied and, with `wait`, must be healthy before the next.
         let all: Vec<Object> = waves.iter().flat_map(|(_, o)| o.iter().cloned()).collect();
-        applier.check(&all, tenancy, &owner).await?;
+        applier.check(&all, tenancy, &owner, rules).await?;
         drop(all);
         let mut done = Vec::new();
         for (i, (wave, members)) in waves.iter().enumerate() {
-            let batch = applier.apply(members, tenancy, &owner).await?;
+            let batch = applier.apply(members, tenancy, &owner, rules).await?;
             tracing::info!(wave, objects = batch.len(), "wave applied");
             if work.sync.wait && i + 1 < waves.len() {
                 let watched: Vec<_> = batch
@@ -142,7 +143,7 @@ pub async fn apply(
                     })
                     .cloned()
                     .collect();
-                wait_healthy(&applier, &watched, work.sync.timeout, HEALTH_POLL).await?;
+                wait_healthy(&applier, &watched, rules, work.sync.timeout, HEALTH_POLL).await?;
             }
             done.extend(batch);
         }
@@ -152,7 +153,7 @@ pub async fn apply(
     drop(waves);
     let inventory = applying::inventory_of(applied.iter().map(|a| &a.entry));
     ctx.drift
-        .track(&owner, work.sync.self_heal, &applier, &applied);
+        .track(&owner, work.sync.self_heal, &applier, rules, &applied);
     // The drift watcher keeps its own compact copy of the bodies: release these now.
     for a in &mut applied {
         a.body = serde_json::Value::Null;

@@ -1,7 +1,8 @@
-//! Stage `assess`: with `wait`, every applied object must become healthy (kstatus) within the
-//! work's timeout; one progress message says how many are still pending.
+//! Stage `assess`: with `wait`, every applied object must become healthy (its kind's CEL health
+//! check, else kstatus) within the work's timeout; one progress message says how many are still pending.
 
 use super::wait::{HealthError, wait_healthy};
+use crate::apply::ApplyRules;
 use crate::context::Context;
 use crate::error::{RetryClass, StageError, StatusError};
 use crate::report::conditions::reason;
@@ -48,6 +49,7 @@ impl StageError for AssessError {
 pub async fn assess(
     work: &Work,
     _ctx: &Context,
+    rules: &ApplyRules,
     rec: &Recorder<'_>,
     pruned: Pruned,
 ) -> Result<Done, AssessError> {
@@ -63,6 +65,7 @@ pub async fn assess(
         wait_healthy(
             &pruned.applier,
             &pruned.applied,
+            rules,
             work.sync.timeout,
             HEALTH_POLL,
         )

@@ -2,9 +2,13 @@
 //! to its own, with its own error enum (status reason and retry class):
 //!
 //! ```text
-//! depends → fetch → verify → render → admit → plan → apply → prune → assess
-//!           Fetched  Verified Rendered Admitted Planned Applied Pruned  Done
+//! spec → depends → fetch → verify → inputs → render → admit → plan → apply → prune → assess
+//! Compiled         Fetched  Verified Inputs  Rendered Admitted Planned Applied Pruned  Done
 //! ```
+//!
+//! `spec` compiles the work's CEL health checks and ignore rules (once per generation);
+//! `inputs` reads what the pure render needs from the cluster (SOPS keys, substitution
+//! variables); `render` builds, decrypts and substitutes, as Flux orders it.
 //!
 //! Stages read only the [`Work`] (never the resource that asked for it) and what came before;
 //! every outcome goes through the [`Recorder`]. Pure stages (render, the blue-green planner,
@@ -18,9 +22,11 @@ mod apply;
 mod assess;
 mod depends;
 mod fetch;
+mod inputs;
 mod plan;
 mod prune;
 mod render;
+mod spec;
 mod verify;
 mod wait;
 
@@ -29,9 +35,11 @@ pub use apply::{Applied, ApplyStageError};
 pub use assess::AssessError;
 pub use depends::DependencyError;
 pub use fetch::{FetchError, Fetched};
+pub use inputs::{Inputs, InputsError};
 pub use plan::{PlanError, Planned};
 pub use prune::{PruneError, Pruned};
-pub use render::{RenderStageError, Rendered};
+pub use render::{RenderStageError, Rendered, render_tree};
+pub use spec::{Compiled, SpecStageError};
 pub use verify::{Verified, VerifyError};
 pub use wait::{HealthError, wait_healthy};
 
@@ -51,6 +59,7 @@ pub async fn run(
     rec: &Recorder<'_>,
     mut slot: crate::context::Slot,
 ) -> Result<Done, Failure> {
+    let Compiled(rules) = rec.stage("spec", spec::compile(work, ctx)).await?;
     rec.stage("depends", depends::check(work, ctx)).await?;
     let fetched = rec
         .stage("fetch", fetch::fetch(work, prior, ctx, rec))
@@ -58,7 +67,10 @@ pub async fn run(
     let verified = rec
         .stage("verify", verify::verify(work, prior, ctx, fetched))
         .await?;
-    let rendered = rec.stage("render", render::render(work, verified)).await?;
+    let inputs = rec.stage("inputs", inputs::read(work, ctx)).await?;
+    let rendered = rec
+        .stage("render", render::render(work, inputs, verified))
+        .await?;
     let admitted = rec
         .stage("admit", admit::admit(work, ctx, rendered))
         .await?;
@@ -66,13 +78,13 @@ pub async fn run(
         .stage("plan", plan::plan(work, prior, ctx, admitted))
         .await?;
     let applied = rec
-        .stage("apply", apply::apply(work, prior, ctx, planned))
+        .stage("apply", apply::apply(work, prior, ctx, &rules, planned))
         .await?;
     let pruned = rec
         .stage("prune", prune::prune(work, prior, ctx, applied))
         .await?;
     // The final health wait needs no CPU: its slot goes to the next Application.
     slot.release();
-    rec.stage("assess", assess::assess(work, ctx, rec, pruned))
+    rec.stage("assess", assess::assess(work, ctx, &rules, rec, pruned))
         .await
 }

@@ -4,9 +4,9 @@
 
 use std::time::{Duration, Instant};
 
-use crate::apply::{Applied, Applier};
+use crate::apply::{Applied, Applier, ApplyRules};
 use crate::error::RetryClass;
-use crate::health::{Health, Status, assess, summarize};
+use crate::health::{Health, Status, summarize};
 
 /// Why the health check failed.
 #[derive(Debug, thiserror::Error)]
@@ -37,7 +37,7 @@ fn display(a: &Applied) -> String {
 /// controller has not observed the new generation yet) are a few tens of milliseconds later.
 const FIRST_POLL: Duration = Duration::from_millis(50);
 
-/// Waits until every applied object is `Current` (kstatus), polling after 50 ms, then twice as
+/// Waits until every applied object is `Current` (its kind's CEL health check, else kstatus), polling after 50 ms, then twice as
 /// late each time up to every `poll`, for at most `timeout`. Objects already `Current` right after the apply (all those without health
 /// semantics, most of the others on a re-sync) cost no request.
 ///
@@ -47,9 +47,11 @@ const FIRST_POLL: Duration = Duration::from_millis(50);
 pub async fn wait_healthy(
     applier: &Applier,
     applied: &[Applied],
+    rules: &ApplyRules,
     timeout: Duration,
     poll: Duration,
 ) -> Result<(), HealthError> {
+    let assess = |live: &serde_json::Value| rules.health_of(live);
     let start = Instant::now();
     let mut pending: Vec<(&Applied, Health)> = applied
         .iter()

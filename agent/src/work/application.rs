@@ -20,7 +20,8 @@ use crate::report::conditions;
 use crate::source::Reference;
 
 use super::{
-    Dependency, Prior, RenderSpec, SourceSpec, StatusSink, Subject, SyncSpec, VerifySpec, Work,
+    DecryptionSpec, Dependency, Prior, RenderSpec, SourceSpec, StatusSink, Subject, SyncSpec,
+    VerifySpec, Work,
 };
 
 /// Default `spec.source.interval`.
@@ -108,6 +109,10 @@ pub fn work_of(app: &Application) -> Result<Work, SpecError> {
         render: RenderSpec::Kustomize {
             path: spec.source.path.clone().unwrap_or_default(),
         },
+        decryption: spec.decryption.as_ref().map(|d| DecryptionSpec {
+            secret_name: d.secret_ref.as_ref().map(|r| r.name.clone()),
+        }),
+        post_build: spec.post_build.clone(),
         images: spec.images.clone(),
         tenancy: Tenancy::of(&spec.destination, &app.target_namespace()),
         sync: SyncSpec {
@@ -119,6 +124,8 @@ pub fn work_of(app: &Application) -> Result<Work, SpecError> {
             deletion_policy: spec.sync.deletion_policy,
             suspend: spec.sync.suspend,
             service_account: spec.destination.service_account_name.clone(),
+            health_checks: spec.sync.health_check_exprs.clone(),
+            ignore: spec.sync.ignore.clone(),
         },
         report: spec.report.clone(),
         subject,
@@ -240,6 +247,27 @@ mod tests {
                 name: "base".into()
             }]
         );
+    }
+
+    #[test]
+    fn the_flux_extras_should_be_carried_into_the_work() {
+        let w = work_of(&app(json!({
+            "source": {"url": "https://h/r.git"},
+            "decryption": {"provider": "sops"},
+            "postBuild": {"substitute": {"env": "prod"}},
+            "sync": {"healthCheckExprs": [{"apiVersion": "x.io/v1", "kind": "W", "current": "true"}],
+                     "ignore": [{"paths": ["/spec/replicas"]}]}
+        })))
+        .unwrap();
+        assert_eq!(w.decryption, Some(DecryptionSpec { secret_name: None }));
+        assert_eq!(
+            w.post_build.map(|p| p.substitute),
+            Some([("env".to_owned(), "prod".to_owned())].into())
+        );
+        assert_eq!(w.sync.health_checks.len(), 1);
+        assert_eq!(w.sync.ignore[0].paths, ["/spec/replicas"]);
+        let w = work_of(&app(json!({"source": {"url": "u"}}))).unwrap();
+        assert!(w.decryption.is_none() && w.post_build.is_none());
     }
 
     #[test]

@@ -15,7 +15,9 @@ use std::time::Duration;
 
 use pi_verify::VerifyMode;
 
-use crate::api::{DeletionPolicy, InventoryEntry, KeyRef, Report};
+use crate::api::{
+    CustomHealthCheck, DeletionPolicy, IgnoreRule, InventoryEntry, KeyRef, PostBuild, Report,
+};
 use crate::apply::Tenancy;
 pub use crate::report::recorder::StatusSink;
 pub use crate::report::subject::Subject;
@@ -38,6 +40,10 @@ pub struct Work {
     pub verify: VerifySpec,
     /// How to render the revision's files into objects.
     pub render: RenderSpec,
+    /// SOPS decryption of the render (`None`: an encrypted object is refused).
+    pub decryption: Option<DecryptionSpec>,
+    /// Post-build variable substitution (`None`: none).
+    pub post_build: Option<PostBuild>,
     /// Admission: the image policy (`None`: images are not checked).
     pub images: Option<provenance::ImagePolicy>,
     /// Admission: the namespaces and cluster-scoped kinds the objects may touch.
@@ -100,6 +106,14 @@ pub enum RenderSpec {
     },
 }
 
+/// Where the keys that decrypt the render's SOPS-encrypted values are.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DecryptionSpec {
+    /// The Secret of the subject's namespace holding `*.agekey` and `*.asc` entries; `None`:
+    /// the region's key file (`--sops-age-key-file`).
+    pub secret_name: Option<String>,
+}
+
 /// How to apply.
 #[derive(Clone, Debug)]
 pub struct SyncSpec {
@@ -119,6 +133,11 @@ pub struct SyncSpec {
     pub suspend: bool,
     /// Apply, prune and self-heal as this ServiceAccount of the subject's namespace.
     pub service_account: Option<String>,
+    /// CEL health checks of kinds kstatus does not know (compiled per generation by the
+    /// pipeline).
+    pub health_checks: Vec<CustomHealthCheck>,
+    /// Fields left to other managers (compiled per generation by the pipeline).
+    pub ignore: Vec<IgnoreRule>,
 }
 
 /// What the subject's status remembers of earlier reconciles.
