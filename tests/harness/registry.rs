@@ -110,11 +110,11 @@ impl Registry {
     }
 
     /// Requests in the access log whose line contains `needle` (a path such as `.sig`) and
-    /// were made by `oci-client` (the verifier), not by crane or cosign.
+    /// were made by the verifier (user agent `pi-provenance/…`), not by crane or cosign.
     pub fn requests_by_verifier(&self, needle: &str) -> usize {
         self.log()
             .lines()
-            .filter(|l| l.contains("\"oci-client/") && l.contains(needle))
+            .filter(|l| l.contains("\"pi-provenance/") && l.contains(needle))
             .count()
     }
 }
@@ -356,6 +356,21 @@ impl Cosign {
                 image,
             ]),
             &format!("cosign sign {image}"),
+        );
+    }
+
+    /// `cosign copy SRC DST`: the image and its signatures (what reaches a mirror).
+    pub fn copy(&self, src: &str, dst: &str) {
+        run(
+            self.cmd().args([
+                "copy",
+                "--force",
+                "--allow-insecure-registry",
+                "--allow-http-registry",
+                src,
+                dst,
+            ]),
+            &format!("cosign copy {src} {dst}"),
         );
     }
 
