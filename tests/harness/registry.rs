@@ -151,6 +151,31 @@ pub fn image_tools_dir() -> PathBuf {
     dir
 }
 
+/// Where the oracles are (`cosign3` among them): `$PI_ORACLES`, else what `bootstrap/components
+/// oracles-path` prints.
+///
+/// # Panics
+/// When `cosign3` is not built, naming the command that builds it.
+pub fn cosign3_bin() -> PathBuf {
+    let dir = match std::env::var_os("PI_ORACLES") {
+        Some(d) => PathBuf::from(d),
+        None => {
+            let out = Command::new(repo_root().join("bootstrap/components"))
+                .arg("oracles-path")
+                .output()
+                .expect("bootstrap/components oracles-path");
+            PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+        }
+    };
+    let bin = dir.join("cosign3");
+    assert!(
+        bin.exists(),
+        "`cosign3` is missing in {}: run `bootstrap/components install` (builds cosign v3 with Go)",
+        dir.display()
+    );
+    bin
+}
+
 fn run(cmd: &mut Command, what: &str) -> Output {
     let out = cmd
         .output()
@@ -317,6 +342,53 @@ impl Cosign {
             bin: image_tools_dir().join("cosign"),
             work: work.to_owned(),
         }
+    }
+
+    /// cosign v3 (`cosign3` from [`cosign3_bin`]): its `sign` writes a Sigstore bundle as an
+    /// OCI 1.1 referrer (the `sha256-<hex>` tag schema on `docker-registry`).
+    pub fn v3(work: &Path) -> Self {
+        Cosign {
+            bin: cosign3_bin(),
+            work: work.to_owned(),
+        }
+    }
+
+    /// `cosign import-key-pair --key PEM`: a key made by openssl (RSA, ECDSA, Ed25519) as a
+    /// cosign key pair named `name`.
+    pub fn import_key(&self, pem: &Path, name: &str) -> CosignKey {
+        run(
+            self.cmd()
+                .arg("import-key-pair")
+                .arg("--key")
+                .arg(pem)
+                .args(["--output-key-prefix", name]),
+            "cosign import-key-pair",
+        );
+        let public = self.work.join(format!("{name}.pub"));
+        CosignKey {
+            key: self.work.join(format!("{name}.key")),
+            public_pem: std::fs::read_to_string(&public).expect("cosign public key"),
+            public,
+        }
+    }
+
+    /// `cosign sign` with `extra` flags before the image, no transparency log, plain HTTP.
+    pub fn sign_with(&self, image: &str, key: &CosignKey, extra: &[&str]) {
+        run(
+            self.cmd()
+                .arg("sign")
+                .arg("--key")
+                .arg(&key.key)
+                .args([
+                    "--tlog-upload=false",
+                    "--allow-insecure-registry",
+                    "--allow-http-registry",
+                    "-y",
+                ])
+                .args(extra)
+                .arg(image),
+            &format!("cosign sign {image} {extra:?}"),
+        );
     }
 
     fn cmd(&self) -> Command {

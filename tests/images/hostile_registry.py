@@ -12,6 +12,7 @@ verifications. It is a JSON list; the first rule whose `path` equals the request
      "digest_header": "sha256:…"}             # Docker-Content-Digest to claim (default: upstream's)
     {"path": "/v2/app/blobs/sha256:…", "flip_last_byte": true}
     {"path": "/v2/app/blobs/sha256:…", "append": "x"}
+    {"path": "/v2/app/manifests/sha256-…", "status": 404}    # an empty answer with this status
 
 Everything else is forwarded unchanged (method, path and query, Accept, Authorization).
 Only the standard library; prints `listening on 127.0.0.1:PORT` once it accepts connections.
@@ -59,6 +60,11 @@ def main():
         def handle_any(self, method):
             path = self.path.split("?", 1)[0]
             rule = next((r for r in load_rules(args.rules) if r.get("path") == path), None)
+            if rule and "status" in rule:
+                self.send_response(rule["status"])
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             if rule and "serve" in rule:
                 status, headers, body = self.upstream("GET", rule["serve"])
                 if "digest_header" in rule:

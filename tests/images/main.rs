@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use std::process::Command;
 
 mod attacks;
+mod bundles;
 mod hostile;
 
 struct Ctx {
