@@ -538,7 +538,7 @@ impl Builder<'_> {
         for p in &k.patches {
             apply_patch(rm, p, loader, file)?;
         }
-        transform::namespace(rm, &k.namespace, &self.config);
+        transform::namespace(rm, &k.namespace, &self.config, file)?;
         transform::prefix_suffix(rm, &k.name_prefix, &k.name_suffix);
         transform::labels(rm, &k.common_labels, true, true, &self.config);
         for l in &k.labels {

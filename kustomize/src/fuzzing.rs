@@ -73,6 +73,97 @@ pub fn patch_engine(data: &[u8]) {
     let _ = yaml::to_yaml_document(&target);
 }
 
+/// A small deterministic generator (xorshift) of Kubernetes-shaped trees for the structured
+/// strategic-merge run below: field names and values chosen so that keyed lists, several merge
+/// keys, directives (valid, unknown, misplaced), nulls and mismatched shapes meet often.
+struct Gen(u64);
+
+impl Gen {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
+        xs[(self.next() % xs.len() as u64) as usize]
+    }
+
+    fn value(&mut self, depth: u32) -> serde_json::Value {
+        use serde_json::{Value, json};
+        const KEYS: &[&str] = &[
+            "spec",
+            "template",
+            "containers",
+            "initContainers",
+            "ephemeralContainers",
+            "ports",
+            "port",
+            "protocol",
+            "containerPort",
+            "name",
+            "env",
+            "value",
+            "volumes",
+            "finalizers",
+            "topologySpreadConstraints",
+            "topologyKey",
+            "whenUnsatisfiable",
+            "$patch",
+            "metadata",
+            "args",
+            "conditions",
+            "type",
+        ];
+        let roll = if depth == 0 {
+            self.next() % 4
+        } else {
+            self.next() % 9
+        };
+        match roll {
+            0 => json!(self.pick(&["TCP", "UDP", "80", "a", "", "delete", "replace", "merge"])),
+            1 => json!(self.next() % 4),
+            2 => Value::Null,
+            3 => Value::Bool(self.next().is_multiple_of(2)),
+            4..=6 => {
+                let mut m = serde_json::Map::new();
+                for _ in 0..self.next() % 4 {
+                    let k = self.pick(KEYS).to_string();
+                    let v = self.value(depth - 1);
+                    m.insert(k, v);
+                }
+                Value::Object(m)
+            }
+            _ => Value::Array(
+                (0..self.next() % 4)
+                    .map(|_| self.value(depth - 1))
+                    .collect(),
+            ),
+        }
+    }
+}
+
+/// Applies a generated strategic merge patch to a generated object. Must never panic.
+pub fn smp_structured(seed: u64) {
+    let mut g = Gen(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+    for (api, kind) in [
+        ("apps/v1", "Deployment"),
+        ("v1", "Service"),
+        ("example.com/v1", "X"),
+    ] {
+        let mut target = g.value(6);
+        if let Some(m) = target.as_object_mut() {
+            m.insert("apiVersion".into(), api.into());
+            m.insert("kind".into(), kind.into());
+        }
+        let p = g.value(6);
+        if patch::smp::apply(&mut target, &p).is_ok() {
+            let _ = yaml::to_yaml_document(&target);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -82,6 +173,13 @@ mod tests {
         let k = "resources: [deploy.yaml, cm.yaml]\npatches:\n- path: patch.yaml\n- path: ops.yaml\n  target: {kind: Deployment}\nconfigMapGenerator:\n- name: g\n  envs: [app.env]\nconfigurations: [config.yaml]\nreplacements:\n- path: replacements.yaml\ncomponents: [comp]\nnamespace: ns1\n";
         let out = build(&fixture(k.as_bytes()), Path::new("k")).expect("fixture renders");
         assert_eq!(out.len(), 3);
+    }
+
+    #[test]
+    fn strategic_merge_survives_generated_trees() {
+        for seed in 0..20_000 {
+            smp_structured(seed);
+        }
     }
 
     #[test]
@@ -103,6 +201,9 @@ mod tests {
             b"spec: {containers: [{name: a}]}\0spec: {containers: [{name: a, $patch: delete}]}",
             b"a: 1\0[{op: add, path: /b, value: 2}, {op: remove, path: /zz}]",
             b"[1]\0{$patch: delete}",
+            b"spec: {ports: [{port: 1}, 2, null, {}]}\0spec: {ports: [{port: 1, protocol: UDP}, 3, {$patch: replace}]}",
+            b"spec: {ports: [{protocol: UDP}]}\0spec: {ports: [{$patch: bogus}, {port: []}]}",
+            b"kind: Service\napiVersion: v1\nspec: {ports: [{port: 1, protocol: TCP}, {port: 1}]}\0spec: {ports: [{port: 1, $patch: delete}]}",
         ] {
             patch_engine(s);
         }

@@ -133,20 +133,11 @@ pub fn generate(
     if !g.namespace.is_empty() {
         md.insert("namespace".into(), Value::String(g.namespace.clone()));
     }
-    let mut labels = Map::new();
-    let mut annotations = Map::new();
-    let mut hash = true;
-    let mut immutable = None;
-    for o in [global, g.options.as_ref()].into_iter().flatten() {
-        labels.extend(o.labels.clone());
-        annotations.extend(o.annotations.clone());
-        if let Some(d) = o.disable_name_suffix_hash {
-            hash = !d;
-        }
-        if o.immutable.is_some() {
-            immutable = o.immutable;
-        }
-    }
+    let opts = merge_global_options_into_local(g.options.as_ref(), global);
+    let labels = opts.labels;
+    let annotations = opts.annotations;
+    let hash = !opts.disable_name_suffix_hash.unwrap_or(false);
+    let immutable = opts.immutable.unwrap_or(false);
     if !labels.is_empty() {
         md.insert("labels".into(), Value::Object(labels));
     }
@@ -191,8 +182,9 @@ pub fn generate(
         };
         obj.insert("type".into(), Value::String(t.into()));
     }
-    if let Some(i) = immutable {
-        obj.insert("immutable".into(), Value::Bool(i));
+    // Only `true` is written: Go's `bool` cannot tell `false` from absent.
+    if immutable {
+        obj.insert("immutable".into(), Value::Bool(true));
     }
     let mut r = Resource::new(Value::Object(obj), file.to_string());
     r.generated = Some(Generated {
@@ -204,6 +196,35 @@ pub fn generate(
         },
     });
     Ok(r)
+}
+
+/// kustomize's `types.MergeGlobalOptionsIntoLocal`: a generator's own `options` completed by
+/// the kustomization's `generatorOptions`. The options are Go values, so `false` is the same as
+/// absent: either side saying `true` for `disableNameSuffixHash` or `immutable` wins, and a
+/// label or annotation comes from the generator when it has that key, else from the global.
+pub fn merge_global_options_into_local(
+    local: Option<&GeneratorOptions>,
+    global: Option<&GeneratorOptions>,
+) -> GeneratorOptions {
+    let mut out = local.cloned().unwrap_or_default();
+    let Some(global) = global else {
+        return out;
+    };
+    for (k, v) in &global.labels {
+        out.labels.entry(k.clone()).or_insert_with(|| v.clone());
+    }
+    for (k, v) in &global.annotations {
+        out.annotations
+            .entry(k.clone())
+            .or_insert_with(|| v.clone());
+    }
+    if global.disable_name_suffix_hash == Some(true) {
+        out.disable_name_suffix_hash = Some(true);
+    }
+    if global.immutable == Some(true) {
+        out.immutable = Some(true);
+    }
+    out
 }
 
 /// Base64 as kustomize writes generated data: lines of 70 characters, each ended by a newline
@@ -317,6 +338,52 @@ pub fn hash(obj: &Value) -> String {
             c => c,
         })
         .collect()
+}
+
+#[cfg(test)]
+mod options_tests {
+    use super::*;
+    use serde_json::json;
+
+    fn opts(v: Value) -> GeneratorOptions {
+        let m = v.as_object().cloned().unwrap_or_default();
+        GeneratorOptions {
+            labels: m
+                .get("labels")
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default(),
+            annotations: m
+                .get("annotations")
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default(),
+            disable_name_suffix_hash: m.get("disableNameSuffixHash").and_then(Value::as_bool),
+            immutable: m.get("immutable").and_then(Value::as_bool),
+        }
+    }
+
+    #[test]
+    fn local_false_does_not_override_global_true() {
+        let l =
+            opts(json!({"disableNameSuffixHash": false, "immutable": false, "labels": {"a": "l"}}));
+        let g = opts(
+            json!({"disableNameSuffixHash": true, "immutable": true, "labels": {"a": "g", "b": "g"}}),
+        );
+        let m = merge_global_options_into_local(Some(&l), Some(&g));
+        assert_eq!(m.disable_name_suffix_hash, Some(true));
+        assert_eq!(m.immutable, Some(true));
+        assert_eq!(Value::Object(m.labels), json!({"a": "l", "b": "g"}));
+    }
+
+    #[test]
+    fn local_true_survives_global_false() {
+        let l = opts(json!({"disableNameSuffixHash": true}));
+        let g = opts(json!({"disableNameSuffixHash": false, "immutable": false}));
+        let m = merge_global_options_into_local(Some(&l), Some(&g));
+        assert_eq!(m.disable_name_suffix_hash, Some(true));
+        assert_ne!(m.immutable, Some(true));
+    }
 }
 
 #[cfg(test)]

@@ -31,29 +31,67 @@ pub const CLUSTER_SCOPED: &[&str] = &[
     "VolumeAttachment",
 ];
 
-/// Kinds the namespace transformer leaves alone: those kustomize's built-in OpenAPI schema
-/// knows as cluster-scoped (custom kinds are namespaced to it).
-pub const SCHEMA_CLUSTER_SCOPED: &[&str] = &[
-    "APIService",
-    "CSIDriver",
-    "CSINode",
-    "CertificateSigningRequest",
-    "ClusterRole",
-    "ClusterRoleBinding",
-    "ComponentStatus",
-    "CustomResourceDefinition",
-    "IngressClass",
-    "MutatingWebhookConfiguration",
-    "Namespace",
-    "Node",
-    "PersistentVolume",
-    "PodSecurityPolicy",
-    "PriorityClass",
-    "RuntimeClass",
-    "StorageClass",
-    "ValidatingWebhookConfiguration",
-    "VolumeAttachment",
+/// The types kustomize's built-in OpenAPI schema (Kubernetes v1.21.2) knows as cluster-scoped,
+/// by `apiVersion` and `kind` (kyaml's `precomputedIsNamespaceScoped`); every other type,
+/// custom kinds included, is namespaced to the namespace transformer.
+const SCHEMA_CLUSTER_SCOPED: &[(&str, &str)] = &[
+    (
+        "admissionregistration.k8s.io/v1",
+        "MutatingWebhookConfiguration",
+    ),
+    (
+        "admissionregistration.k8s.io/v1",
+        "ValidatingWebhookConfiguration",
+    ),
+    (
+        "admissionregistration.k8s.io/v1beta1",
+        "MutatingWebhookConfiguration",
+    ),
+    (
+        "admissionregistration.k8s.io/v1beta1",
+        "ValidatingWebhookConfiguration",
+    ),
+    ("apiextensions.k8s.io/v1", "CustomResourceDefinition"),
+    ("apiextensions.k8s.io/v1beta1", "CustomResourceDefinition"),
+    ("apiregistration.k8s.io/v1", "APIService"),
+    ("apiregistration.k8s.io/v1beta1", "APIService"),
+    ("certificates.k8s.io/v1", "CertificateSigningRequest"),
+    ("certificates.k8s.io/v1beta1", "CertificateSigningRequest"),
+    ("flowcontrol.apiserver.k8s.io/v1beta1", "FlowSchema"),
+    (
+        "flowcontrol.apiserver.k8s.io/v1beta1",
+        "PriorityLevelConfiguration",
+    ),
+    ("networking.k8s.io/v1", "IngressClass"),
+    ("networking.k8s.io/v1beta1", "IngressClass"),
+    ("node.k8s.io/v1", "RuntimeClass"),
+    ("node.k8s.io/v1beta1", "RuntimeClass"),
+    ("policy/v1beta1", "PodSecurityPolicy"),
+    ("rbac.authorization.k8s.io/v1", "ClusterRole"),
+    ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"),
+    ("rbac.authorization.k8s.io/v1beta1", "ClusterRole"),
+    ("rbac.authorization.k8s.io/v1beta1", "ClusterRoleBinding"),
+    ("scheduling.k8s.io/v1", "PriorityClass"),
+    ("scheduling.k8s.io/v1beta1", "PriorityClass"),
+    ("storage.k8s.io/v1", "CSIDriver"),
+    ("storage.k8s.io/v1", "CSINode"),
+    ("storage.k8s.io/v1", "StorageClass"),
+    ("storage.k8s.io/v1", "VolumeAttachment"),
+    ("storage.k8s.io/v1beta1", "CSIDriver"),
+    ("storage.k8s.io/v1beta1", "CSINode"),
+    ("storage.k8s.io/v1beta1", "StorageClass"),
+    ("storage.k8s.io/v1beta1", "VolumeAttachment"),
+    ("v1", "ComponentStatus"),
+    ("v1", "Namespace"),
+    ("v1", "Node"),
+    ("v1", "NodeProxyOptions"),
+    ("v1", "PersistentVolume"),
 ];
+
+/// Whether kustomize's schema knows objects of this `apiVersion` and `kind` as cluster-scoped.
+pub fn schema_cluster_scoped(api_version: &str, kind: &str) -> bool {
+    SCHEMA_CLUSTER_SCOPED.contains(&(api_version, kind))
+}
 
 /// Whether objects of `kind` live in a namespace.
 pub fn is_namespaced(kind: &str) -> bool {
@@ -402,9 +440,37 @@ impl ResMap {
             }
         };
         // (kind priority, group_version_kind, id): kustomize's comparison, computed once each.
-        self.list.sort_by_cached_key(|r| {
-            let gvk = r.gvk();
-            (order(&gvk.kind), gvk.key(), r.id_string())
+        // kustomize's `gvkLessThan` reverses the group_version_kind order of two Namespace
+        // kinds when one of them is in the core group, so `v1` Namespaces come first.
+        let keys: Vec<(i64, String, String, bool)> = self
+            .list
+            .iter()
+            .map(|r| {
+                let gvk = r.gvk();
+                let core_ns = gvk.kind == "Namespace" && gvk.group.is_empty();
+                (order(&gvk.kind), gvk.key(), r.id_string(), core_ns)
+            })
+            .collect();
+        let mut idx: Vec<usize> = (0..self.list.len()).collect();
+        idx.sort_by(|&a, &b| {
+            let (ka, kb) = (&keys[a], &keys[b]);
+            ka.0.cmp(&kb.0).then_with(|| {
+                if ka.1 == kb.1 {
+                    ka.2.cmp(&kb.2)
+                } else if self.list[a].kind() == "Namespace"
+                    && self.list[b].kind() == "Namespace"
+                    && (ka.3 || kb.3)
+                {
+                    kb.1.cmp(&ka.1)
+                } else {
+                    ka.1.cmp(&kb.1)
+                }
+            })
         });
+        let mut slots: Vec<Option<Resource>> = std::mem::take(&mut self.list)
+            .into_iter()
+            .map(Some)
+            .collect();
+        self.list = idx.into_iter().filter_map(|i| slots[i].take()).collect();
     }
 }

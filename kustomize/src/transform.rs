@@ -6,7 +6,7 @@ use crate::config::{Config, DynSpec};
 use crate::error::Error;
 use crate::fieldspec::{self, FieldSpec, SELECTOR_LABELS, TEMPLATE_ANNOTATIONS, TEMPLATE_LABELS};
 use crate::kustomization::{Image, Replica};
-use crate::resource::{ResMap, Resource, SCHEMA_CLUSTER_SCOPED};
+use crate::resource::{ResMap, Resource, schema_cluster_scoped};
 
 fn merge_into(m: &mut Map<String, Value>, key: &str, pairs: &Map<String, Value>, create: bool) {
     let exists = m.get(key).is_some_and(Value::is_object);
@@ -92,20 +92,48 @@ pub fn annotations(rm: &mut ResMap, pairs: &Map<String, Value>, cfg: &Config) {
     }
 }
 
-/// `namespace`: sets the namespace of namespaced objects and of the service-account subjects of
-/// role bindings and webhook service references.
-pub fn namespace(rm: &mut ResMap, ns: &str, cfg: &Config) {
+/// `namespace`: kustomize's namespace transformer (`filters/namespace`). It sets
+/// `metadata.namespace` of every object its schema does not know as cluster-scoped (by
+/// `apiVersion` and `kind`: a custom kind called `Namespace` is namespaced), renames `v1`
+/// `Namespace` objects to the namespace (the default field spec `metadata/name` of kind
+/// `Namespace`, which kustomize keeps for `apiVersion: v1` only), sets the namespace of every
+/// RoleBinding / ClusterRoleBinding subject named `default` whatever its kind
+/// (`setRoleBindingSubjects: defaultOnly`), and of webhook service references.
+///
+/// # Errors
+/// [`Error::Reference`] when two objects end with the same id (kustomize's "namespace
+/// transformation produces ID conflict"), e.g. two Namespaces, or one name in two namespaces.
+pub fn namespace(rm: &mut ResMap, ns: &str, cfg: &Config, file: &str) -> Result<(), Error> {
     if ns.is_empty() {
-        return;
+        return Ok(());
     }
+    let before: Vec<String> = rm.list.iter().map(Resource::id_string).collect();
     for r in &mut rm.list {
         let kind = r.kind().to_string();
-        if !SCHEMA_CLUSTER_SCOPED.contains(&kind.as_str()) {
+        let api_version = r.api_version().to_string();
+        if !schema_cluster_scoped(&api_version, &kind) {
             r.set_namespace(ns);
+        }
+        if kind == "Namespace" && api_version == "v1" {
+            r.set_name(ns);
         }
         let gvk = r.gvk();
         for spec in cfg.namespace.iter().filter(|sp| sp.applies(&gvk)) {
-            fieldspec::visit(&mut r.obj, &spec.segs(), spec.create, &mut |m, k| {
+            let segs = spec.segs();
+            // kustomize drops these paths from the field specs: `metadata/namespace` is set
+            // above, `metadata/name` only for `apiVersion: v1`.
+            if segs == ["metadata", "namespace"]
+                || (segs == ["metadata", "name"] && api_version != "v1")
+            {
+                continue;
+            }
+            if segs == ["metadata", "name"] {
+                if spec.create || r.obj.pointer("/metadata/name").is_some() {
+                    r.set_name(ns);
+                }
+                continue;
+            }
+            fieldspec::visit(&mut r.obj, &segs, spec.create, &mut |m, k| {
                 if spec.create || m.contains_key(k) {
                     m.insert(k.to_string(), Value::String(ns.into()));
                 }
@@ -115,11 +143,8 @@ pub fn namespace(rm: &mut ResMap, ns: &str, cfg: &Config) {
             && let Some(Value::Array(subjects)) = r.obj.get_mut("subjects")
         {
             for s in subjects {
-                let is_sa = s.get("kind").and_then(Value::as_str) == Some("ServiceAccount");
-                let is_default = s.get("name").and_then(Value::as_str) == Some("default");
-                if is_sa
-                    && is_default
-                    && let Some(m) = s.as_object_mut()
+                if let Some(m) = s.as_object_mut()
+                    && m.get("name").and_then(Value::as_str) == Some("default")
                 {
                     m.insert("namespace".into(), Value::String(ns.into()));
                 }
@@ -135,7 +160,7 @@ pub fn namespace(rm: &mut ResMap, ns: &str, cfg: &Config) {
                 },
             );
         }
-        if kind == "CustomResourceDefinition" {
+        if kind == "CustomResourceDefinition" && r.gvk().group == "apiextensions.k8s.io" {
             let path = [
                 "spec",
                 "conversion",
@@ -149,6 +174,26 @@ pub fn namespace(rm: &mut ResMap, ns: &str, cfg: &Config) {
             });
         }
     }
+    let mut seen = std::collections::HashMap::new();
+    for (i, r) in rm.list.iter().enumerate() {
+        let key = (
+            r.gvk().key(),
+            Resource::effective_ns(r.kind(), r.namespace()),
+            r.name().to_string(),
+        );
+        if let Some(first) = seen.insert(key, i) {
+            return Err(Error::Reference {
+                file: file.into(),
+                message: format!(
+                    "namespace transformation produces ID conflict: `{}` and `{}` both become `{}`",
+                    before[first],
+                    before[i],
+                    r.id_string()
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// `namePrefix` / `nameSuffix`.

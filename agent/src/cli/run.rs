@@ -92,9 +92,17 @@ pub struct RunArgs {
     /// exits anyway.
     #[arg(long, default_value = "25s")]
     shutdown_timeout: String,
+    /// Applications reconciled at once (the others wait in the queue; a reconcile waiting for
+    /// health holds its slot).
+    #[arg(long, default_value_t = DEFAULT_CONCURRENT, env = "PI_AGENT_CONCURRENT")]
+    concurrent: u16,
     #[command(flatten)]
     report: super::report_args::ReportArgs,
 }
+
+/// Default of `--concurrent`: enough to keep the API server and the health waits busy on a
+/// region of a thousand Applications, few enough to bound the memory of renders in flight.
+pub const DEFAULT_CONCURRENT: u16 = 64;
 
 /// The validated configuration of `pi-agent run`.
 pub struct RunConfig {
@@ -114,6 +122,7 @@ pub struct RunConfig {
     report: crate::report::ReportConfig,
     webhook_secret_file: Option<PathBuf>,
     webhook_trusted_proxies: Vec<server::webhook::Cidr>,
+    concurrent: u16,
 }
 
 impl TryFrom<RunArgs> for RunConfig {
@@ -140,8 +149,14 @@ impl TryFrom<RunArgs> for RunConfig {
             lease_renew_period,
             leader_identity,
             shutdown_timeout,
+            concurrent,
             report,
         } = args;
+        if concurrent == 0 {
+            return Err(
+                "`--concurrent 0`: at least one Application must be reconciled at a time".into(),
+            );
+        }
         if listen.port() <= 1024 {
             return Err(format!(
                 "`--listen {listen}`: the port must be above 1024 (rootless pods)"
@@ -227,6 +242,7 @@ impl TryFrom<RunArgs> for RunConfig {
             report: report_config,
             webhook_secret_file: report.webhook_secret_file,
             webhook_trusted_proxies: report.webhook_trusted_proxies,
+            concurrent,
         })
     }
 }
@@ -305,8 +321,12 @@ async fn run(config: RunConfig) -> anyhow::Result<()> {
     let namespace = config.namespace;
     let start_controller = || {
         metrics.leader.set(1);
-        let (handles, controller) =
-            controller::start(ctx.clone(), namespace.as_deref(), stopped(stop_rx.clone()));
+        let (handles, controller) = controller::start(
+            ctx.clone(),
+            namespace.as_deref(),
+            config.concurrent,
+            stopped(stop_rx.clone()),
+        );
         let _ = state.handles.set(handles);
         controller
     };

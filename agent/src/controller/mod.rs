@@ -126,11 +126,12 @@ pub struct Handles {
     pub ready: Arc<AtomicBool>,
 }
 
-/// Starts the controller over every Application the client may see (or one namespace); returns
-/// the handles for the HTTP server and the future that runs the controller until `shutdown`.
+/// Starts the controller over every Application the client may see (or one namespace), with at
+/// most `concurrent` reconciles at a time; returns the handles for the HTTP server and the future that runs the controller until `shutdown`.
 pub fn start(
     ctx: Arc<Context>,
     namespace: Option<&str>,
+    concurrent: u16,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) -> (Handles, impl std::future::Future<Output = ()>) {
     let api: Api<Application> = match namespace {
@@ -179,6 +180,7 @@ pub fn start(
     let (apps_s, apps_c) = (reader.clone(), reader.clone());
     let trust_changes = watch_trust_files(ctx.clone(), reader.clone());
     let controller = kube::runtime::Controller::for_stream(stream, reader.clone())
+        .with_config(kube::runtime::Config::default().concurrency(concurrent))
         .watches_stream(secret_events, move |s| {
             readers_of(&apps_s, &s, Referenced::Secret)
         })

@@ -33,8 +33,12 @@ fn display(a: &Applied) -> String {
     }
 }
 
-/// Waits until every applied object is `Current` (kstatus), polling every `poll`, for at most
-/// `timeout`. Objects already `Current` right after the apply (all those without health
+/// The first poll after an apply: most objects that are not ready at once (a Deployment whose
+/// controller has not observed the new generation yet) are a few tens of milliseconds later.
+const FIRST_POLL: Duration = Duration::from_millis(50);
+
+/// Waits until every applied object is `Current` (kstatus), polling after 50 ms, then twice as
+/// late each time up to every `poll`, for at most `timeout`. Objects already `Current` right after the apply (all those without health
 /// semantics, most of the others on a re-sync) cost no request.
 ///
 /// # Errors
@@ -52,6 +56,7 @@ pub async fn wait_healthy(
         .filter_map(|a| a.live.as_ref().map(|live| (a, assess(live))))
         .filter(|(_, h)| h.status != Status::Current)
         .collect();
+    let mut delay = FIRST_POLL.min(poll);
     loop {
         let failed: Vec<(String, &Health)> = pending
             .iter()
@@ -76,7 +81,8 @@ pub async fn wait_healthy(
                 summary,
             });
         }
-        tokio::time::sleep(poll.min(timeout.saturating_sub(start.elapsed()))).await;
+        tokio::time::sleep(delay.min(timeout.saturating_sub(start.elapsed()))).await;
+        delay = (delay * 2).min(poll);
         let mut next = Vec::with_capacity(pending.len());
         for (a, previous) in pending {
             let health = match applier.get_live(a).await {

@@ -49,7 +49,7 @@ pub enum History {
 }
 
 /// Why the source stage failed.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum SourceError {
     /// The spec names an impossible reference or URL.
     #[error("invalid source: {0}")]
@@ -133,8 +133,64 @@ pub struct Fetcher {
     slots: Arc<tokio::sync::Semaphore>,
     allow_file_urls: bool,
     max_repo_bytes: u64,
-    // One lock per URL: two Applications on one repository share one fetch at a time.
-    locks: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    // One lock per URL: two Applications on one repository share one fetch at a time. It
+    // guards the URL's recent fetches, which requests that queued behind them reuse.
+    locks: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<Recent>>>>,
+}
+
+/// The last fetches of one URL, one per (reference, credentials), with the instant each started.
+///
+/// A request reuses a fetch that *started after the request arrived*: that fetch saw the
+/// remote as it was then or later, so its result is as fresh as the request's own fetch would
+/// have been. With N Applications on one repository, the N requests that arrive while a fetch
+/// runs are all answered by the next one: two fetches instead of N, and never a stale revision
+/// (a push seen by a webhook after a fetch started is fetched again).
+#[derive(Default)]
+struct Recent(Vec<Fetch>);
+
+struct Fetch {
+    started: std::time::Instant,
+    reference: Reference,
+    auth: Option<Auth>,
+    ca: Option<String>,
+    result: Result<Snapshot, SourceError>,
+}
+
+/// Fetches kept per URL (distinct references and credentials); the oldest is forgotten first.
+const RECENT_PER_URL: usize = 16;
+
+impl Recent {
+    /// The result of a fetch of the same reference with the same credentials that started at
+    /// or after `arrived` and brought the history asked for.
+    fn reusable(
+        &self,
+        arrived: std::time::Instant,
+        reference: &Reference,
+        auth: Option<&Auth>,
+        ca: Option<&str>,
+        history: History,
+    ) -> Option<Result<Snapshot, SourceError>> {
+        let fetch = self.0.iter().find(|f| {
+            f.started >= arrived
+                && f.reference == *reference
+                && f.auth.as_ref() == auth
+                && f.ca.as_deref() == ca
+        })?;
+        match (&fetch.result, history) {
+            (Ok(snapshot), History::Since(commit)) if !snapshot.has_commit(commit) => None,
+            (result, _) => Some(result.clone()),
+        }
+    }
+
+    fn remember(&mut self, fetch: Fetch) {
+        self.0.retain(|f| {
+            !(f.reference == fetch.reference && f.auth == fetch.auth && f.ca == fetch.ca)
+        });
+        if self.0.len() >= RECENT_PER_URL {
+            self.0.remove(0);
+        }
+        self.0.push(fetch);
+    }
 }
 
 impl Fetcher {
@@ -200,11 +256,15 @@ impl Fetcher {
                 "`{url}`: file:// sources are disabled (start the agent with `--allow-file-urls` for local setups)"
             )));
         }
+        let arrived = std::time::Instant::now();
         let lock = {
             let mut locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
             locks.entry(url.to_owned()).or_default().clone()
         };
-        let guard = lock.lock_owned().await;
+        let mut guard = lock.lock_owned().await;
+        if let Some(result) = guard.reusable(arrived, reference, auth, ca, history) {
+            return result;
+        }
         let slot =
             self.slots
                 .clone()
@@ -221,8 +281,9 @@ impl Fetcher {
         let dir = self.cache_dir.join(cache_key(url));
         let limit = self.max_repo_bytes;
         let task = tokio::task::spawn_blocking(move || {
-            let _guard = (guard, slot);
-            fetch_blocking(
+            let _slot = slot;
+            let started = std::time::Instant::now();
+            let result = fetch_blocking(
                 &url_owned,
                 &reference,
                 &dir,
@@ -230,7 +291,16 @@ impl Fetcher {
                 ca.as_deref(),
                 history,
                 limit,
-            )
+            );
+            // Recorded even when the caller gave up waiting (a timeout), for those queued.
+            guard.remember(Fetch {
+                started,
+                reference,
+                auth,
+                ca,
+                result: result.clone(),
+            });
+            result
         });
         match tokio::time::timeout(self.timeout, task).await {
             Ok(Ok(result)) => result,
@@ -243,6 +313,13 @@ impl Fetcher {
                 seconds: self.timeout.as_secs(),
             }),
         }
+    }
+}
+
+impl Snapshot {
+    /// True if the repository holds `commit` (the history a reused fetch must have brought).
+    fn has_commit(&self, commit: gix::ObjectId) -> bool {
+        self.repo.to_thread_local().has_object(commit)
     }
 }
 
@@ -702,5 +779,82 @@ mod tests {
         )
         .err();
         assert!(matches!(e, Some(SourceError::InvalidSpec(m)) if m.contains("ftp://x/y")));
+    }
+
+    fn failed_fetch(started: std::time::Instant, branch: &str, auth: Option<Auth>) -> Fetch {
+        Fetch {
+            started,
+            reference: Reference::Branch(branch.into()),
+            auth,
+            ca: None,
+            result: Err(SourceError::FetchFailed {
+                url: "https://x/y.git".into(),
+                message: branch.into(),
+            }),
+        }
+    }
+
+    #[test]
+    fn only_fetches_started_after_a_request_arrived_should_answer_it() {
+        let t0 = std::time::Instant::now();
+        let t1 = t0 + Duration::from_millis(10);
+        let main = Reference::Branch("main".into());
+        let mut recent = Recent::default();
+        recent.remember(failed_fetch(t1, "main", None));
+        // Arrived before the fetch started: its result is at least as fresh as its own.
+        assert!(
+            recent
+                .reusable(t0, &main, None, None, History::Shallow)
+                .is_some()
+        );
+        assert!(
+            recent
+                .reusable(t1, &main, None, None, History::Shallow)
+                .is_some()
+        );
+        // Arrived after it started (a push may have happened in between): fetch again.
+        let later = t1 + Duration::from_millis(1);
+        assert!(
+            recent
+                .reusable(later, &main, None, None, History::Shallow)
+                .is_none()
+        );
+        // Another reference, other credentials or another CA never share a result.
+        let dev = Reference::Branch("dev".into());
+        assert!(
+            recent
+                .reusable(t0, &dev, None, None, History::Shallow)
+                .is_none()
+        );
+        let token = Auth::Bearer("t".into());
+        assert!(
+            recent
+                .reusable(t0, &main, Some(&token), None, History::Shallow)
+                .is_none()
+        );
+        assert!(
+            recent
+                .reusable(t0, &main, None, Some("CA"), History::Shallow)
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn recent_fetches_should_keep_one_entry_per_key_and_stay_bounded() {
+        let t0 = std::time::Instant::now();
+        let mut recent = Recent::default();
+        recent.remember(failed_fetch(t0, "main", None));
+        recent.remember(failed_fetch(t0 + Duration::from_millis(5), "main", None));
+        assert_eq!(recent.0.len(), 1);
+        for i in 0..(RECENT_PER_URL * 2) {
+            recent.remember(failed_fetch(t0, &format!("b{i}"), None));
+        }
+        assert_eq!(recent.0.len(), RECENT_PER_URL);
+        let last = Reference::Branch(format!("b{}", RECENT_PER_URL * 2 - 1));
+        assert!(
+            recent
+                .reusable(t0, &last, None, None, History::Shallow)
+                .is_some()
+        );
     }
 }
