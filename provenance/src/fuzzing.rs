@@ -18,6 +18,26 @@ pub fn payload(data: &[u8]) {
     let _ = check_payload(data, DIGEST);
 }
 
+/// Sigstore bundle: parse, then verify against a fixed key and digest, and read its payload as
+/// an in-toto statement.
+pub fn bundle(data: &[u8]) {
+    const KEY: &str = "-----BEGIN PUBLIC KEY-----
+MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEXEaUQZfn7sIUJ9m3KtP2CHaFyGSA
+NJjX0V2+sA2Z36utBEF5YcjIOAgCx5yN6RQx6XNE0mzoZUgZFaqVn6CVnQ==
+-----END PUBLIC KEY-----
+";
+    let _ = crate::bundle::check_statement(data, DIGEST);
+    if let (Ok(b), Ok(keys)) = (
+        crate::bundle::parse_bundle(data),
+        crate::keys::KeySet::from_pems(&[KEY]),
+    ) {
+        let _ = crate::bundle::verify_bundle(&b, DIGEST, &keys, Some(data));
+        if let crate::bundle::Content::Dsse { payload, .. } = &b.content {
+            let _ = crate::bundle::check_statement(payload, DIGEST);
+        }
+    }
+}
+
 /// PEM public keys: every block parsed, every key used once.
 pub fn public_keys(data: &[u8]) {
     if let Ok(keys) = parse_public_keys(&String::from_utf8_lossy(data)) {

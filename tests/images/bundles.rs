@@ -148,3 +148,56 @@ async fn a_tampered_cosign_v3_bundle_or_referrer_should_be_a_terminal_refusal() 
         .unwrap_err();
     assert_eq!(e.reason(), "NoSignature", "{e}");
 }
+
+/// A private key made by openssl, imported with `cosign import-key-pair`.
+fn openssl_key(cosign: &Cosign, dir: &std::path::Path, name: &str, args: &[&str]) -> CosignKey {
+    let pem = dir.join(format!("{name}.pem"));
+    let out = Command::new("openssl")
+        .arg("genpkey")
+        .args(args)
+        .arg("-out")
+        .arg(&pem)
+        .output()
+        .expect("openssl");
+    assert!(
+        out.status.success(),
+        "openssl genpkey {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    cosign.import_key(&pem, name)
+}
+
+#[tokio::test]
+async fn p384_ed25519_and_rsa_keys_should_verify_in_both_formats() {
+    let t = v3();
+    for (name, args) in [
+        (
+            "p384",
+            &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-384"][..],
+        ),
+        ("ed25519", &["-algorithm", "ed25519"][..]),
+        (
+            "rsa",
+            &["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"][..],
+        ),
+    ] {
+        let key = openssl_key(&t.cosign3, t.work.path(), name, args);
+        KeySet::from_pems(&[&key.public_pem]).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let bundle_image = t.c.image(&format!("{name}:bundle"));
+        t.c.crane.push_random(&bundle_image);
+        t.cosign3.sign_with(&bundle_image, &key, &[]);
+        let v = t.c.verify(&bundle_image, &[&key]).await;
+        assert!(v.is_ok(), "{name}, cosign v3 bundle: {v:?}");
+
+        let legacy_image = t.c.image(&format!("{name}:legacy"));
+        t.c.crane.push_random(&legacy_image);
+        t.cosign3
+            .sign_with(&legacy_image, &key, &["--new-bundle-format=false"]);
+        let v = t.c.verify(&legacy_image, &[&key]).await;
+        assert!(v.is_ok(), "{name}, legacy .sig: {v:?}");
+
+        let stranger = t.cosign3.generate_key(&format!("{name}-stranger"));
+        let e = t.c.verify(&bundle_image, &[&stranger]).await.unwrap_err();
+        assert_eq!(e.reason(), "UntrustedSignature", "{name}: {e}");
+    }
+}
