@@ -365,6 +365,45 @@ mod tests {
         .into_bytes()
     }
 
+    /// What cosign v3.1.3 wrote (`tests/fixtures/cosign3/README.md`).
+    #[test]
+    fn bundles_made_by_cosign_v3_should_verify_with_their_keys_only() {
+        let cases = [
+            (
+                &include_bytes!("../tests/fixtures/cosign3/p256.bundle.json")[..],
+                include_str!("../tests/fixtures/cosign3/p256.pub"),
+                "sha256:f2bd890837dcfe2bd63cda36dcea46654ca8513bd0b9de20d0fd341ad4da5f74",
+            ),
+            (
+                &include_bytes!("../tests/fixtures/cosign3/ed25519.bundle.json")[..],
+                include_str!("../tests/fixtures/cosign3/ed25519.pub"),
+                "sha256:d8514d76f48a815f6222a6adac0a5d7e03c46b1b363094270234b2f78fed60f9",
+            ),
+        ];
+        for (bytes, pem, digest) in cases {
+            let bundle = parse_bundle(bytes).unwrap();
+            assert_eq!((bundle.version, bundle.keyless), ("0.3", false));
+            let keys = KeySet::from_pems(&[pem]).unwrap();
+            assert!(verify_bundle(&bundle, digest, &keys, None).is_ok(), "{pem}");
+            let other = KeySet::from_pems(&[cases[0].1, cases[1].1]).unwrap();
+            assert!(verify_bundle(&bundle, digest, &other, None).is_ok());
+            let (_, stranger) = key_pair();
+            assert_eq!(
+                verify_bundle(
+                    &bundle,
+                    digest,
+                    &KeySet::from_pems(&[&stranger]).unwrap(),
+                    None
+                ),
+                Err(BundleFailure::Untrusted)
+            );
+            assert!(matches!(
+                verify_bundle(&bundle, &digest.replace('d', "e"), &keys, None),
+                Err(BundleFailure::Payload(PayloadError::DigestMismatch { .. }))
+            ));
+        }
+    }
+
     #[test]
     fn pae_should_follow_the_dsse_spec() {
         // The example of the DSSE specification.

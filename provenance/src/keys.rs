@@ -157,14 +157,32 @@ impl PublicKey {
     }
 
     /// Verifies a signature over `message` as cosign makes it with this kind of key (ECDSA
-    /// signatures in ASN.1 DER).
+    /// signatures in ASN.1 DER; Ed25519 pure or Ed25519ph, which cosign v3 uses).
     pub fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
         self.kind.algorithms().iter().any(|alg| {
             UnparsedPublicKey::new(*alg, &self.material)
                 .verify(message, signature)
                 .is_ok()
-        })
+        }) || (self.kind == KeyKind::Ed25519
+            && verify_ed25519ph(&self.material, message, signature))
     }
+}
+
+/// Ed25519ph (RFC 8032, SHA-512 prehash, empty context): Go's `ed25519` with
+/// `Options{Hash: crypto.SHA512}`, what sigstore signs with for Ed25519 keys.
+fn verify_ed25519ph(key: &[u8], message: &[u8], signature: &[u8]) -> bool {
+    use sha2::Digest;
+    let (Ok(key), Ok(signature)) = (
+        <[u8; 32]>::try_from(key),
+        ed25519_dalek::Signature::from_slice(signature),
+    ) else {
+        return false;
+    };
+    let Ok(key) = ed25519_dalek::VerifyingKey::from_bytes(&key) else {
+        return false;
+    };
+    key.verify_prehashed_strict(sha2::Sha512::new().chain_update(message), None, &signature)
+        .is_ok()
 }
 
 /// The bit length of the modulus of a DER `RSAPublicKey` (`SEQUENCE { INTEGER n, INTEGER e }`).

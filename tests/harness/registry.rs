@@ -333,6 +333,7 @@ pub struct CosignKey {
 pub struct Cosign {
     bin: PathBuf,
     work: PathBuf,
+    v3: bool,
 }
 
 impl Cosign {
@@ -341,6 +342,7 @@ impl Cosign {
         Cosign {
             bin: image_tools_dir().join("cosign"),
             work: work.to_owned(),
+            v3: false,
         }
     }
 
@@ -350,6 +352,7 @@ impl Cosign {
         Cosign {
             bin: cosign3_bin(),
             work: work.to_owned(),
+            v3: true,
         }
     }
 
@@ -373,18 +376,29 @@ impl Cosign {
     }
 
     /// `cosign sign` with `extra` flags before the image, no transparency log, plain HTTP.
+    /// cosign v3 signs a bundle with an empty signing config (`cosign signing-config create`:
+    /// no Rekor, no TSA), or, with `--new-bundle-format=false`, the legacy `.sig` format.
     pub fn sign_with(&self, image: &str, key: &CosignKey, extra: &[&str]) {
+        let mut cmd = self.cmd();
+        cmd.arg("sign").arg("--key").arg(&key.key);
+        if self.v3 && !extra.contains(&"--new-bundle-format=false") {
+            let config = self.work.join("signing-config.json");
+            if !config.exists() {
+                run(
+                    self.cmd()
+                        .args(["signing-config", "create", "--out"])
+                        .arg(&config),
+                    "cosign signing-config create",
+                );
+            }
+            cmd.arg("--signing-config").arg(&config);
+        } else if self.v3 {
+            cmd.args(["--use-signing-config=false", "--tlog-upload=false"]);
+        } else {
+            cmd.arg("--tlog-upload=false");
+        }
         run(
-            self.cmd()
-                .arg("sign")
-                .arg("--key")
-                .arg(&key.key)
-                .args([
-                    "--tlog-upload=false",
-                    "--allow-insecure-registry",
-                    "--allow-http-registry",
-                    "-y",
-                ])
+            cmd.args(["--allow-insecure-registry", "--allow-http-registry", "-y"])
                 .args(extra)
                 .arg(image),
             &format!("cosign sign {image} {extra:?}"),
