@@ -41,6 +41,9 @@ pub(crate) enum FetchError {
     Unreachable(String),
     /// An answer that is an error (authentication, 5xx, rate limit).
     Failed(String),
+    /// An HTTP error status other than 404 (kept apart so that a missing referrers API,
+    /// 400/405, can be told from a failing one).
+    Status(u16, String),
     /// Content that is not what it must be: bytes that do not hash to the digest they were
     /// asked by, a blob of another size than its descriptor, a body over its limit. A
     /// registry (or something between) that tampers: never retried.
@@ -168,7 +171,10 @@ impl RegistryClient {
                     return Ok(None);
                 }
                 let message = registry_message(&body);
-                return Err(FetchError::Failed(format!("{status} for {url}{message}")));
+                return Err(FetchError::Status(
+                    status.as_u16(),
+                    format!("{status} for {url}{message}"),
+                ));
             }
             if let Some(declared) = response.content_length()
                 && declared > limit as u64
@@ -326,9 +332,8 @@ impl RegistryClient {
                     entries.extend(index.manifests);
                 }
             }
-            Ok(None) | Err(FetchError::NotFound(_)) => {}
             // distribution 2.8 answers unknown routes with 404; some registries with 400/405.
-            Err(FetchError::Failed(_)) => {}
+            Ok(None) | Err(FetchError::NotFound(_)) | Err(FetchError::Status(400 | 405, _)) => {}
             Err(e) => return Err(e),
         }
         if entries.is_empty() {

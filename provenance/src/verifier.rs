@@ -700,7 +700,7 @@ fn registry_error(image: &ImageRef, e: FetchError) -> ImageError {
             registry,
             why,
         },
-        FetchError::Failed(why) => ImageError::RegistryFailed {
+        FetchError::Failed(why) | FetchError::Status(_, why) => ImageError::RegistryFailed {
             image: image_s,
             registry,
             why,

@@ -147,6 +147,21 @@ async fn a_tampered_cosign_v3_bundle_or_referrer_should_be_a_terminal_refusal() 
         .await
         .unwrap_err();
     assert_eq!(e.reason(), "NoSignature", "{e}");
+
+    // A referrers API that fails (500) is a registry failure, retried, not a missing signature;
+    // one that does not exist (405) falls back to the tag schema.
+    hostile.rules(json!([{"path": format!("/v2/app/referrers/{digest}"), "status": 500}]));
+    let e = verifier_for(&hostile.host)
+        .verify(&through, &rule(&[&t.key]), &Credentials::none())
+        .await
+        .unwrap_err();
+    assert_eq!(e.reason(), "RegistryFailed", "{e}");
+    assert_eq!(e.retry_class(), RetryClass::Transient);
+    hostile.rules(json!([{"path": format!("/v2/app/referrers/{digest}"), "status": 405}]));
+    verifier_for(&hostile.host)
+        .verify(&through, &rule(&[&t.key]), &Credentials::none())
+        .await
+        .expect("405: the tag schema");
 }
 
 /// A private key made by openssl, imported with `cosign import-key-pair`.
