@@ -197,4 +197,20 @@ mod tests {
         assert_eq!(down.retry_class(), RetryClass::Transient);
         assert!(policy.to_string().starts_with("`spec.images`: "));
     }
+
+    #[test]
+    fn tampered_registry_content_should_stall_not_retry() {
+        let tampered = ImageStageError::Refused(ImageError::UntrustedContent {
+            image: "r/a:1".into(),
+            registry: "r".into(),
+            why: "blob sha256:00 has content sha256:11".into(),
+        });
+        assert_eq!(tampered.retry_class(), RetryClass::Terminal);
+        let down = ImageStageError::Refused(ImageError::RegistryUnreachable {
+            image: "r/a:1".into(),
+            registry: "r".into(),
+            why: "connection refused".into(),
+        });
+        assert_eq!(down.retry_class(), RetryClass::Transient);
+    }
 }

@@ -49,9 +49,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let s = verifier.stats();
     println!(
-        "{{{}, \"signature_fetches\": {}, \"payload_fetches\": {}, \"tag_resolutions\": {}}}",
+        "{{{}, \"signature_fetches\": {}, \"referrer_fetches\": {}, \"payload_fetches\": {}, \"tag_resolutions\": {}}}",
         times.join(", "),
         s.signature_fetches,
+        s.referrer_fetches,
         s.payload_fetches,
         s.tag_resolutions
     );

@@ -32,8 +32,11 @@ pub enum ImageError {
     /// The tag or digest does not exist in the registry.
     #[error("image {image}: not found in the registry: {why}")]
     ImageNotFound { image: String, why: String },
-    /// There is no cosign signature manifest for the digest.
-    #[error("image {image}: no cosign signature (tag {signature_tag} not found)")]
+    /// There is no cosign signature for the digest: no legacy signature manifest, no Sigstore
+    /// bundle among its referrers.
+    #[error(
+        "image {image}: no cosign signature (tag {signature_tag} not found, no Sigstore bundle among the referrers)"
+    )]
     NoSignature {
         image: String,
         signature_tag: String,
@@ -62,12 +65,15 @@ pub enum ImageError {
         digest: String,
         signed: String,
     },
-    /// A trusted key signed a payload for this digest, but for another repository.
-    #[error("image {image}: signature is for repository `{signed}`, not `{repository}`")]
-    IdentityMismatch {
+    /// The registry served content that is not what it must be: manifest bytes that do not
+    /// hash to the digest they were asked by, a signature or bundle blob whose content or size
+    /// does not match its descriptor, a body over its limit. Tampering (by the registry or on
+    /// the way): refused, not retried.
+    #[error("image {image}: registry `{registry}` served untrusted content: {why}")]
+    UntrustedContent {
         image: String,
-        repository: String,
-        signed: String,
+        registry: String,
+        why: String,
     },
     /// A trusted key signed something that is not a cosign simple-signing payload.
     #[error("image {image}: signed payload is not a cosign image signature: {why}")]
@@ -113,7 +119,7 @@ impl ImageError {
             | ImageError::UntrustedSignature { image, .. }
             | ImageError::MalformedSignature { image, .. }
             | ImageError::DigestMismatch { image, .. }
-            | ImageError::IdentityMismatch { image, .. }
+            | ImageError::UntrustedContent { image, .. }
             | ImageError::MalformedPayload { image, .. }
             | ImageError::RegistryUnreachable { image, .. }
             | ImageError::RegistryFailed { image, .. }
@@ -133,7 +139,7 @@ impl ImageError {
             ImageError::UntrustedSignature { .. } => "UntrustedSignature",
             ImageError::MalformedSignature { .. } => "MalformedSignature",
             ImageError::DigestMismatch { .. } => "DigestMismatch",
-            ImageError::IdentityMismatch { .. } => "IdentityMismatch",
+            ImageError::UntrustedContent { .. } => "UntrustedContent",
             ImageError::MalformedPayload { .. } => "MalformedPayload",
             ImageError::RegistryUnreachable { .. } => "RegistryUnreachable",
             ImageError::RegistryFailed { .. } => "RegistryFailed",

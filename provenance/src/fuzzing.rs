@@ -12,11 +12,29 @@ use crate::reference::{ImageRef, glob_match};
 
 const DIGEST: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
-/// Simple-signing payload: parse, then check against a fixed image and digest.
+/// Simple-signing payload: parse, then check against a fixed digest.
 pub fn payload(data: &[u8]) {
     let _ = parse_payload(data);
-    if let Ok(image) = ImageRef::parse("127.0.0.1:5000/app:v1") {
-        let _ = check_payload(data, DIGEST, &image);
+    let _ = check_payload(data, DIGEST);
+}
+
+/// Sigstore bundle: parse, then verify against a fixed key and digest, and read its payload as
+/// an in-toto statement.
+pub fn bundle(data: &[u8]) {
+    const KEY: &str = "-----BEGIN PUBLIC KEY-----
+MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEXEaUQZfn7sIUJ9m3KtP2CHaFyGSA
+NJjX0V2+sA2Z36utBEF5YcjIOAgCx5yN6RQx6XNE0mzoZUgZFaqVn6CVnQ==
+-----END PUBLIC KEY-----
+";
+    let _ = crate::bundle::check_statement(data, DIGEST);
+    if let (Ok(b), Ok(keys)) = (
+        crate::bundle::parse_bundle(data),
+        crate::keys::KeySet::from_pems(&[KEY]),
+    ) {
+        let _ = crate::bundle::verify_bundle(&b, DIGEST, &keys, Some(data));
+        if let crate::bundle::Content::Dsse { payload, .. } = &b.content {
+            let _ = crate::bundle::check_statement(payload, DIGEST);
+        }
     }
 }
 

@@ -33,6 +33,7 @@
 //! # Ok::<(), serde_json::Error>(())
 //! ```
 
+pub mod bundle;
 pub mod credentials;
 mod error;
 pub mod extract;

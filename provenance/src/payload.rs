@@ -8,9 +8,10 @@
 //! ```
 //!
 //! The signature is checked over the exact payload bytes first; only then is the payload read,
-//! and it must name the digest being verified.
+//! and it must name the digest being verified. The repository it names is not checked: the
+//! digest binds the content, and `cosign copy` (how images reach a mirror or a secondary
+//! registry) keeps signatures made for the original repository, which cosign accepts too.
 
-use crate::reference::ImageRef;
 use serde::Deserialize;
 
 /// Largest payload accepted (cosign's are a few hundred bytes; annotations add a little).
@@ -51,8 +52,6 @@ pub enum PayloadError {
     Malformed(String),
     /// It names another manifest digest.
     DigestMismatch { signed: String },
-    /// It names another repository.
-    IdentityMismatch { signed: String },
 }
 
 /// The repository (and manifest digest) a payload is about.
@@ -90,33 +89,28 @@ pub fn parse_payload(payload: &[u8]) -> Result<SignedClaim, PayloadError> {
     })
 }
 
-/// Checks that a (verified) payload is about `digest` in the repository of `image`.
+/// Checks that a (verified) payload is about `digest`, and returns what it claims.
 ///
-/// The digest must be equal. The identity must name the same repository path; its registry
-/// host may differ, because `cosign copy` to a mirror keeps signatures made for the original
-/// registry (the digest binds the content either way).
+/// The digest must be equal. The identity (`docker-reference`) must be an image reference but
+/// may name any registry and repository: a signed image copied to a mirror under another
+/// repository keeps its signature, and the digest binds the content either way.
 ///
 /// # Errors
 /// [`PayloadError`], saying what the payload names instead.
-pub fn check_payload(payload: &[u8], digest: &str, image: &ImageRef) -> Result<(), PayloadError> {
+pub fn check_payload(payload: &[u8], digest: &str) -> Result<SignedClaim, PayloadError> {
     let claim = parse_payload(payload)?;
     if claim.digest != digest {
         return Err(PayloadError::DigestMismatch {
             signed: claim.digest,
         });
     }
-    let signed = ImageRef::parse(&claim.docker_reference).map_err(|_| {
+    crate::reference::ImageRef::parse(&claim.docker_reference).map_err(|_| {
         PayloadError::Malformed(format!(
             "`critical.identity.docker-reference` `{}` is not an image reference",
             claim.docker_reference
         ))
     })?;
-    if signed.repository() != image.repository() {
-        return Err(PayloadError::IdentityMismatch {
-            signed: claim.docker_reference,
-        });
-    }
-    Ok(())
+    Ok(claim)
 }
 
 #[cfg(test)]
@@ -133,31 +127,23 @@ mod tests {
         .into_bytes()
     }
 
-    fn image(s: &str) -> ImageRef {
-        ImageRef::parse(s).unwrap()
-    }
-
     #[test]
     fn a_payload_for_the_digest_and_repository_should_pass() {
         let p = cosign_payload("127.0.0.1:5000/app", D);
-        assert_eq!(
-            check_payload(&p, D, &image("127.0.0.1:5000/app:v1")),
-            Ok(())
-        );
-        let claim = parse_payload(&p).unwrap();
+        let claim = check_payload(&p, D).unwrap();
         assert_eq!(claim.digest, D);
         assert_eq!(claim.docker_reference, "127.0.0.1:5000/app");
     }
 
     #[test]
-    fn a_mirror_of_the_same_repository_should_pass() {
+    fn a_copy_under_another_registry_or_repository_should_pass() {
+        // `cosign copy registry.example/team/app mirror.example/certified/app`: the payload
+        // still names the original; the digest binds the content.
         let p = cosign_payload("registry.example/team/app", D);
-        assert_eq!(
-            check_payload(&p, D, &image("mirror.example/team/app:v1")),
-            Ok(())
-        );
+        let claim = check_payload(&p, D).unwrap();
+        assert_eq!(claim.docker_reference, "registry.example/team/app");
         let hub = cosign_payload("index.docker.io/library/nginx", D);
-        assert_eq!(check_payload(&hub, D, &image("nginx")), Ok(()));
+        assert!(check_payload(&hub, D).is_ok());
     }
 
     #[test]
@@ -165,19 +151,8 @@ mod tests {
         let other = D.replace("0123", "ffff");
         let p = cosign_payload("127.0.0.1:5000/app", &other);
         assert_eq!(
-            check_payload(&p, D, &image("127.0.0.1:5000/app")),
+            check_payload(&p, D),
             Err(PayloadError::DigestMismatch { signed: other })
-        );
-    }
-
-    #[test]
-    fn a_payload_for_another_repository_should_be_refused() {
-        let p = cosign_payload("127.0.0.1:5000/other", D);
-        assert_eq!(
-            check_payload(&p, D, &image("127.0.0.1:5000/app")),
-            Err(PayloadError::IdentityMismatch {
-                signed: "127.0.0.1:5000/other".into()
-            })
         );
     }
 
@@ -198,10 +173,7 @@ mod tests {
             &cosign_payload("NOT A REF", D),
         ] {
             assert!(
-                matches!(
-                    check_payload(bad, D, &image("r/app")),
-                    Err(PayloadError::Malformed(_))
-                ),
+                matches!(check_payload(bad, D), Err(PayloadError::Malformed(_))),
                 "{}",
                 String::from_utf8_lossy(bad)
             );

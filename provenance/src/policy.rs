@@ -53,8 +53,8 @@ pub struct ImageRule {
     /// only resolved to digests (when `mutateDigest`), never checked for signatures.
     #[serde(default = "yes", skip_serializing_if = "is_true")]
     pub required: bool,
-    /// Cosign public keys (ECDSA P-256, PEM), each in a Secret or a ConfigMap key; one key may
-    /// hold several PEM blocks. A signature by any of them is enough.
+    /// Cosign public keys (PEM: ECDSA P-256 or P-384, Ed25519, RSA), each in a Secret or a
+    /// ConfigMap key; one key may hold several PEM blocks. A signature by any of them is enough.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub keys: Vec<KeyRef>,
     /// Rewrite the image to `repository@sha256:…` in the applied object (default true), so the

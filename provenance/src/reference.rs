@@ -79,11 +79,6 @@ impl ImageRef {
         self.reference.whole()
     }
 
-    /// The `oci-client` reference.
-    pub(crate) fn oci(&self) -> &Reference {
-        &self.reference
-    }
-
     /// The reference pinned to `digest`: the name as written, without tag, `@digest`
     /// (`127.0.0.1:5000/app:v1` → `127.0.0.1:5000/app@sha256:…`).
     pub fn pinned(&self, digest: &str) -> String {

@@ -1,6 +1,9 @@
 //! The verifier: registry clients per (registry, credentials), a bounded verdict cache, a
 //! concurrency limit and a timeout around each image.
 
+use crate::bundle::{
+    BundleFailure, MAX_BUNDLE_SIZE, is_bundle_media_type, parse_bundle, verify_bundle,
+};
 use crate::credentials::{Credential, Credentials};
 use crate::error::ImageError;
 use crate::extract::{extract_images, rewrite_image};
@@ -8,9 +11,8 @@ use crate::keys::KeySet;
 use crate::payload::{PayloadError, check_payload};
 use crate::policy::{ResolvedPolicy, ResolvedRule};
 use crate::reference::{ImageRef, is_sha256_digest, signature_tag};
-use crate::registry::{FetchError, MAX_SIGNATURE_LAYERS, RegistryClient, hex};
+use crate::registry::{FetchError, MAX_SIGNATURE_LAYERS, RegistryClient, USER_AGENT, hex};
 use base64::Engine;
-use oci_client::Reference;
 use oci_client::client::{ClientConfig, ClientProtocol};
 use ring::digest::{SHA256, digest};
 use serde_json::Value;
@@ -82,8 +84,10 @@ pub struct Stats {
     pub tag_resolutions: u64,
     /// Signature manifests fetched (`sha256-….sig`).
     pub signature_fetches: u64,
-    /// Payload blobs fetched.
+    /// Payload and bundle blobs fetched.
     pub payload_fetches: u64,
+    /// Referrer listings fetched (OCI 1.1 referrers API or tag schema), for bundles.
+    pub referrer_fetches: u64,
     /// Signature verdicts served from the cache.
     pub cache_hits: u64,
 }
@@ -93,6 +97,7 @@ struct Counters {
     tag_resolutions: AtomicU64,
     signature_fetches: AtomicU64,
     payload_fetches: AtomicU64,
+    referrer_fetches: AtomicU64,
     cache_hits: AtomicU64,
 }
 
@@ -186,6 +191,7 @@ impl Verifier {
             tag_resolutions: c.tag_resolutions.load(Ordering::Relaxed),
             signature_fetches: c.signature_fetches.load(Ordering::Relaxed),
             payload_fetches: c.payload_fetches.load(Ordering::Relaxed),
+            referrer_fetches: c.referrer_fetches.load(Ordering::Relaxed),
             cache_hits: c.cache_hits.load(Ordering::Relaxed),
         }
     }
@@ -254,8 +260,9 @@ impl Verifier {
                 self.counters
                     .tag_resolutions
                     .fetch_add(1, Ordering::Relaxed);
+                let tag = image.tag().unwrap_or("latest");
                 let d = client
-                    .resolve_digest(image.oci())
+                    .resolve_digest(image.registry(), image.repository(), tag)
                     .await
                     .map_err(fetch_error)?;
                 if !is_sha256_digest(&d) {
@@ -305,8 +312,9 @@ impl Verifier {
         Ok(verified)
     }
 
-    /// Fetches the signature manifest of `digest` and returns the id of the first key whose
-    /// signature verifies over a payload that names `digest`.
+    /// Looks for a signature of `digest` by one of `keys`: cosign's legacy signature manifest
+    /// (`sha256-<hex>.sig`) first, then the Sigstore bundles among the digest's OCI 1.1
+    /// referrers (cosign v3's default). Returns the id of the first key that verified.
     async fn check_signatures(
         &self,
         client: &RegistryClient,
@@ -314,30 +322,50 @@ impl Verifier {
         digest: &str,
         keys: &KeySet,
     ) -> Result<String, ImageError> {
+        // Why each signature failed; the most telling failure is reported when none passes.
+        let mut failures: Vec<ImageError> = Vec::new();
+        if let Some(signer) = self
+            .check_legacy(client, image, digest, keys, &mut failures)
+            .await?
+        {
+            return Ok(signer);
+        }
+        if let Some(signer) = self
+            .check_bundles(client, image, digest, keys, &mut failures)
+            .await?
+        {
+            return Ok(signer);
+        }
+        Err(
+            most_telling(failures).unwrap_or_else(|| ImageError::NoSignature {
+                image: image.original().to_owned(),
+                signature_tag: signature_tag(digest),
+            }),
+        )
+    }
+
+    /// The legacy format: each layer of the `sha256-<hex>.sig` manifest is a simple-signing
+    /// payload, its signature in an annotation.
+    async fn check_legacy(
+        &self,
+        client: &RegistryClient,
+        image: &ImageRef,
+        digest: &str,
+        keys: &KeySet,
+        failures: &mut Vec<ImageError>,
+    ) -> Result<Option<String>, ImageError> {
         let original = || image.original().to_owned();
         let tag = signature_tag(digest);
-        let sig_ref = Reference::with_tag(
-            image.registry().to_owned(),
-            image.repository().to_owned(),
-            tag.clone(),
-        );
         self.counters
             .signature_fetches
             .fetch_add(1, Ordering::Relaxed);
-        let no_signature = || ImageError::NoSignature {
-            image: original(),
-            signature_tag: tag.clone(),
-        };
-        let manifest = client
-            .signature_manifest(&sig_ref)
+        let Some((_, manifest)) = client
+            .image_manifest(image.registry(), image.repository(), &tag)
             .await
             .map_err(|e| registry_error(image, e))?
-            .ok_or_else(no_signature)?;
-        if manifest.layers.is_empty() {
-            return Err(no_signature());
-        }
-        // Why each layer failed; the most telling failure is reported when none passes.
-        let mut failures: Vec<ImageError> = Vec::new();
+        else {
+            return Ok(None);
+        };
         for (i, layer) in manifest
             .layers
             .iter()
@@ -361,7 +389,8 @@ impl Verifier {
                 failures.push(malformed("signature is not base64".into()));
                 continue;
             };
-            if !is_der_ecdsa_signature(&signature) {
+            let all_ecdsa = keys.keys().iter().all(|k| k.kind().is_ecdsa());
+            if all_ecdsa && !is_der_ecdsa_signature(&signature) {
                 failures.push(malformed(
                     "signature is not an ASN.1 DER ECDSA signature".into(),
                 ));
@@ -377,12 +406,23 @@ impl Verifier {
             self.counters
                 .payload_fetches
                 .fetch_add(1, Ordering::Relaxed);
-            let payload = match client.payload(&sig_ref, &layer.digest).await {
+            let payload = match client
+                .blob(
+                    image.registry(),
+                    image.repository(),
+                    &layer.digest,
+                    layer.size,
+                    crate::payload::MAX_PAYLOAD_SIZE,
+                )
+                .await
+            {
                 Ok(p) => p,
-                Err(FetchError::NotFound(why)) | Err(FetchError::Failed(why)) => {
+                Err(FetchError::NotFound(why)) => {
                     failures.push(malformed(format!("payload {}: {why}", layer.digest)));
                     continue;
                 }
+                // Content that does not match its descriptor is tampering, not a signature
+                // that failed: the whole image is refused, whatever the other layers say.
                 Err(e) => return Err(registry_error(image, e)),
             };
             let Some(key) = keys.verify(&payload, &signature) else {
@@ -394,19 +434,12 @@ impl Verifier {
                 });
                 continue;
             };
-            match check_payload(&payload, digest, image) {
-                Ok(()) => return Ok(key.id().to_owned()),
+            match check_payload(&payload, digest) {
+                Ok(_) => return Ok(Some(key.id().to_owned())),
                 Err(PayloadError::DigestMismatch { signed }) => {
                     failures.push(ImageError::DigestMismatch {
                         image: original(),
                         digest: digest.to_owned(),
-                        signed,
-                    })
-                }
-                Err(PayloadError::IdentityMismatch { signed }) => {
-                    failures.push(ImageError::IdentityMismatch {
-                        image: original(),
-                        repository: image.repository_name(),
                         signed,
                     })
                 }
@@ -416,7 +449,141 @@ impl Verifier {
                 }),
             }
         }
-        Err(most_telling(failures).unwrap_or_else(no_signature))
+        Ok(None)
+    }
+
+    /// cosign v3's format: Sigstore bundles attached to the digest as OCI 1.1 referrers (the
+    /// referrers API, or the `sha256-<hex>` tag schema on registries without it).
+    async fn check_bundles(
+        &self,
+        client: &RegistryClient,
+        image: &ImageRef,
+        digest: &str,
+        keys: &KeySet,
+        failures: &mut Vec<ImageError>,
+    ) -> Result<Option<String>, ImageError> {
+        let original = || image.original().to_owned();
+        let (registry, repository) = (image.registry(), image.repository());
+        let fetch = |e| registry_error(image, e);
+        self.counters
+            .referrer_fetches
+            .fetch_add(1, Ordering::Relaxed);
+        let referrers = client
+            .referrers(registry, repository, digest)
+            .await
+            .map_err(fetch)?;
+        let bundles: Vec<_> = referrers
+            .iter()
+            .filter(|r| r.artifact_type.as_deref().is_some_and(is_bundle_media_type))
+            .take(MAX_SIGNATURE_LAYERS)
+            .collect();
+        let mut manifest_bytes: Option<Vec<u8>> = None;
+        for (i, entry) in bundles.iter().enumerate() {
+            let malformed = |why: String| ImageError::MalformedSignature {
+                image: original(),
+                why: format!("bundle {i} ({}): {why}", entry.digest),
+            };
+            // Read by digest: bytes of another digest are tampering (refused right away).
+            let Some((_, referrer)) = client
+                .image_manifest(registry, repository, &entry.digest)
+                .await
+                .map_err(fetch)?
+            else {
+                failures.push(malformed("listed, but its manifest is not found".into()));
+                continue;
+            };
+            match &referrer.subject {
+                Some(subject) if subject.digest == digest => {}
+                other => {
+                    failures.push(ImageError::UntrustedContent {
+                        image: original(),
+                        registry: registry.to_owned(),
+                        why: format!(
+                            "referrer {} of {digest} has subject {}",
+                            entry.digest,
+                            other.as_ref().map_or("none", |s| s.digest.as_str())
+                        ),
+                    });
+                    continue;
+                }
+            }
+            let Some(layer) = referrer
+                .layers
+                .iter()
+                .find(|l| is_bundle_media_type(&l.media_type))
+            else {
+                failures.push(malformed("no layer holds a Sigstore bundle".into()));
+                continue;
+            };
+            self.counters
+                .payload_fetches
+                .fetch_add(1, Ordering::Relaxed);
+            let bytes = match client
+                .blob(
+                    registry,
+                    repository,
+                    &layer.digest,
+                    layer.size,
+                    MAX_BUNDLE_SIZE,
+                )
+                .await
+            {
+                Ok(b) => b,
+                Err(FetchError::NotFound(why)) => {
+                    failures.push(malformed(why));
+                    continue;
+                }
+                Err(e) => return Err(fetch(e)),
+            };
+            let bundle = match parse_bundle(&bytes) {
+                Ok(b) => b,
+                Err(why) => {
+                    failures.push(malformed(why));
+                    continue;
+                }
+            };
+            let mut verdict = verify_bundle(&bundle, digest, keys, manifest_bytes.as_deref());
+            if verdict == Err(BundleFailure::NeedsManifest) {
+                let raw = client
+                    .manifest(registry, repository, digest)
+                    .await
+                    .map_err(fetch)?
+                    .ok_or_else(|| ImageError::ImageNotFound {
+                        image: original(),
+                        why: format!("manifest {digest} not found"),
+                    })?;
+                manifest_bytes = Some(raw.bytes);
+                verdict = verify_bundle(&bundle, digest, keys, manifest_bytes.as_deref());
+            }
+            match verdict {
+                Ok(signer) => return Ok(Some(signer)),
+                Err(BundleFailure::Keyless) => failures.push(malformed(
+                    "signed with a certificate (keyless), which is not supported: give the signer's public key".into(),
+                )),
+                Err(BundleFailure::Untrusted) | Err(BundleFailure::NeedsManifest) => {
+                    failures.push(ImageError::UntrustedSignature {
+                        image: original(),
+                        digest: digest.to_owned(),
+                        signatures: bundles.len(),
+                        keys: keys.len(),
+                    })
+                }
+                Err(BundleFailure::Payload(PayloadError::DigestMismatch { signed })) => {
+                    failures.push(ImageError::DigestMismatch {
+                        image: original(),
+                        digest: digest.to_owned(),
+                        signed,
+                    })
+                }
+                Err(BundleFailure::Payload(PayloadError::Malformed(why))) => {
+                    failures.push(ImageError::MalformedPayload {
+                        image: original(),
+                        why,
+                    })
+                }
+            }
+        }
+        Ok(None)
     }
 
     /// The client for `registry` with `credential`, made on first use.
@@ -451,17 +618,27 @@ impl Verifier {
             },
             connect_timeout: Some(self.config.connect_timeout),
             read_timeout: Some(self.config.timeout),
+            user_agent: USER_AGENT,
             ..ClientConfig::default()
         };
-        let client =
-            oci_client::Client::try_from(config).map_err(|e| ImageError::RegistryFailed {
-                image: String::new(),
-                registry: registry.to_owned(),
-                why: format!("cannot build an HTTP client: {e}"),
-            })?;
+        let build_error = |e: String| ImageError::RegistryFailed {
+            image: String::new(),
+            registry: registry.to_owned(),
+            why: format!("cannot build an HTTP client: {e}"),
+        };
+        let oci = oci_client::Client::try_from(config).map_err(|e| build_error(e.to_string()))?;
+        let http = reqwest::Client::builder()
+            .user_agent(USER_AGENT)
+            .connect_timeout(self.config.connect_timeout)
+            .timeout(self.config.timeout)
+            .build()
+            .map_err(|e| build_error(e.to_string()))?;
         let client = RegistryClient {
-            client,
+            oci,
             auth: RegistryClient::auth_for(credential),
+            http,
+            scheme: if plain { "http" } else { "https" },
+            tokens: Default::default(),
         };
         if clients.len() >= MAX_CLIENTS {
             clients.clear();
@@ -476,7 +653,6 @@ impl Verifier {
 fn most_telling(failures: Vec<ImageError>) -> Option<ImageError> {
     let rank = |e: &ImageError| match e {
         ImageError::DigestMismatch { .. } => 0,
-        ImageError::IdentityMismatch { .. } => 1,
         ImageError::MalformedPayload { .. } => 2,
         ImageError::UntrustedSignature { .. } => 3,
         _ => 4,
@@ -485,12 +661,12 @@ fn most_telling(failures: Vec<ImageError>) -> Option<ImageError> {
 }
 
 /// `SEQUENCE { INTEGER r, INTEGER s }` in DER, as cosign writes it (at most 72 bytes for
-/// P-256). Only the structure is checked, so that a mangled signature is reported as corrupted
+/// P-256, 104 for P-384). Only the structure is checked, so that a mangled signature is reported as corrupted
 /// rather than as signed by another key; ring checks the rest.
 fn is_der_ecdsa_signature(sig: &[u8]) -> bool {
     fn integer(bytes: &[u8]) -> Option<&[u8]> {
         match bytes {
-            [0x02, len, rest @ ..] if *len >= 1 && *len <= 33 && rest.len() >= *len as usize => {
+            [0x02, len, rest @ ..] if *len >= 1 && *len <= 49 && rest.len() >= *len as usize => {
                 Some(&rest[*len as usize..])
             }
             _ => None,
@@ -524,7 +700,12 @@ fn registry_error(image: &ImageRef, e: FetchError) -> ImageError {
             registry,
             why,
         },
-        FetchError::Failed(why) => ImageError::RegistryFailed {
+        FetchError::Failed(why) | FetchError::Status(_, why) => ImageError::RegistryFailed {
+            image: image_s,
+            registry,
+            why,
+        },
+        FetchError::Untrusted(why) => ImageError::UntrustedContent {
             image: image_s,
             registry,
             why,

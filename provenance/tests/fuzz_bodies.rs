@@ -33,7 +33,15 @@ type Body = fn(&[u8]);
 fn fuzz_bodies_should_not_panic_on_fixtures_and_their_mutations() {
     let mut rng = pi_verify::fuzzing::Mutator::new(0x9E37_79B9_7F4A_7C15);
     let n = iterations();
-    let bodies: [(Body, &str); 5] = [
+    let bodies: [(Body, &str); 7] = [
+        (
+            fuzzing::bundle,
+            include_str!("fixtures/cosign3/p256.bundle.json"),
+        ),
+        (
+            fuzzing::bundle,
+            include_str!("fixtures/cosign3/ed25519.bundle.json"),
+        ),
         (fuzzing::payload, PAYLOAD),
         (fuzzing::public_keys, COSIGN_PUB),
         (fuzzing::docker_config, DOCKER_CONFIG),

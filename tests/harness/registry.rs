@@ -110,11 +110,11 @@ impl Registry {
     }
 
     /// Requests in the access log whose line contains `needle` (a path such as `.sig`) and
-    /// were made by `oci-client` (the verifier), not by crane or cosign.
+    /// were made by the verifier (user agent `pi-provenance/…`), not by crane or cosign.
     pub fn requests_by_verifier(&self, needle: &str) -> usize {
         self.log()
             .lines()
-            .filter(|l| l.contains("\"oci-client/") && l.contains(needle))
+            .filter(|l| l.contains("\"pi-provenance/") && l.contains(needle))
             .count()
     }
 }
@@ -149,6 +149,31 @@ pub fn image_tools_dir() -> PathBuf {
         );
     }
     dir
+}
+
+/// Where the oracles are (`cosign3` among them): `$PI_ORACLES`, else what `bootstrap/components
+/// oracles-path` prints.
+///
+/// # Panics
+/// When `cosign3` is not built, naming the command that builds it.
+pub fn cosign3_bin() -> PathBuf {
+    let dir = match std::env::var_os("PI_ORACLES") {
+        Some(d) => PathBuf::from(d),
+        None => {
+            let out = Command::new(repo_root().join("bootstrap/components"))
+                .arg("oracles-path")
+                .output()
+                .expect("bootstrap/components oracles-path");
+            PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+        }
+    };
+    let bin = dir.join("cosign3");
+    assert!(
+        bin.exists(),
+        "`cosign3` is missing in {}: run `bootstrap/components install` (builds cosign v3 with Go)",
+        dir.display()
+    );
+    bin
 }
 
 fn run(cmd: &mut Command, what: &str) -> Output {
@@ -308,6 +333,7 @@ pub struct CosignKey {
 pub struct Cosign {
     bin: PathBuf,
     work: PathBuf,
+    v3: bool,
 }
 
 impl Cosign {
@@ -316,7 +342,67 @@ impl Cosign {
         Cosign {
             bin: image_tools_dir().join("cosign"),
             work: work.to_owned(),
+            v3: false,
         }
+    }
+
+    /// cosign v3 (`cosign3` from [`cosign3_bin`]): its `sign` writes a Sigstore bundle as an
+    /// OCI 1.1 referrer (the `sha256-<hex>` tag schema on `docker-registry`).
+    pub fn v3(work: &Path) -> Self {
+        Cosign {
+            bin: cosign3_bin(),
+            work: work.to_owned(),
+            v3: true,
+        }
+    }
+
+    /// `cosign import-key-pair --key PEM`: a key made by openssl (RSA, ECDSA, Ed25519) as a
+    /// cosign key pair named `name`.
+    pub fn import_key(&self, pem: &Path, name: &str) -> CosignKey {
+        run(
+            self.cmd()
+                .arg("import-key-pair")
+                .arg("--key")
+                .arg(pem)
+                .args(["--output-key-prefix", name]),
+            "cosign import-key-pair",
+        );
+        let public = self.work.join(format!("{name}.pub"));
+        CosignKey {
+            key: self.work.join(format!("{name}.key")),
+            public_pem: std::fs::read_to_string(&public).expect("cosign public key"),
+            public,
+        }
+    }
+
+    /// `cosign sign` with `extra` flags before the image, no transparency log, plain HTTP.
+    /// cosign v3 signs a bundle with an empty signing config (`cosign signing-config create`:
+    /// no Rekor, no TSA), or, with `--new-bundle-format=false`, the legacy `.sig` format.
+    pub fn sign_with(&self, image: &str, key: &CosignKey, extra: &[&str]) {
+        let mut cmd = self.cmd();
+        cmd.arg("sign").arg("--key").arg(&key.key);
+        if self.v3 && !extra.contains(&"--new-bundle-format=false") {
+            let config = self.work.join("signing-config.json");
+            if !config.exists() {
+                run(
+                    self.cmd()
+                        .args(["signing-config", "create", "--out"])
+                        .arg(&config),
+                    "cosign signing-config create",
+                );
+            }
+            cmd.arg("--signing-config").arg(&config);
+        } else if self.v3 {
+            cmd.args(["--use-signing-config=false", "--tlog-upload=false"]);
+        } else {
+            cmd.arg("--tlog-upload=false");
+        }
+        run(
+            cmd.args(["--allow-insecure-registry", "--allow-http-registry", "-y"])
+                .args(extra)
+                .arg(image),
+            &format!("cosign sign {image} {extra:?}"),
+        );
     }
 
     fn cmd(&self) -> Command {
@@ -356,6 +442,21 @@ impl Cosign {
                 image,
             ]),
             &format!("cosign sign {image}"),
+        );
+    }
+
+    /// `cosign copy SRC DST`: the image and its signatures (what reaches a mirror).
+    pub fn copy(&self, src: &str, dst: &str) {
+        run(
+            self.cmd().args([
+                "copy",
+                "--force",
+                "--allow-insecure-registry",
+                "--allow-http-registry",
+                src,
+                dst,
+            ]),
+            &format!("cosign copy {src} {dst}"),
         );
     }
 

@@ -14,6 +14,10 @@ use provenance::{
 use serde_json::{Value, json};
 use std::process::Command;
 
+mod attacks;
+mod bundles;
+mod hostile;
+
 struct Ctx {
     registry: Registry,
     crane: Crane,
@@ -109,7 +113,7 @@ async fn an_unsigned_image_should_be_refused() {
     assert_eq!(
         e.to_string(),
         format!(
-            "image {image}: no cosign signature (tag {}.sig not found)",
+            "image {image}: no cosign signature (tag {}.sig not found, no Sigstore bundle among the referrers)",
             digest.replacen(':', "-", 1)
         )
     );
@@ -310,8 +314,12 @@ fn deployment(name: &str, images: &[&str]) -> Value {
 }
 
 fn policy(c: &Ctx, key: &CosignKey, extra: Value) -> ResolvedPolicy {
+    policy_for(&c.registry.host, key, extra)
+}
+
+fn policy_for(host: &str, key: &CosignKey, extra: Value) -> ResolvedPolicy {
     let mut spec = json!({
-        "rules": [{"imageReferences": [format!("{}/*", c.registry.host)],
+        "rules": [{"imageReferences": [format!("{host}/*")],
                    "keys": [{"secretRef": {"name": "cosign", "key": "cosign.pub"}}]}]
     });
     if let (Some(spec), Some(extra)) = (spec.as_object_mut(), extra.as_object()) {

@@ -8,7 +8,8 @@ use std::process::ExitCode;
 pub struct VerifyImageArgs {
     /// The image (`registry.example/app:v1`, or `…@sha256:…`).
     image: String,
-    /// Cosign public key files (PEM, ECDSA P-256); repeatable, any one may have signed.
+    /// Cosign public key files (PEM: ECDSA P-256 or P-384, Ed25519, RSA); repeatable, any one
+    /// may have signed (legacy `.sig` signatures and cosign v3 Sigstore bundles).
     #[arg(long = "key", required = true)]
     keys: Vec<PathBuf>,
     /// Reach the image's registry over plain HTTP (a local or test registry).
