@@ -257,10 +257,31 @@ async fn lease_holder(client: &kube::Client, ns: &str, name: &str) -> Option<Str
 
 /// Our kustomize renders the install manifests exactly as `kubectl kustomize` does.
 fn manifests_render_as_kubectl_kustomize_does() -> Result<(), Failed> {
-    let manifests = repo_root().join("manifests");
+    renders_as_kubectl_kustomize_does(&repo_root().join("manifests"))?;
+    // Two shards: two Deployments, each reconciling only its own Applications.
+    let sharding = repo_root().join("manifests/sharding");
+    renders_as_kubectl_kustomize_does(&sharding)?;
+    let out = Command::new(binary())
+        .arg("render")
+        .arg(&sharding)
+        .output()
+        .expect("pi-agent render");
+    let text = String::from_utf8_lossy(&out.stdout);
+    for shard in ["shard1", "shard2"] {
+        let arg = format!("--watch-label-selector=sharding.pi-agent.io/key in ({shard})");
+        if text.matches(&arg).count() != 1 || !text.contains(&format!("name: pi-agent-{shard}")) {
+            return Err(
+                format!("manifests/sharding: no Deployment pi-agent-{shard} with `{arg}`").into(),
+            );
+        }
+    }
+    Ok(())
+}
+
+fn renders_as_kubectl_kustomize_does(manifests: &std::path::Path) -> Result<(), Failed> {
     let ours = Command::new(binary())
         .arg("render")
-        .arg(&manifests)
+        .arg(manifests)
         .output()
         .expect("pi-agent render");
     if !ours.status.success() {
@@ -318,13 +339,13 @@ fn manifests_render_as_kubectl_kustomize_does() -> Result<(), Failed> {
     }
     let theirs = Command::new(&oracle)
         .arg("kustomize")
-        .arg(&manifests)
+        .arg(manifests)
         .output()
         .expect("kubectl kustomize");
     let theirs = String::from_utf8_lossy(&theirs.stdout);
     if ours != theirs {
         return Err(format!(
-            "pi-agent render and `{oracle} kustomize` differ on manifests/:\n--- ours\n{ours}\n--- kubectl\n{theirs}"
+            "pi-agent render and `{oracle} kustomize` differ on {}:\n--- ours\n{ours}\n--- kubectl\n{theirs}", manifests.display()
         )
         .into());
     }

@@ -255,6 +255,155 @@ async fn the_region_trust_file_is_reloaded_when_it_changes() {
     assert!(agent.log_text().contains("trust files changed"));
 }
 
+/// Two agents, one per shard (`--watch-label-selector`, each with leader election on its own
+/// Lease): each Application is reconciled by its shard's agent and never by the other; a
+/// forced sync sent to the wrong shard is handed over through the annotation.
+async fn two_shards_split_the_applications() {
+    let ns = "t-shards";
+    let cluster = ControlPlane::start();
+    let client = cluster.client().await;
+    harness::trial::install_crd(&client).await;
+    let nss: Api<Namespace> = Api::all(client.clone());
+    nss.create(
+        &PostParams::default(),
+        &serde_json::from_value(json!({"metadata": {"name": ns}})).expect("ns"),
+    )
+    .await
+    .expect("ns");
+    let repo = Repo::new();
+    let files: Vec<(String, String)> = (0..4)
+        .map(|i| {
+            (
+                format!("app{i}/cm.yaml"),
+                format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-{i}\ndata:\n  i: \"{i}\"\n"),
+            )
+        })
+        .collect();
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, c)| (p.as_str(), c.as_str()))
+        .collect();
+    let commit = repo.commit(&refs, "four apps");
+    let shard_of = |i: usize| if i < 2 { "shard1" } else { "shard2" };
+    let api: Api<Application> = Api::namespaced(client.clone(), ns);
+    for i in 0..4 {
+        let app: Application = serde_json::from_value(json!({
+            "apiVersion": "gitops.pi-agent.io/v1alpha1", "kind": "Application",
+            "metadata": {"name": format!("a{i}"), "namespace": ns,
+                         "labels": {"sharding.pi-agent.io/key": shard_of(i)}},
+            "spec": {"verify": {"mode": "None"},
+                     "source": {"url": repo.url(), "path": format!("app{i}"), "interval": "1h"}}
+        }))
+        .expect("app");
+        api.create(&PostParams::default(), &app)
+            .await
+            .expect("create");
+    }
+    let start = |shard: &'static str| {
+        let kubeconfig = cluster.kubeconfig.clone();
+        async move {
+            Agent::start_with(
+                &kubeconfig,
+                &[],
+                &[
+                    "--leader-elect",
+                    "--lease-namespace",
+                    ns,
+                    "--watch-label-selector",
+                    &format!("sharding.pi-agent.io/key in ({shard})"),
+                ],
+            )
+            .await
+        }
+    };
+    let one = start("shard1").await;
+    let two = start("shard2").await;
+    eventually(
+        "every Application applied by its shard",
+        Duration::from_secs(60),
+        || {
+            let api = api.clone();
+            let commit = commit.clone();
+            async move {
+                for i in 0..4 {
+                    let app = api.get(&format!("a{i}")).await.map_err(|e| e.to_string())?;
+                    let applied = app
+                        .status
+                        .unwrap_or_default()
+                        .last_applied_revision
+                        .is_some_and(|r| r.ends_with(&commit));
+                    if !applied {
+                        return Err(format!("a{i} not applied yet"));
+                    }
+                }
+                Ok(())
+            }
+        },
+    )
+    .await;
+    // A forced sync of a shard-2 Application sent to shard 1: handed over, applied by shard 2.
+    let (code, body) = harness::http::request(
+        &one.addr,
+        "POST",
+        &format!("/api/v1/namespaces/{ns}/applications/a3/sync"),
+        &[("Authorization", &format!("Bearer {}", one.token))],
+        "",
+    )
+    .await
+    .expect("sync request");
+    assert!((200..300).contains(&code), "{code}: {body}");
+    eventually(
+        "the handed-over sync is handled",
+        Duration::from_secs(30),
+        || {
+            let api = api.clone();
+            async move {
+                let app = api.get("a3").await.map_err(|e| e.to_string())?;
+                let requested = app
+                    .metadata
+                    .annotations
+                    .unwrap_or_default()
+                    .get(pi_agent::api::REQUESTED_AT_ANNOTATION)
+                    .cloned();
+                let handled = app.status.unwrap_or_default().last_handled_reconcile_at;
+                if requested.is_some() && requested == handled {
+                    Ok(())
+                } else {
+                    Err(format!("requested {requested:?}, handled {handled:?}"))
+                }
+            }
+        },
+    )
+    .await;
+    let (log1, log2) = (one.log_text(), two.log_text());
+    for i in 0..4 {
+        let mark = format!("app={ns}/a{i}");
+        let (mine, other) = if i < 2 {
+            (&log1, &log2)
+        } else {
+            (&log2, &log1)
+        };
+        assert!(mine.contains(&mark), "a{i} not reconciled by its shard");
+        assert!(
+            !other.contains(&mark),
+            "a{i} reconciled by the other shard:\n{other}"
+        );
+    }
+    // Each shard elected a leader on a Lease of its own.
+    let leases: Api<k8s_openapi::api::coordination::v1::Lease> =
+        Api::namespaced(client.clone(), ns);
+    let names: Vec<String> = leases
+        .list(&ListParams::default())
+        .await
+        .expect("leases")
+        .items
+        .into_iter()
+        .filter_map(|l| l.metadata.name)
+        .filter(|n| n.starts_with("pi-agent-"))
+        .collect();
+    assert_eq!(names.len(), 2, "one Lease per shard: {names:?}");
+}
+
 fn run(body: impl std::future::Future<Output = ()>) -> Result<(), Failed> {
     let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     harness::trial::run_body(body, || None)
@@ -274,6 +423,9 @@ fn main() {
         }),
         Trial::test("the_region_trust_file_is_reloaded_when_it_changes", || {
             run(the_region_trust_file_is_reloaded_when_it_changes())
+        }),
+        Trial::test("two_shards_split_the_applications", || {
+            run(two_shards_split_the_applications())
         }),
     ];
     libtest_mimic::run(&args, trials).exit();

@@ -31,6 +31,11 @@ pub struct RunArgs {
     /// Watch only this namespace (default: all namespaces the agent may read).
     #[arg(long, env = "PI_AGENT_NAMESPACE")]
     namespace: Option<String>,
+    /// Reconcile only the Applications this label selector matches (sharding, as Flux's
+    /// `--watch-label-selector`: e.g. `sharding.pi-agent.io/key in (shard1)`). Each shard is
+    /// its own Deployment with its own Lease (named after the selector unless `--lease-name`).
+    #[arg(long, env = "PI_AGENT_WATCH_LABEL_SELECTOR")]
+    watch_label_selector: Option<String>,
     /// Address of the HTTP server (health, metrics, sync API); the port must be > 1024.
     #[arg(long, default_value = "0.0.0.0:8080", env = "PI_AGENT_LISTEN")]
     listen: SocketAddr,
@@ -79,7 +84,7 @@ pub struct RunArgs {
     #[arg(long, env = "PI_AGENT_LEADER_ELECT")]
     leader_elect: bool,
     /// Name of the leader election Lease.
-    #[arg(long, default_value = "pi-agent", env = "PI_AGENT_LEASE_NAME")]
+    #[arg(long, default_value = DEFAULT_LEASE_NAME, env = "PI_AGENT_LEASE_NAME")]
     lease_name: String,
     /// Namespace of the Lease (default: $POD_NAMESPACE, else the in-cluster namespace).
     #[arg(long, env = "PI_AGENT_LEASE_NAMESPACE")]
@@ -105,6 +110,20 @@ pub struct RunArgs {
     report: super::report_args::ReportArgs,
 }
 
+/// Default of `--lease-name`.
+pub const DEFAULT_LEASE_NAME: &str = "pi-agent";
+
+/// The Lease of a shard: `pi-agent-<12 hex of the selector's SHA-256>`, the same for every
+/// replica of the shard and different between shards.
+fn shard_lease_name(selector: &str) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, selector.as_bytes());
+    let hex: String = digest.as_ref()[..6]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("{DEFAULT_LEASE_NAME}-{hex}")
+}
+
 /// Default of `--concurrent`: enough to keep the API server and the health waits busy on a
 /// region of a thousand Applications, few enough to bound the memory of renders in flight.
 pub const DEFAULT_CONCURRENT: u16 = 64;
@@ -114,6 +133,7 @@ pub struct RunConfig {
     log_format: LogFormat,
     kubeconfig: Option<PathBuf>,
     namespace: Option<String>,
+    selector: Option<String>,
     listen: SocketAddr,
     token: TokenSource,
     cache_dir: PathBuf,
@@ -138,6 +158,7 @@ impl TryFrom<RunArgs> for RunConfig {
         let RunArgs {
             kubeconfig,
             namespace,
+            watch_label_selector,
             listen,
             sync_token_file,
             cache_dir,
@@ -186,6 +207,17 @@ impl TryFrom<RunArgs> for RunConfig {
             [Err(e), ..] | [_, Err(e), _] | [.., Err(e)] => return Err(e),
         };
         let report_config = report.config()?;
+        let selector = match watch_label_selector.map(|s| s.trim().to_owned()) {
+            Some(s) if s.is_empty() => {
+                return Err("`--watch-label-selector` is empty".into());
+            }
+            other => other,
+        };
+        // Two shards must not share a Lease: each elects its own leader.
+        let lease_name = match &selector {
+            Some(s) if lease_name == DEFAULT_LEASE_NAME => shard_lease_name(s),
+            _ => lease_name,
+        };
         let election = if leader_elect {
             let config = ElectionConfig {
                 lease_name,
@@ -236,6 +268,7 @@ impl TryFrom<RunArgs> for RunConfig {
             log_format,
             kubeconfig,
             namespace,
+            selector,
             listen,
             token,
             cache_dir,
@@ -362,10 +395,29 @@ async fn run(config: RunConfig) -> anyhow::Result<()> {
             .trusting_proxies(config.webhook_trusted_proxies),
     });
     let namespace = config.namespace;
+    let selector = config.selector;
+    if let Some(selector) = &selector {
+        // A selector the API server refuses would only show as watch errors: check it now.
+        let api: kube::Api<crate::api::Application> = match &namespace {
+            Some(ns) => kube::Api::namespaced(ctx.client.clone(), ns),
+            None => kube::Api::all(ctx.client.clone()),
+        };
+        api.list_metadata(&kube::api::ListParams::default().labels(selector).limit(1))
+            .await
+            .map_err(|e| anyhow::anyhow!("`--watch-label-selector {selector}`: {e}"))?;
+        tracing::info!(
+            selector,
+            "sharding: reconciling only the Applications it selects"
+        );
+    }
     let start_controller = || {
         metrics.leader.set(1);
-        let (handles, controller) =
-            controller::start(ctx.clone(), namespace.as_deref(), stopped(stop_rx.clone()));
+        let (handles, controller) = controller::start(
+            ctx.clone(),
+            namespace.as_deref(),
+            selector.as_deref(),
+            stopped(stop_rx.clone()),
+        );
         let _ = state.handles.set(handles);
         controller
     };
@@ -451,4 +503,26 @@ async fn shutdown_signal() {
         }
     }
     let _ = ctrl_c.await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_should_get_distinct_stable_lease_names() {
+        let a = shard_lease_name("sharding.pi-agent.io/key in (shard1)");
+        let b = shard_lease_name("sharding.pi-agent.io/key in (shard2)");
+        assert_ne!(a, b);
+        assert_eq!(a, shard_lease_name("sharding.pi-agent.io/key in (shard1)"));
+        assert!(
+            a.starts_with("pi-agent-") && a.len() == "pi-agent-".len() + 12,
+            "{a}"
+        );
+        // A valid Lease name (DNS subdomain).
+        assert!(
+            a.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        );
+    }
 }

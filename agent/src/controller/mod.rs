@@ -153,6 +153,9 @@ pub struct Handles {
     pub ready: Arc<AtomicBool>,
     /// The reconcile slots: a forced sync takes the urgent lane.
     pub slots: Arc<crate::context::Slots>,
+    /// True when this agent is one shard (`--watch-label-selector`): an Application missing
+    /// from its cache may belong to another shard.
+    pub sharded: bool,
 }
 
 /// Starts the controller over every Application the client may see (or one namespace; reconciles
@@ -160,6 +163,7 @@ pub struct Handles {
 pub fn start(
     ctx: Arc<Context>,
     namespace: Option<&str>,
+    selector: Option<&str>,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) -> (Handles, impl std::future::Future<Output = ()>) {
     let api: Api<Application> = match namespace {
@@ -170,7 +174,12 @@ pub fn start(
     // Status writes change neither the generation nor the annotations: filtering on both keeps
     // our own status updates from triggering reconciles, while spec edits and the
     // `requestedAt` annotation still do.
-    let stream = watcher(api, watcher::Config::default().any_semantic())
+    let mut config = watcher::Config::default().any_semantic();
+    if let Some(selector) = selector {
+        // A shard: the other shards' Applications are not even in this cache.
+        config = config.labels(selector);
+    }
+    let stream = watcher(api, config)
         .default_backoff()
         .reflect(writer)
         .applied_objects()
@@ -189,6 +198,7 @@ pub fn start(
         trigger,
         ready: ready.clone(),
         slots: ctx.slots.clone(),
+        sharded: selector.is_some(),
     };
     // Trust material and credentials are read at every reconcile; a change to a Secret or
     // ConfigMap an Application reads triggers that reconcile at once (metadata-only watches).

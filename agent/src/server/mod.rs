@@ -232,6 +232,10 @@ async fn sync(
     };
     let key = ObjectRef::<Application>::new(name).within(namespace);
     if handles.store.get(&key).is_none() {
+        if handles.sharded {
+            // Maybe another shard's: the annotation reaches whichever shard selects it.
+            return hand_to_leader(&state.client, namespace, name).await;
+        }
         return json_response(
             StatusCode::NOT_FOUND,
             json!({"error": format!("Application `{namespace}/{name}` not found")}),
