@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 
 use harness::sops::Sops;
 use k8s_openapi::api::core::v1::Secret;
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::DynamicObject;
 use kube::core::GroupVersionKind;
 use kube::discovery::ApiResource;
@@ -48,32 +47,8 @@ fn gadget_health() -> serde_json::Value {
 
 /// Installs the Gadget CRD (once per control plane) and waits until it is served.
 async fn install_gadget_crd(client: &kube::Client) {
-    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
     let crd: serde_json::Value = yaml_value(GADGET_CRD);
-    crds.patch(
-        "gadgets.extras.example.com",
-        &PatchParams::apply("tests").force(),
-        &Patch::Apply(&crd),
-    )
-    .await
-    .expect("install the Gadget CRD");
-    eventually("Gadget CRD established", Duration::from_secs(30), || {
-        let crds = crds.clone();
-        async move {
-            let c = crds
-                .get("gadgets.extras.example.com")
-                .await
-                .map_err(|e| e.to_string())?;
-            let ok = c
-                .status
-                .and_then(|s| s.conditions)
-                .unwrap_or_default()
-                .iter()
-                .any(|c| c.type_ == "Established" && c.status == "True");
-            ok.then_some(()).ok_or_else(|| "not established".into())
-        }
-    })
-    .await;
+    harness::trial::apply_crd(client, "gadgets.extras.example.com", &crd).await;
 }
 
 /// YAML text as JSON (through the agent's own renderer, which reads YAML as kustomize does).

@@ -54,29 +54,36 @@ pub fn run_body(
 
 /// Installs the Application CRD (generated from the Rust types) and waits until it is served.
 pub async fn install_crd(client: &kube::Client) {
+    let crd = serde_json::to_value(Application::crd()).expect("CRD");
+    apply_crd(client, "applications.gitops.pi-agent.io", &crd).await;
+}
+
+/// Applies a CRD (server-side, manager `tests`) and waits until it is Established (bounded: 30 s).
+pub async fn apply_crd(client: &kube::Client, name: &str, crd: &serde_json::Value) {
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
     crds.patch(
-        "applications.gitops.pi-agent.io",
+        name,
         &PatchParams::apply("tests").force(),
-        &Patch::Apply(&Application::crd()),
+        &Patch::Apply(crd),
     )
     .await
-    .expect("install CRD");
-    eventually("CRD established", Duration::from_secs(30), || {
-        let crds = crds.clone();
-        async move {
-            let c = crds
-                .get("applications.gitops.pi-agent.io")
-                .await
-                .map_err(|e| e.to_string())?;
-            let ok = c
-                .status
-                .and_then(|s| s.conditions)
-                .unwrap_or_default()
-                .iter()
-                .any(|c| c.type_ == "Established" && c.status == "True");
-            ok.then_some(()).ok_or_else(|| "not established".into())
-        }
-    })
+    .unwrap_or_else(|e| panic!("install CRD {name}: {e}"));
+    eventually(
+        &format!("CRD {name} established"),
+        Duration::from_secs(30),
+        || {
+            let crds = crds.clone();
+            async move {
+                let c = crds.get(name).await.map_err(|e| e.to_string())?;
+                let ok = c
+                    .status
+                    .and_then(|s| s.conditions)
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|c| c.type_ == "Established" && c.status == "True");
+                ok.then_some(()).ok_or_else(|| "not established".into())
+            }
+        },
+    )
     .await;
 }
