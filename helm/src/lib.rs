@@ -31,6 +31,7 @@
 //! [`template::Limits`].
 #![forbid(unsafe_code)]
 
+pub mod chart;
 pub mod duration;
 pub mod functions;
 pub mod gofmt;

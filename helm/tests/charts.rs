@@ -1,0 +1,109 @@
+//! Replays `tests/charts/cases.txt` (charts of our own, outputs recorded from `helm template`
+//! v4.3.2 by `tests/charts/record.sh`) through `helm::chart::render`: identical bytes, or the
+//! same error message (Helm's `Error: ` prefix and `--debug` hint left aside).
+
+use std::path::{Path, PathBuf};
+
+use helm::chart::{Options, render};
+
+fn parse_args(release: &str, args: &[&str], dir: &Path) -> Options {
+    let mut o = Options {
+        release_name: release.to_string(),
+        ..Options::default()
+    };
+    let mut i = 0;
+    while i < args.len() {
+        let a = args[i];
+        let mut next = || {
+            i += 1;
+            args[i].to_string()
+        };
+        match a {
+            "-n" => o.namespace = next(),
+            "-f" => {
+                let f = next();
+                let text = std::fs::read_to_string(dir.join(&f)).expect("value file");
+                o.value_files.push((f, text));
+            }
+            "--set" => o.set.push(next()),
+            "--set-string" => o.set_string.push(next()),
+            "--include-crds" => o.include_crds = true,
+            "--no-hooks" => o.no_hooks = true,
+            "--skip-tests" => o.skip_tests = true,
+            "--kube-version" => o.kube_version = Some(next()),
+            "--api-versions" => o.api_versions.push(next()),
+            other => panic!("unknown flag {other}"),
+        }
+        i += 1;
+    }
+    o
+}
+
+#[test]
+fn charts_match_helm_template() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/charts");
+    let cases = std::fs::read_to_string(dir.join("cases.txt")).unwrap();
+    let fs = kustomize::DiskFs::new(&dir);
+    let (mut total, mut same) = (0, 0);
+    let mut failures = Vec::new();
+    for line in cases.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let (name, release, chart) = (words[0], words[1], words[2]);
+        let opts = parse_args(release, &words[3..], &dir);
+        total += 1;
+        let got = render(&fs, Path::new(chart), &opts);
+        let out = dir.join("expected").join(format!("{name}.out"));
+        let ok = if out.exists() {
+            let want = std::fs::read_to_string(&out).unwrap();
+            match &got {
+                Ok(g) if *g == want => true,
+                Ok(g) => {
+                    failures.push(format!(
+                        "{name}: output differs\n--- want\n{want}\n--- got\n{g}"
+                    ));
+                    false
+                }
+                Err(e) => {
+                    failures.push(format!("{name}: unexpected error: {e}"));
+                    false
+                }
+            }
+        } else {
+            let want =
+                std::fs::read_to_string(dir.join("expected").join(format!("{name}.err"))).unwrap();
+            let want = want
+                .strip_prefix("Error: ")
+                .unwrap_or(&want)
+                .trim_end_matches('\n');
+            let want = want
+                .strip_suffix("\n\nUse --debug flag to render out invalid YAML")
+                .unwrap_or(want);
+            match &got {
+                Err(e) if e.0 == want => true,
+                Err(e) => {
+                    failures.push(format!(
+                        "{name}: error differs\n--- want\n{want}\n--- got\n{e}"
+                    ));
+                    false
+                }
+                Ok(_) => {
+                    failures.push(format!("{name}: expected error {want}"));
+                    false
+                }
+            }
+        };
+        if ok {
+            same += 1;
+        }
+    }
+    println!("charts: {same}/{total} identical");
+    assert!(
+        failures.is_empty(),
+        "{}\n{same}/{total} identical",
+        failures.join("\n\n")
+    );
+}
