@@ -558,7 +558,9 @@ pub fn load_files(files: Vec<(String, Vec<u8>)>) -> Result<Chart, ChartError> {
             m.tags = f("tags")?;
             m.app_version = match o.get("appVersion") {
                 // sigs.k8s.io/yaml gives numbers as JSON numbers: Go refuses them into a string.
-                Some(serde_json::Value::Number(n)) => n.to_string(),
+                Some(serde_json::Value::Number(n)) => {
+                    crate::gofmt::sprint(&[Value::from_json(&serde_json::Value::Number(n.clone()))])
+                }
                 _ => f("appVersion")?,
             };
             m.deprecated = o
@@ -763,14 +765,14 @@ fn coalesce_chart_values(c: &Chart, v: &mut Table, merge: bool) {
             Some(value) => {
                 if matches!(value, Y::Nil) && !merge {
                     v.remove(&key);
-                } else if let Y::Map(dest) = value {
-                    if let Y::Map(mut src) = val {
-                        let merge = merge || c.deps.iter().any(|d| d.meta.name == key);
-                        if !merge {
-                            values::clean_nil(&mut src);
-                        }
-                        values::coalesce_tables(dest, src, merge);
+                } else if let Y::Map(dest) = value
+                    && let Y::Map(mut src) = val
+                {
+                    let merge = merge || c.deps.iter().any(|d| d.meta.name == key);
+                    if !merge {
+                        values::clean_nil(&mut src);
                     }
+                    values::coalesce_tables(dest, src, merge);
                 }
             }
             None => {
@@ -862,11 +864,7 @@ fn process_enabled(c: &mut Chart, v: &Table, path: &str) -> Result<(), String> {
                     }
                 }
             }
-            if !has_true && has_false {
-                r.enabled = false;
-            } else {
-                r.enabled = true;
-            }
+            r.enabled = has_true || !has_false;
         }
     }
     // conditions

@@ -206,7 +206,7 @@ pub fn render(fs: &dyn FileSystem, dir: &Path, opts: &Options) -> Result<String,
             .insert("Revision".into(), Value::Int(1));
     }
     let rendered = render_templates(&chart, &vals, &release, &caps)?;
-    Ok(output::print(&chart, rendered, opts)?)
+    output::print(&chart, rendered, opts)
 }
 
 fn check_schemas(c: &Chart) -> Result<(), ChartError> {
@@ -355,33 +355,68 @@ fn reformat_exec_error(filename: &str, msg: &str) -> ChartError {
             &tokens[2][a + 14..b]
         ));
     }
-    // One level of Helm's TraceableError.
-    let Some(rem) = msg.strip_prefix("template: ") else {
-        return err(msg);
-    };
+    // Helm's TraceableError chain: each wrapped error (`error calling f: <err>`) must itself
+    // be a template error, else the message is left as it is.
+    let mut locs: Vec<[String; 3]> = Vec::new();
+    let mut current = msg.to_string();
+    loop {
+        let Some(tr) = parse_traceable(&current) else {
+            return err(msg);
+        };
+        if locs.last() != Some(&tr) {
+            locs.push(tr);
+        }
+        match wrapped(&current) {
+            Some(next) => current = next,
+            None => break,
+        }
+    }
+    let mut out = String::new();
+    for [location, exec, message] in locs {
+        if !location.is_empty() {
+            out.push_str(&format!("{location}\n  "));
+        }
+        if !exec.is_empty() {
+            out.push_str(&format!("{exec}\n    "));
+        }
+        if !message.is_empty() {
+            out.push_str(&format!("{message}\n"));
+        }
+    }
+    err(out.trim())
+}
+
+/// The error wrapped by Go's `error calling NAME: %w`.
+fn wrapped(msg: &str) -> Option<String> {
+    let (_, m) = msg.split_once(">: ")?;
+    let rest = m.strip_prefix("error calling ")?;
+    let (_, inner) = rest.split_once(": ")?;
+    Some(inner.to_string())
+}
+
+/// Helm's `parseTemplateExecErrorString`: (location, executed function, message).
+fn parse_traceable(s: &str) -> Option<[String; 3]> {
+    let rem = s.strip_prefix("template: ")?;
     if rem.starts_with("no template ") {
-        return err(msg);
+        return Some([String::new(), String::new(), s.to_string()]);
     }
     let cut = |m: &str| match m.find(" template:") {
         Some(i) => m[..i].to_string(),
         None => m.to_string(),
     };
-    if let Some((name, after)) = rem.split_once(": executing ")
-        && let Some(after) = after.strip_prefix('"')
-        && let Some(q) = after.find('"')
-        && let Some(at) = after[q + 1..].strip_prefix(" at <")
-        && let Some((loc, m)) = at.split_once(">: ")
-    {
-        return err(format!(
-            "{name}\n  executing \"{}\" at <{loc}>:\n    {}",
-            &after[..q],
-            cut(m)
-        ));
+    if let Some((name, after)) = rem.split_once(": executing ") {
+        let after = after.strip_prefix('"')?;
+        let q = after.find('"')?;
+        let at = after[q + 1..].strip_prefix(" at <")?;
+        let (loc, m) = at.split_once(">: ")?;
+        return Some([
+            name.to_string(),
+            format!("executing \"{}\" at <{loc}>:", &after[..q]),
+            cut(m),
+        ]);
     }
-    if let Some(sep) = rem.rfind(": ") {
-        return err(format!("{}\n  {}", &rem[..sep], cut(&rem[sep + 2..])));
-    }
-    err(msg)
+    let sep = rem.rfind(": ")?;
+    Some([rem[..sep].to_string(), String::new(), cut(&rem[sep + 2..])])
 }
 
 /// `.Capabilities.KubeVersion`.
@@ -444,7 +479,7 @@ impl Object for KubeVersionObject {
         f.returns_error = false;
         Some(Rc::new(f))
     }
-    fn stringer(&self) -> Option<String> {
+    fn pointer_stringer(&self) -> Option<String> {
         Some(self.0.normalized.clone())
     }
     fn fields(&self) -> Vec<Value> {

@@ -127,10 +127,8 @@ pub fn coalesce_tables(dst: &mut Table, mut src: Table, merge: bool) {
                 dst.insert(key, val);
             }
             Some(dv) => {
-                if let Y::Map(vm) = val {
-                    if let Y::Map(dm) = dv {
-                        coalesce_tables(dm, vm, merge);
-                    }
+                if let (Y::Map(vm), Y::Map(dm)) = (val, dv) {
+                    coalesce_tables(dm, vm, merge);
                 }
             }
         }
