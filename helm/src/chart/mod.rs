@@ -148,7 +148,7 @@ pub fn render(fs: &dyn FileSystem, dir: &Path, opts: &Options) -> Result<String,
     let mut chart = load::load_dir(fs, dir)?;
     if chart.meta.kind == "library" {
         return Err(err(
-            "validation: chart.metadata.type library not installable",
+            "library charts are not installable",
         ));
     }
     // User values: value files merged, then --set, then --set-string.
