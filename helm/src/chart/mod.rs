@@ -147,9 +147,7 @@ pub const DEFAULT_API_VERSIONS: &[&str] = &[
 pub fn render(fs: &dyn FileSystem, dir: &Path, opts: &Options) -> Result<String, ChartError> {
     let mut chart = load::load_dir(fs, dir)?;
     if chart.meta.kind == "library" {
-        return Err(err(
-            "library charts are not installable",
-        ));
+        return Err(err("library charts are not installable"));
     }
     // User values: value files merged, then --set, then --set-string.
     let mut user = Table::new();

@@ -175,18 +175,32 @@ pub fn coalesce_globals(dest: &mut Table, src: &Table) {
 pub struct SetError(pub String);
 
 /// Helm's `strvals.ParseInto` (`--set`, `string` false) and `ParseIntoString` (`--set-string`):
-/// `a.b=c,d=e`, `a={x,y}`, `a[0]=x`, `\` escapes.
+/// `a.b=c,d=e`, `a={x,y}`, `a[0]=x`, `a[1].b=c`, `\` escapes; a port of Helm v4.3.2's parser.
 ///
 /// # Errors
 /// strvals' messages (`key "a" has no value`).
 pub fn parse_set(s: &str, dest: &mut Table, string: bool) -> Result<(), SetError> {
-    let chars: Vec<char> = s.chars().collect();
     let mut p = SetParser {
-        s: chars,
+        s: s.chars().collect(),
         i: 0,
         st: string,
     };
-    p.parse(dest)
+    loop {
+        match p.key(dest, 0) {
+            Ok(()) => continue,
+            Err(PErr::Eof) => return Ok(()),
+            Err(PErr::Msg(m)) => return Err(SetError(m)),
+        }
+    }
+}
+
+enum PErr {
+    Eof,
+    Msg(String),
+}
+
+fn msg(s: String) -> PErr {
+    PErr::Msg(s)
 }
 
 struct SetParser {
@@ -195,33 +209,32 @@ struct SetParser {
     st: bool,
 }
 
+const MAX_INDEX: usize = 65536;
+const MAX_NESTED: usize = 30;
+
 impl SetParser {
-    fn parse(&mut self, dest: &mut Table) -> Result<(), SetError> {
-        while self.i < self.s.len() {
-            self.key(dest)?;
+    fn read(&mut self) -> Option<char> {
+        let c = self.s.get(self.i).copied();
+        if c.is_some() {
+            self.i += 1;
         }
-        Ok(())
+        c
     }
 
-    /// Reads until one of `stops`; returns the text and the stop (None at the end).
-    fn run_until(&mut self, stops: &[char]) -> (String, Option<char>) {
-        let mut out = String::new();
-        while self.i < self.s.len() {
-            let c = self.s[self.i];
-            self.i += 1;
-            if c == '\\' {
-                if self.i < self.s.len() {
-                    out.push(self.s[self.i]);
-                    self.i += 1;
-                }
-                continue;
+    /// `runesUntil`: the text up to a stop rune; `Err(())` at the end of input.
+    fn until(&mut self, stops: &[char]) -> (String, Result<char, ()>) {
+        let mut v = String::new();
+        loop {
+            match self.read() {
+                None => return (v, Err(())),
+                Some(c) if stops.contains(&c) => return (v, Ok(c)),
+                Some('\\') => match self.read() {
+                    None => return (v, Err(())),
+                    Some(n) => v.push(n),
+                },
+                Some(c) => v.push(c),
             }
-            if stops.contains(&c) {
-                return (out, Some(c));
-            }
-            out.push(c);
         }
-        (out, None)
     }
 
     fn typed(&self, v: String) -> Y {
@@ -249,80 +262,204 @@ impl SetParser {
         Y::Str(v)
     }
 
-    fn key(&mut self, data: &mut Table) -> Result<(), SetError> {
-        let (k, stop) = self.run_until(&['=', '[', ',', '.']);
-        match stop {
-            None => {
+    fn key(&mut self, data: &mut Table, nested: usize) -> Result<(), PErr> {
+        let (k, last) = self.until(&['=', '[', ',', '.']);
+        let q = crate::gofmt::quote;
+        match last {
+            Err(()) => {
                 if k.is_empty() {
-                    return Ok(());
+                    return Err(PErr::Eof);
                 }
-                Err(SetError(format!(
-                    "key {} has no value",
-                    crate::gofmt::quote(&k)
-                )))
+                Err(msg(format!("key {} has no value", q(&k))))
             }
-            Some(',') => {
-                if k.is_empty() {
-                    return Ok(());
-                }
-                Err(SetError(format!(
-                    "key {} has no value (cannot end with ,)",
-                    crate::gofmt::quote(&k)
-                )))
-            }
-            Some('=') => {
-                if self.s.get(self.i) == Some(&'{') {
-                    self.i += 1;
-                    let list = self.list_values()?;
-                    data.insert(k, Y::List(list));
-                    // consume a following comma
-                    if self.s.get(self.i) == Some(&',') {
-                        self.i += 1;
+            Ok('[') => {
+                let i = self.key_index()?;
+                let list = match data.get(&k) {
+                    None => Vec::new(),
+                    Some(Y::List(l)) => l.clone(),
+                    Some(_) => {
+                        return Err(msg(
+                            "unable to parse key: interface conversion: interface {} is not []interface {}".into(),
+                        ));
                     }
-                    return Ok(());
-                }
-                let (v, _) = self.run_until(&[',']);
-                let val = self.typed(v);
-                data.insert(k, val);
-                Ok(())
-            }
-            Some('.') => {
-                if k.is_empty() {
-                    return Err(SetError(format!(
-                        "key {} has no value",
-                        crate::gofmt::quote(&k)
-                    )));
-                }
-                let mut inner = match data.remove(&k) {
-                    Some(Y::Map(m)) => m,
-                    _ => Table::new(),
                 };
-                let r = self.key(&mut inner);
-                data.insert(k, Y::Map(inner));
+                let (list, r) = self.list_item(list, i, nested);
+                set(data, &k, Y::List(list));
                 r
             }
-            _ => Err(SetError(
-                "list indexes in --set are not supported by helm-rs yet".into(),
-            )),
+            Ok('=') => match self.val_list() {
+                Ok(vl) => {
+                    set(data, &k, Y::List(vl));
+                    Ok(())
+                }
+                Err(ListErr::Eof) => {
+                    set(data, &k, Y::Str(String::new()));
+                    Err(PErr::Eof)
+                }
+                Err(ListErr::NotList) => {
+                    let (v, _) = self.until(&[',']);
+                    let v = self.typed(v);
+                    set(data, &k, v);
+                    Ok(())
+                }
+                Err(ListErr::Msg(m)) => Err(msg(m)),
+            },
+            Ok(',') => {
+                set(data, &k, Y::Str(String::new()));
+                Err(msg(format!(
+                    "key {} has no value (cannot end with ,)",
+                    q(&k)
+                )))
+            }
+            Ok(_) => {
+                let nested = nested + 1;
+                if nested > MAX_NESTED {
+                    return Err(msg(format!(
+                        "value name nested level is greater than maximum supported nested level of {MAX_NESTED}"
+                    )));
+                }
+                let mut inner = match data.get(&k) {
+                    None => Table::new(),
+                    Some(Y::Map(m)) => m.clone(),
+                    Some(_) => {
+                        return Err(msg(
+                            "unable to parse key: interface conversion: interface {} is not map[string]interface {}".into(),
+                        ));
+                    }
+                };
+                let e = self.key(&mut inner, nested);
+                if e.is_ok() && inner.is_empty() {
+                    return Err(msg(format!("key map {} has no value", q(&k))));
+                }
+                if !inner.is_empty() {
+                    set(data, &k, Y::Map(inner));
+                }
+                e
+            }
         }
     }
 
-    fn list_values(&mut self) -> Result<Vec<Y>, SetError> {
-        let mut out = Vec::new();
-        loop {
-            let (v, stop) = self.run_until(&[',', '}']);
-            match stop {
-                Some(',') => out.push(self.typed(v)),
-                Some('}') => {
-                    if !(v.is_empty() && out.is_empty()) {
-                        out.push(self.typed(v));
-                    }
-                    return Ok(out);
+    fn key_index(&mut self) -> Result<usize, PErr> {
+        let (v, last) = self.until(&[']']);
+        if last.is_err() {
+            return Err(msg("error parsing index: EOF".into()));
+        }
+        match v.parse::<i64>() {
+            Ok(i) if i < 0 => Err(msg(format!("negative {i} index not allowed"))),
+            Ok(i) => Ok(i as usize),
+            Err(_) => Err(msg(format!(
+                "error parsing index: strconv.Atoi: parsing {}: invalid syntax",
+                crate::gofmt::quote(&v)
+            ))),
+        }
+    }
+
+    fn list_item(&mut self, list: Vec<Y>, i: usize, nested: usize) -> (Vec<Y>, Result<(), PErr>) {
+        let (k, last) = self.until(&['[', '.', '=']);
+        if !k.is_empty() {
+            return (
+                list,
+                Err(msg(format!(
+                    "unexpected data at end of array index: {}",
+                    crate::gofmt::quote(&k)
+                ))),
+            );
+        }
+        match last {
+            Err(()) => (list, Err(PErr::Eof)),
+            Ok('=') => match self.val_list() {
+                Ok(vl) => set_index(list, i, Y::List(vl)),
+                Err(ListErr::Eof) => set_index(list, i, Y::Str(String::new())),
+                Err(ListErr::NotList) => {
+                    let (v, _) = self.until(&[',']);
+                    let v = self.typed(v);
+                    set_index(list, i, v)
                 }
-                _ => return Err(SetError("list must terminate with '}'".into())),
+                Err(ListErr::Msg(m)) => (list, Err(msg(m))),
+            },
+            Ok('[') => {
+                let next = match self.key_index() {
+                    Ok(n) => n,
+                    Err(e) => return (list, Err(e)),
+                };
+                let crt = match list.get(i) {
+                    Some(Y::List(l)) => l.clone(),
+                    _ => Vec::new(),
+                };
+                let (l2, r) = self.list_item(crt, next, nested);
+                if r.is_err() {
+                    return (list, r);
+                }
+                set_index(list, i, Y::List(l2))
+            }
+            Ok(_) => {
+                let mut inner = match list.get(i) {
+                    Some(Y::Map(m)) => m.clone(),
+                    _ => Table::new(),
+                };
+                if let Err(e) = self.key(&mut inner, nested) {
+                    return (list, Err(e));
+                }
+                set_index(list, i, Y::Map(inner))
             }
         }
     }
+
+    fn val_list(&mut self) -> Result<Vec<Y>, ListErr> {
+        match self.read() {
+            None => return Err(ListErr::Eof),
+            Some('{') => {}
+            Some(_) => {
+                self.i -= 1;
+                return Err(ListErr::NotList);
+            }
+        }
+        let mut list = Vec::new();
+        loop {
+            let (rs, last) = self.until(&[',', '}']);
+            match last {
+                Err(()) => return Err(ListErr::Msg("list must terminate with '}'".into())),
+                Ok('}') => {
+                    if let Some(c) = self.read()
+                        && c != ','
+                    {
+                        self.i -= 1;
+                    }
+                    list.push(self.typed(rs));
+                    return Ok(list);
+                }
+                Ok(_) => list.push(self.typed(rs)),
+            }
+        }
+    }
+}
+
+enum ListErr {
+    Eof,
+    NotList,
+    Msg(String),
+}
+
+fn set(data: &mut Table, key: &str, val: Y) {
+    if !key.is_empty() {
+        data.insert(key.to_string(), val);
+    }
+}
+
+fn set_index(mut list: Vec<Y>, i: usize, val: Y) -> (Vec<Y>, Result<(), PErr>) {
+    if i > MAX_INDEX {
+        return (
+            list,
+            Err(msg(format!(
+                "index of {i} is greater than maximum supported index of {MAX_INDEX}"
+            ))),
+        );
+    }
+    if list.len() <= i {
+        list.resize(i + 1, Y::Nil);
+    }
+    list[i] = val;
+    (list, Ok(()))
 }
 
 fn go_parse_int64(s: &str) -> Option<i64> {
