@@ -145,10 +145,6 @@ pub const DEFAULT_API_VERSIONS: &[&str] = &[
 /// # Errors
 /// Helm's message for a bad chart, bad values, or a template that fails to parse or execute.
 pub fn render(fs: &dyn FileSystem, dir: &Path, opts: &Options) -> Result<String, ChartError> {
-    let mut chart = load::load_dir(fs, dir)?;
-    if chart.meta.kind == "library" {
-        return Err(err("library charts are not installable"));
-    }
     // User values: value files merged, then --set, then --set-string.
     let mut user = Table::new();
     for (name, text) in &opts.value_files {
@@ -162,6 +158,27 @@ pub fn render(fs: &dyn FileSystem, dir: &Path, opts: &Options) -> Result<String,
     for s in &opts.set_string {
         values::parse_set(s, &mut user, true)
             .map_err(|e| err(format!("failed parsing --set-string data: {}", e.0)))?;
+    }
+    let mut chart = load::load_dir(fs, dir)?;
+    if !matches!(chart.meta.kind.as_str(), "" | "application") {
+        return Err(err(format!(
+            "{} charts are not installable",
+            chart.meta.kind
+        )));
+    }
+    // action.CheckDependencies
+    let missing: Vec<&str> = chart
+        .meta
+        .dependencies
+        .iter()
+        .map(|r| r.name.as_str())
+        .filter(|n| !chart.deps.iter().any(|d| d.meta.name == *n))
+        .collect();
+    if !missing.is_empty() {
+        return Err(err(format!(
+            "an error occurred while checking for chart dependencies. You may need to run 'helm dependency build' to fetch missing dependencies: found in Chart.yaml, but missing in charts/ directory: {}",
+            missing.join(", ")
+        )));
     }
     load::process_dependencies(&mut chart, &user)
         .map_err(|e| err(format!("chart dependencies processing failed: {e}")))?;
