@@ -191,7 +191,7 @@ pub fn render(fs: &dyn FileSystem, dir: &Path, opts: &Options) -> Result<String,
             minor: "37".into(),
         },
         Some(v) => {
-            parse_kube_version(v).ok_or_else(|| err(format!("invalid kube version '{v}'")))?
+            parse_kube_version(v).map_err(|e| err(format!("invalid kube version '{v}': {e}")))?
         }
     };
     let mut apis: Vec<String> = DEFAULT_API_VERSIONS.iter().map(|s| s.to_string()).collect();
@@ -443,28 +443,53 @@ struct KubeVersion {
     minor: String,
 }
 
-fn parse_kube_version(v: &str) -> Option<KubeVersion> {
-    // k8s.io/apimachinery ParseGeneric: [v]MAJOR.MINOR[.PATCH][anything]
-    let s = v.strip_prefix('v').unwrap_or(v);
-    let end = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(s.len());
-    let nums: Vec<&str> = s[..end].trim_end_matches('.').split('.').collect();
-    if nums.len() < 2 || nums.len() > 3 || nums.iter().any(|n| n.is_empty()) {
-        return None;
+fn parse_kube_version(v: &str) -> Result<KubeVersion, String> {
+    // k8s.io/apimachinery's ParseGeneric: `^\s*v?([0-9]+(?:\.[0-9]+)*)(.*)*$`, at least two
+    // components; String() prints the components.
+    let q = crate::gofmt::quote(v);
+    let t = v.trim_start();
+    let t = t.strip_prefix('v').unwrap_or(t);
+    let digits_end = |s: &str| s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let mut comps: Vec<&str> = Vec::new();
+    let mut rest = t;
+    loop {
+        let e = digits_end(rest);
+        if e == 0 {
+            break;
+        }
+        comps.push(&rest[..e]);
+        rest = &rest[e..];
+        match rest.strip_prefix('.') {
+            Some(r) if r.starts_with(|c: char| c.is_ascii_digit()) => rest = r,
+            _ => break,
+        }
     }
-    let n: Vec<u64> = nums.iter().map(|x| x.parse().ok()).collect::<Option<_>>()?;
-    let patch = n.get(2).copied().unwrap_or(0);
+    if comps.is_empty() {
+        return Err(format!("could not parse {q} as version"));
+    }
+    if comps.len() < 2 {
+        return Err(format!("illegal version string {q}"));
+    }
+    let nums: Vec<u64> = comps
+        .iter()
+        .map(|c| c.parse::<u64>().map_err(|e| e.to_string()))
+        .collect::<Result<_, _>>()?;
     let git = if v.starts_with('v') {
         v.to_string()
     } else {
         format!("v{v}")
     };
-    Some(KubeVersion {
+    Ok(KubeVersion {
         version: git,
-        normalized: format!("v{}.{}.{}", n[0], n[1], patch),
-        major: n[0].to_string(),
-        minor: n[1].to_string(),
+        normalized: format!(
+            "v{}",
+            nums.iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(".")
+        ),
+        major: nums[0].to_string(),
+        minor: nums[1].to_string(),
     })
 }
 
