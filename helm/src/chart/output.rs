@@ -139,19 +139,33 @@ pub fn sort_manifests(
                 ))
             })?;
             let head = docs.into_iter().next().unwrap_or(serde_json::Value::Null);
-            let kind = head
-                .get("kind")
-                .and_then(|k| k.as_str())
-                .unwrap_or("")
-                .to_string();
+            let what = match &head {
+                serde_json::Value::String(_) => Some("string"),
+                serde_json::Value::Array(_) => Some("array"),
+                serde_json::Value::Number(_) => Some("number"),
+                serde_json::Value::Bool(_) => Some("bool"),
+                _ => None,
+            };
+            if let Some(w) = what {
+                return Err(err(format!(
+                    "YAML parse error on {path}: error unmarshaling JSON: while decoding JSON: json: cannot unmarshal {w} into Go value of type util.SimpleHead"
+                )));
+            }
+            // sigs.k8s.io/yaml converts scalars to the string fields of the target struct.
+            let as_string = |v: &serde_json::Value| match v {
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Null => String::new(),
+                serde_json::Value::Number(_) => {
+                    crate::gofmt::sprint(&[crate::value::Value::from_json(v)])
+                }
+                other => other.to_string(),
+            };
+            let kind = head.get("kind").map(as_string).unwrap_or_default();
             let hook = head
                 .get("metadata")
                 .and_then(|m| m.get("annotations"))
                 .and_then(|a| a.get("helm.sh/hook"))
-                .map(|h| match h {
-                    serde_json::Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                });
+                .map(as_string);
             let Some(hook) = hook else {
                 generic.push(Manifest {
                     path: path.clone(),
