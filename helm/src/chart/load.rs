@@ -458,14 +458,21 @@ fn sstr(o: &serde_json::Map<String, serde_json::Value>, k: &str) -> Result<Strin
     match o.get(k) {
         None | Some(serde_json::Value::Null) => Ok(String::new()),
         Some(serde_json::Value::String(s)) => Ok(sanitize(s)),
-        Some(serde_json::Value::Number(n)) => Err(format!(
-            "json: cannot unmarshal number into Go struct field of type string ({k}: {n})"
+        // sigs.k8s.io/yaml converts scalars into a string field: integers in decimal, floats
+        // as strconv.FormatFloat(f, 'g', -1, 64), booleans as true/false.
+        Some(serde_json::Value::Number(n)) => Ok(if let Some(i) = n.as_i64() {
+            i.to_string()
+        } else if let Some(u) = n.as_u64() {
+            u.to_string()
+        } else {
+            crate::gofmt::sprint(&[Value::Float64(n.as_f64().unwrap_or(0.0))])
+        }),
+        Some(serde_json::Value::Bool(b)) => Ok(b.to_string()),
+        Some(serde_json::Value::Array(_)) => Err(format!(
+            "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal array into Go struct field Metadata.{k} of type string"
         )),
-        Some(serde_json::Value::Bool(_)) => Err(format!(
-            "json: cannot unmarshal bool into Go struct field .{k} of type string"
-        )),
-        Some(_) => Err(format!(
-            "json: cannot unmarshal into Go struct field .{k} of type string"
+        Some(serde_json::Value::Object(_)) => Err(format!(
+            "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal object into Go struct field Metadata.{k} of type string"
         )),
     }
 }
@@ -556,13 +563,7 @@ pub fn load_files(files: Vec<(String, Vec<u8>)>) -> Result<Chart, ChartError> {
             m.api_version = f("apiVersion")?;
             m.condition = f("condition")?;
             m.tags = f("tags")?;
-            m.app_version = match o.get("appVersion") {
-                // sigs.k8s.io/yaml gives numbers as JSON numbers: Go refuses them into a string.
-                Some(serde_json::Value::Number(n)) => {
-                    crate::gofmt::sprint(&[Value::from_json(&serde_json::Value::Number(n.clone()))])
-                }
-                _ => f("appVersion")?,
-            };
+            m.app_version = f("appVersion")?;
             m.deprecated = o
                 .get("deprecated")
                 .and_then(|x| x.as_bool())
