@@ -30,6 +30,7 @@ fn parse_args(release: &str, args: &[&str], dir: &Path) -> Options {
             "--include-crds" => o.include_crds = true,
             "--no-hooks" => o.no_hooks = true,
             "--skip-tests" => o.skip_tests = true,
+            "--is-upgrade" => o.is_upgrade = true,
             "--kube-version" => o.kube_version = Some(next()),
             "--api-versions" => o.api_versions.push(next()),
             other => panic!("unknown flag {other}"),
@@ -81,9 +82,16 @@ fn charts_match_helm_template() {
         } else {
             let want =
                 std::fs::read_to_string(dir.join("expected").join(format!("{name}.err"))).unwrap();
+            // Helm's log lines (level=ERROR …) come before its `Error: ` line.
+            let start = if want.starts_with("Error: ") {
+                0
+            } else {
+                want.find("\nError: ").map_or(0, |i| i + 1)
+            };
+            let want = &want[start..];
             let want = want
                 .strip_prefix("Error: ")
-                .unwrap_or(&want)
+                .unwrap_or(want)
                 .trim_end_matches('\n');
             let want = want
                 .strip_suffix("\n\nUse --debug flag to render out invalid YAML")

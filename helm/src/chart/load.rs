@@ -732,13 +732,16 @@ pub fn is_compatible_range(constraint: &str, ver: &str) -> bool {
 // ---------------------------------------------------------------- values and dependencies
 
 /// `CoalesceValues(chart, vals)`.
-pub fn coalesce_values(c: &Chart, vals: Table) -> Table {
+///
+/// # Errors
+/// `type mismatch on NAME: …` when a subchart's values are not a table.
+pub fn coalesce_values(c: &Chart, vals: Table) -> Result<Table, String> {
     let mut v = vals;
-    coalesce(c, &mut v, false);
-    v
+    coalesce(c, &mut v, false)?;
+    Ok(v)
 }
 
-fn coalesce(c: &Chart, dest: &mut Table, merge: bool) {
+fn coalesce(c: &Chart, dest: &mut Table, merge: bool) -> Result<(), String> {
     coalesce_chart_values(c, dest, merge);
     for sub in &c.deps {
         let name = sub.meta.name.clone();
@@ -747,17 +750,23 @@ fn coalesce(c: &Chart, dest: &mut Table, merge: bool) {
                 dest.insert(name.clone(), Y::Map(Table::new()));
             }
             Some(Y::Map(_)) => {}
-            // Helm: "type mismatch on NAME" (an error it only logs through coalesceDeps' caller)
-            Some(_) => continue,
+            Some(other) => {
+                return Err(format!(
+                    "type mismatch on {name}: {}",
+                    crate::gofmt::sprintf("%t", &[other.to_value()])
+                ));
+            }
         }
         let mut dv = match dest.remove(&name) {
             Some(Y::Map(m)) => m,
             _ => Table::new(),
         };
         values::coalesce_globals(&mut dv, dest);
-        coalesce(sub, &mut dv, merge);
+        let r = coalesce(sub, &mut dv, merge);
         dest.insert(name, Y::Map(dv));
+        r?;
     }
+    Ok(())
 }
 
 fn coalesce_chart_values(c: &Chart, v: &mut Table, merge: bool) {
@@ -799,7 +808,7 @@ fn coalesce_chart_values(c: &Chart, v: &mut Table, merge: bool) {
 /// Coalescing errors.
 pub fn process_dependencies(c: &mut Chart, vals: &Table) -> Result<(), String> {
     process_enabled(c, vals, "")?;
-    process_import_values_rec(c);
+    process_import_values_rec(c)?;
     let p = c.parent_path.clone();
     c.set_parent(&p);
     Ok(())
@@ -851,7 +860,7 @@ fn process_enabled(c: &mut Chart, v: &Table, path: &str) -> Result<(), String> {
     for d in &mut c.meta.dependencies {
         d.enabled = true;
     }
-    let cvals = coalesce_values(c, v.clone());
+    let cvals = coalesce_values(c, v.clone())?;
     // tags
     if let Some(Y::Map(vt)) = cvals.get("tags") {
         for r in &mut c.meta.dependencies {
@@ -923,13 +932,13 @@ fn go_sprint(v: Option<&serde_json::Value>) -> String {
     }
 }
 
-fn process_import_values(c: &mut Chart) {
+fn process_import_values(c: &mut Chart) -> Result<(), String> {
     if c.meta.dependencies.is_empty() {
-        return;
+        return Ok(());
     }
     // MergeValues(c, nil): merge=true.
     let mut cvals = Table::new();
-    coalesce(c, &mut cvals, true);
+    coalesce(c, &mut cvals, true)?;
     let mut b = Table::new();
     for r in &mut c.meta.dependencies {
         let mut outiv = Vec::new();
@@ -961,11 +970,12 @@ fn process_import_values(c: &mut Chart) {
     // MergeTables(cvals, b): cvals wins.
     values::coalesce_tables(&mut cvals, b, true);
     c.values = cvals;
+    Ok(())
 }
 
-fn process_import_values_rec(c: &mut Chart) {
+fn process_import_values_rec(c: &mut Chart) -> Result<(), String> {
     for d in &mut c.deps {
-        process_import_values_rec(d);
+        process_import_values_rec(d)?;
     }
-    process_import_values(c);
+    process_import_values(c)
 }

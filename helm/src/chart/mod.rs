@@ -43,6 +43,8 @@ pub struct Options {
     pub kube_version: Option<String>,
     /// `--api-versions`, appended to the default list.
     pub api_versions: Vec<String>,
+    /// `--is-upgrade`: `.Release.IsUpgrade` true, `.Release.IsInstall` false.
+    pub is_upgrade: bool,
 }
 
 impl Default for Options {
@@ -58,6 +60,7 @@ impl Default for Options {
             skip_tests: false,
             kube_version: None,
             api_versions: Vec::new(),
+            is_upgrade: false,
         }
     }
 }
@@ -198,7 +201,7 @@ pub fn render(fs: &dyn FileSystem, dir: &Path, opts: &Options) -> Result<String,
     apis.extend(opts.api_versions.iter().cloned());
     let caps = Rc::new(Capabilities { kube, apis });
     // Coalesced values; schema.
-    let vals = load::coalesce_values(&chart, user);
+    let vals = load::coalesce_values(&chart, user).map_err(err)?;
     check_schemas(&chart)?;
     if !chart.meta.kube_version.is_empty()
         && !load::is_compatible_range(&chart.meta.kube_version, &caps.kube.normalized)
@@ -211,8 +214,8 @@ pub fn render(fs: &dyn FileSystem, dir: &Path, opts: &Options) -> Result<String,
     let release = values::table_value(&BTreeMap::from([
         ("Name".to_string(), Y::Str(opts.release_name.clone())),
         ("Namespace".to_string(), Y::Str(opts.namespace.clone())),
-        ("IsUpgrade".to_string(), Y::Bool(false)),
-        ("IsInstall".to_string(), Y::Bool(true)),
+        ("IsUpgrade".to_string(), Y::Bool(opts.is_upgrade)),
+        ("IsInstall".to_string(), Y::Bool(!opts.is_upgrade)),
         ("Service".to_string(), Y::Str("Helm".into())),
     ]));
     if let Value::Map(m) = &release {
