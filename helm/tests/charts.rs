@@ -32,7 +32,12 @@ fn parse_args(release: &str, args: &[&str], dir: &Path) -> Options {
             "--skip-tests" => o.skip_tests = true,
             "--is-upgrade" => o.is_upgrade = true,
             "--kube-version" => o.kube_version = Some(next()),
-            "--api-versions" => o.api_versions.push(next()),
+            "--api-versions" => o.api_versions.extend(next().split(',').map(str::to_string)),
+            "--values" => {
+                let f = next();
+                let text = std::fs::read_to_string(dir.join(&f)).expect("value file");
+                o.value_files.push((f, text));
+            }
             other => panic!("unknown flag {other}"),
         }
         i += 1;
