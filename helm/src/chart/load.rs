@@ -384,6 +384,15 @@ pub fn load_values(text: &str) -> Result<Table, String> {
 /// # Errors
 /// Helm's loader messages.
 pub fn load_dir(fs: &dyn FileSystem, dir: &Path) -> Result<Chart, ChartError> {
+    if fs.is_file(dir) {
+        // A packaged chart (`helm package` output).
+        let data = fs
+            .read(dir)
+            .map_err(|e| err(format!("{}: {e}", dir.display())))?;
+        let mut c = super::files::load_archive(&data)?;
+        c.set_parent("");
+        return Ok(c);
+    }
     if !fs.is_dir(dir) {
         return Err(err(format!("path {:?} not found", dir.to_string_lossy())));
     }

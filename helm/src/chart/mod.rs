@@ -143,7 +143,8 @@ pub const DEFAULT_API_VERSIONS: &[&str] = &[
     "apiextensions.k8s.io/v1",
 ];
 
-/// Renders the chart in directory `dir` as `helm template` does.
+/// Renders the chart in directory `dir` (or the packaged chart `dir` names) as `helm template`
+/// does.
 ///
 /// # Errors
 /// Helm's message for a bad chart, bad values, or a template that fails to parse or execute.
