@@ -134,3 +134,27 @@ fn charts_match_helm_template() {
         failures.join("\n\n")
     );
 }
+
+#[test]
+fn deep_subchart_nesting_is_refused() {
+    let mut fs = kustomize::MemFs::new();
+    let mut dir = String::from("c");
+    for _ in 0..80 {
+        fs.add(
+            &format!("{dir}/Chart.yaml"),
+            "apiVersion: v2\nname: c\nversion: 0.1.0\n",
+        );
+        dir.push_str("/charts/c");
+    }
+    let e = render(&fs, Path::new("c"), &Options::default()).unwrap_err();
+    assert!(e.0.contains("nested deeper than 64"), "{e}");
+}
+
+#[test]
+fn values_schema_is_refused_naming_the_file() {
+    let mut fs = kustomize::MemFs::new();
+    fs.add("c/Chart.yaml", "apiVersion: v2\nname: c\nversion: 0.1.0\n");
+    fs.add("c/values.schema.json", "{}");
+    let e = render(&fs, Path::new("c"), &Options::default()).unwrap_err();
+    assert!(e.0.starts_with("c/values.schema.json: "), "{e}");
+}

@@ -219,11 +219,17 @@ impl MethodSet for FilesMethods {
 /// A corrupt archive, or the chart's own loading errors.
 pub fn load_archive(data: &[u8]) -> Result<Chart, ChartError> {
     let e = |m: String| ChartError(m);
+    const MAX: u64 = 100 << 20; // Helm's MaxDecompressedChartSize
     let mut raw = Vec::new();
     flate2::read::GzDecoder::new(data)
-        .take(100 << 20)
+        .take(MAX + 1)
         .read_to_end(&mut raw)
         .map_err(|x| e(format!("{x}")))?;
+    if raw.len() as u64 > MAX {
+        return Err(e(format!(
+            "chart exceeds maximum decompressed size of {MAX} bytes"
+        )));
+    }
     let mut files: Vec<(String, Vec<u8>)> = Vec::new();
     let mut i = 0;
     let mut long_name: Option<String> = None;

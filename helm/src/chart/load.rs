@@ -419,6 +419,12 @@ fn walk(
     rules: &Rules,
     out: &mut Vec<(String, Vec<u8>)>,
 ) -> Result<(), ChartError> {
+    if rel.matches('/').count() >= 4 * MAX_CHART_DEPTH {
+        return Err(err(format!(
+            "{rel}: directories nested deeper than {} levels are not supported",
+            4 * MAX_CHART_DEPTH
+        )));
+    }
     let names = fs
         .read_dir(&dir.join(rel))
         .map_err(|e| err(format!("{}: {e}", dir.join(rel).display())))?;
@@ -541,8 +547,31 @@ fn parse_yaml_object(data: &[u8]) -> Result<serde_json::Map<String, serde_json::
     }
 }
 
+/// Subcharts nested deeper than this are refused (a hostile tree cannot exhaust the stack).
+pub const MAX_CHART_DEPTH: usize = 64;
+
+thread_local! {
+    static DEPTH: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 /// `loader.LoadFiles`.
 pub fn load_files(files: Vec<(String, Vec<u8>)>) -> Result<Chart, ChartError> {
+    let depth = DEPTH.with(|d| {
+        d.set(d.get() + 1);
+        d.get()
+    });
+    let r = if depth > MAX_CHART_DEPTH {
+        Err(err(format!(
+            "subcharts nested deeper than {MAX_CHART_DEPTH} levels are not supported"
+        )))
+    } else {
+        load_files_inner(files)
+    };
+    DEPTH.with(|d| d.set(d.get() - 1));
+    r
+}
+
+fn load_files_inner(files: Vec<(String, Vec<u8>)>) -> Result<Chart, ChartError> {
     let mut c = Chart::default();
     let mut have_meta = false;
     for (name, data) in &files {
