@@ -42,6 +42,6 @@ pub mod template;
 pub mod toml;
 pub mod value;
 
-pub use chart::{ChartError, Options, render};
+pub use chart::{ChartError, Options, render, render_with_warnings};
 pub use template::{Error, Func, Templates};
 pub use value::Value;

@@ -158,3 +158,28 @@ fn values_schema_is_refused_naming_the_file() {
     let e = render(&fs, Path::new("c"), &Options::default()).unwrap_err();
     assert!(e.0.starts_with("c/values.schema.json: "), "{e}");
 }
+
+#[test]
+fn nondeterministic_functions_and_lookup_are_reported() {
+    let mut fs = kustomize::MemFs::new();
+    fs.add("c/Chart.yaml", "apiVersion: v2\nname: c\nversion: 0.1.0\n");
+    fs.add(
+        "c/templates/_h.tpl",
+        "{{ define \"c.id\" }}{{ uuidv4 }}{{ end }}",
+    );
+    fs.add(
+        "c/templates/a.yaml",
+        "a: {{ lookup \"v1\" \"Secret\" \"ns\" \"x\" | len }}\nb: {{ now | date \"2006\" | len }}\n",
+    );
+    let (out, warnings) =
+        helm::render_with_warnings(&fs, Path::new("c"), &Options::default()).unwrap();
+    assert_eq!(out, "---\n# Source: c/templates/a.yaml\na: 0\nb: 4\n");
+    assert_eq!(
+        warnings,
+        vec![
+            "template c.id calls uuidv4: its output differs at every render",
+            "template c/templates/a.yaml calls lookup, which returns an empty map when rendering offline (as helm template does)",
+            "template c/templates/a.yaml calls now: its output differs at every render",
+        ]
+    );
+}

@@ -149,6 +149,20 @@ pub const DEFAULT_API_VERSIONS: &[&str] = &[
 /// # Errors
 /// Helm's message for a bad chart, bad values, or a template that fails to parse or execute.
 pub fn render(fs: &dyn FileSystem, dir: &Path, opts: &Options) -> Result<String, ChartError> {
+    render_with_warnings(fs, dir, opts).map(|(out, _)| out)
+}
+
+/// [`render`], and warnings for the agent's log: templates (and `define`s) that call a
+/// non-deterministic function (`now`, `rand*`, `uuidv4`, `gen*` …: every render differs) or
+/// `lookup` (always an empty map here, as in `helm template`).
+///
+/// # Errors
+/// As [`render`].
+pub fn render_with_warnings(
+    fs: &dyn FileSystem,
+    dir: &Path,
+    opts: &Options,
+) -> Result<(String, Vec<String>), ChartError> {
     // User values: value files merged, then --set, then --set-string.
     let mut user = Table::new();
     for (name, text) in &opts.value_files {
@@ -224,8 +238,8 @@ pub fn render(fs: &dyn FileSystem, dir: &Path, opts: &Options) -> Result<String,
             .entries
             .insert("Revision".into(), Value::Int(1));
     }
-    let rendered = render_templates(&chart, &vals, &release, &caps)?;
-    output::print(&chart, rendered, opts)
+    let (rendered, warnings) = render_templates(&chart, &vals, &release, &caps)?;
+    Ok((output::print(&chart, rendered, opts)?, warnings))
 }
 
 fn check_schemas(c: &Chart) -> Result<(), ChartError> {
@@ -310,7 +324,7 @@ fn render_templates(
     vals: &Table,
     release: &Value,
     caps: &Rc<Capabilities>,
-) -> Result<BTreeMap<String, String>, ChartError> {
+) -> Result<(BTreeMap<String, String>, Vec<String>), ChartError> {
     let mut tpls = BTreeMap::new();
     rec_all_tpls(c, &mut tpls, vals, true, release, caps);
     let mut t = Templates::new();
@@ -322,6 +336,20 @@ fn render_templates(
     for k in &keys {
         t.parse(k, &tpls[k].text)
             .map_err(|e| cleanup_parse_error(k, &e.message))?;
+    }
+    let mut warnings = Vec::new();
+    for (name, used) in t.functions_used() {
+        for f in used {
+            if crate::sprig::NONDETERMINISTIC.contains(&f.as_str()) {
+                warnings.push(format!(
+                    "template {name} calls {f}: its output differs at every render"
+                ));
+            } else if f == "lookup" {
+                warnings.push(format!(
+                    "template {name} calls lookup, which returns an empty map when rendering offline (as helm template does)"
+                ));
+            }
+        }
     }
     let mut out = BTreeMap::new();
     for k in &keys {
@@ -343,7 +371,7 @@ fn render_templates(
             .map_err(|e| reformat_exec_error(k, &e.message))?;
         out.insert(k.clone(), s.replace("<no value>", ""));
     }
-    Ok(out)
+    Ok((out, warnings))
 }
 
 fn cleanup_parse_error(filename: &str, msg: &str) -> ChartError {
