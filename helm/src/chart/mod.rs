@@ -329,6 +329,35 @@ fn render_templates(
     rec_all_tpls(c, &mut tpls, vals, true, release, caps);
     let mut t = Templates::new();
     crate::functions::add_to(&mut t);
+    // Helm's include counts nested includes per name (includedNames) and stops past 1000 with
+    // its own message; the executor's depth bound is raised so that this counter trips first
+    // for up to a few mutually recursive names.
+    let counts: Rc<std::cell::RefCell<std::collections::HashMap<String, usize>>> = Rc::default();
+    t.add_func(crate::template::Func::new(
+        "include",
+        vec![Type::String, Type::Interface],
+        None,
+        Type::String,
+        move |ctx, a| {
+            let name = a[0].as_str().unwrap_or("").to_string();
+            {
+                let mut c = counts.borrow_mut();
+                let v = c.entry(name.clone()).or_insert(0);
+                if *v > 1000 {
+                    return Err(format!(
+                        "rendering template has a nested reference name: {name}: unable to execute template"
+                    ));
+                }
+                *v += 1;
+            }
+            let r = ctx.execute_template(&name, &a[1]);
+            if let Some(v) = counts.borrow_mut().get_mut(&name) {
+                *v -= 1;
+            }
+            r.map(Value::from)
+        },
+    ));
+    t.limits.max_depth = 4100;
     t.set_name("gotpl");
     t.missing_key = MissingKey::Zero;
     let mut keys: Vec<String> = tpls.keys().cloned().collect();
