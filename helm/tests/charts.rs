@@ -183,3 +183,24 @@ fn nondeterministic_functions_and_lookup_are_reported() {
         ]
     );
 }
+
+#[test]
+fn deep_template_recursion_ends_in_an_error_on_a_small_stack() {
+    let t = std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(|| {
+            let mut fs = kustomize::MemFs::new();
+            fs.add("c/Chart.yaml", "apiVersion: v2\nname: c\nversion: 0.1.0\n");
+            fs.add(
+                "c/templates/a.yaml",
+                "{{ define \"r\" }}{{ template \"r\" . }}{{ end }}a: {{ template \"r\" . }}\n",
+            );
+            render(&fs, Path::new("c"), &Options::default()).unwrap_err()
+        })
+        .unwrap();
+    let e = t.join().unwrap();
+    assert!(
+        e.0.contains("exceeded maximum template depth (4100)"),
+        "{e}"
+    );
+}
