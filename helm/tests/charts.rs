@@ -27,6 +27,7 @@ fn parse_args(release: &str, args: &[&str], dir: &Path) -> Options {
             }
             "--set" => o.set.push(next()),
             "--set-string" => o.set_string.push(next()),
+            "--set-file" => o.set_file.push(next()),
             "--include-crds" => o.include_crds = true,
             "--no-hooks" => o.no_hooks = true,
             "--skip-tests" => o.skip_tests = true,

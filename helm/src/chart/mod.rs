@@ -33,6 +33,9 @@ pub struct Options {
     pub set: Vec<String>,
     /// `--set-string` arguments, in order (applied after every `--set`, as Helm does).
     pub set_string: Vec<String>,
+    /// `--set-file` arguments (`key=path`), in order (after `--set-string`); paths are read
+    /// through the [`FileSystem`] given to [`render`].
+    pub set_file: Vec<String>,
     /// `--include-crds`.
     pub include_crds: bool,
     /// `--no-hooks`.
@@ -55,6 +58,7 @@ impl Default for Options {
             value_files: Vec::new(),
             set: Vec::new(),
             set_string: Vec::new(),
+            set_file: Vec::new(),
             include_crds: false,
             no_hooks: false,
             skip_tests: false,
@@ -176,6 +180,15 @@ pub fn render_with_warnings(
     for s in &opts.set_string {
         values::parse_set(s, &mut user, true)
             .map_err(|e| err(format!("failed parsing --set-string data: {}", e.0)))?;
+    }
+    for s in &opts.set_file {
+        let read = |p: &str| {
+            fs.read(Path::new(p))
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .map_err(|e| format!("open {p}: {e}"))
+        };
+        values::parse_set_file(s, &mut user, &read)
+            .map_err(|e| err(format!("failed parsing --set-file data: {}", e.0)))?;
     }
     let mut chart = load::load_dir(fs, dir)?;
     if !matches!(chart.meta.kind.as_str(), "" | "application") {

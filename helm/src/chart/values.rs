@@ -180,13 +180,41 @@ pub struct SetError(pub String);
 /// # Errors
 /// strvals' messages (`key "a" has no value`).
 pub fn parse_set(s: &str, dest: &mut Table, string: bool) -> Result<(), SetError> {
+    parse_with(s, dest, string, None)
+}
+
+/// Helm's `strvals.ParseIntoFile` (`--set-file`): each value is a path, replaced by the
+/// contents `read` returns.
+///
+/// # Errors
+/// strvals' messages, or `read`'s.
+pub fn parse_set_file(
+    s: &str,
+    dest: &mut Table,
+    read: &dyn Fn(&str) -> Result<String, String>,
+) -> Result<(), SetError> {
+    parse_with(s, dest, true, Some(read))
+}
+
+fn parse_with(
+    s: &str,
+    dest: &mut Table,
+    string: bool,
+    reader: Option<ReadFile<'_>>,
+) -> Result<(), SetError> {
     let mut p = SetParser {
         s: s.chars().collect(),
         i: 0,
         st: string,
+        reader,
+        read_err: std::cell::RefCell::new(None),
     };
     loop {
-        match p.key(dest, 0) {
+        let r = p.key(dest, 0);
+        if let Some(e) = p.read_err.borrow_mut().take() {
+            return Err(SetError(e));
+        }
+        match r {
             Ok(()) => continue,
             Err(PErr::Eof) => return Ok(()),
             Err(PErr::Msg(m)) => return Err(SetError(m)),
@@ -203,16 +231,21 @@ fn msg(s: String) -> PErr {
     PErr::Msg(s)
 }
 
-struct SetParser {
+/// Reads a `--set-file` path.
+type ReadFile<'a> = &'a dyn Fn(&str) -> Result<String, String>;
+
+struct SetParser<'a> {
     s: Vec<char>,
     i: usize,
     st: bool,
+    reader: Option<ReadFile<'a>>,
+    read_err: std::cell::RefCell<Option<String>>,
 }
 
 const MAX_INDEX: usize = 65536;
 const MAX_NESTED: usize = 30;
 
-impl SetParser {
+impl SetParser<'_> {
     fn read(&mut self) -> Option<char> {
         let c = self.s.get(self.i).copied();
         if c.is_some() {
@@ -238,6 +271,15 @@ impl SetParser {
     }
 
     fn typed(&self, v: String) -> Y {
+        if let Some(read) = self.reader {
+            return match read(&v) {
+                Ok(text) => Y::Str(text),
+                Err(e) => {
+                    self.read_err.borrow_mut().get_or_insert(e);
+                    Y::Nil
+                }
+            };
+        }
         if self.st {
             return Y::Str(v);
         }
