@@ -3,6 +3,22 @@
 //! dependencies with `condition`/`tags`/`alias`/`import-values`, globals), renders every
 //! template of the chart and its subcharts with Helm's built-in objects, and prints the result
 //! as `helm template` prints it (Helm v4.3.2): install order, `# Source:` lines, hooks, CRDs.
+//!
+//! ```
+//! use std::path::Path;
+//! let mut fs = kustomize::MemFs::new();
+//! fs.add("web/Chart.yaml", "apiVersion: v2\nname: web\nversion: 1.0.0\n");
+//! fs.add("web/values.yaml", "port: 80\n");
+//! fs.add("web/templates/svc.yaml",
+//!     "apiVersion: v1\nkind: Service\nmetadata:\n  name: {{ .Release.Name }}\nspec:\n  port: {{ .Values.port }}\n");
+//! let opts = helm::Options {
+//!     release_name: "prod".into(),
+//!     set: vec!["port=8080".into()],
+//!     ..Default::default()
+//! };
+//! let out = helm::render(&fs, Path::new("web"), &opts).unwrap();
+//! assert_eq!(out, "---\n# Source: web/templates/svc.yaml\napiVersion: v1\nkind: Service\nmetadata:\n  name: prod\nspec:\n  port: 8080\n");
+//! ```
 
 mod files;
 mod load;
