@@ -40,6 +40,8 @@ fn main() {
             "--set" => o.set.push(next()),
             "--set-string" => o.set_string.push(next()),
             "--set-file" => o.set_file.push(next()),
+            "--set-json" => o.set_json.push(next()),
+            "--set-literal" => o.set_literal.push(next()),
             "--include-crds" => o.include_crds = true,
             "--no-hooks" => o.no_hooks = true,
             "--skip-tests" => o.skip_tests = true,

@@ -45,6 +45,9 @@ pub struct Options {
     pub namespace: String,
     /// `-f` value files, as (name for messages, content), in order.
     pub value_files: Vec<(String, String)>,
+    /// `--set-json` arguments (`key=JSON` or a whole JSON object), in order (after the value
+    /// files, before `--set`).
+    pub set_json: Vec<String>,
     /// `--set` arguments, in order.
     pub set: Vec<String>,
     /// `--set-string` arguments, in order (applied after every `--set`, as Helm does).
@@ -52,6 +55,8 @@ pub struct Options {
     /// `--set-file` arguments (`key=path`), in order (after `--set-string`); paths are read
     /// through the [`FileSystem`] given to [`render`].
     pub set_file: Vec<String>,
+    /// `--set-literal` arguments, in order (last).
+    pub set_literal: Vec<String>,
     /// `--include-crds`.
     pub include_crds: bool,
     /// `--no-hooks`.
@@ -75,6 +80,8 @@ impl Default for Options {
             set: Vec::new(),
             set_string: Vec::new(),
             set_file: Vec::new(),
+            set_json: Vec::new(),
+            set_literal: Vec::new(),
             include_crds: false,
             no_hooks: false,
             skip_tests: false,
@@ -189,6 +196,22 @@ pub fn render_with_warnings(
         let m = load::load_values(text).map_err(|e| err(format!("failed to parse {name}: {e}")))?;
         user = values::merge_maps(&user, &m);
     }
+    for s in &opts.set_json {
+        let t = s.trim();
+        if t.starts_with('{') {
+            let m = match serde_json::from_str::<serde_json::Value>(t) {
+                Ok(j @ serde_json::Value::Object(_)) => match Y::from_json(&j) {
+                    Y::Map(m) => m,
+                    _ => Table::new(),
+                },
+                _ => return Err(err(format!("failed parsing --set-json data JSON: {s}"))),
+            };
+            user = values::merge_maps(&user, &m);
+        } else {
+            values::parse_set_json(s, &mut user)
+                .map_err(|_| err(format!("failed parsing --set-json data {s}")))?;
+        }
+    }
     for s in &opts.set {
         values::parse_set(s, &mut user, false)
             .map_err(|e| err(format!("failed parsing --set data: {}", e.0)))?;
@@ -205,6 +228,10 @@ pub fn render_with_warnings(
         };
         values::parse_set_file(s, &mut user, &read)
             .map_err(|e| err(format!("failed parsing --set-file data: {}", e.0)))?;
+    }
+    for s in &opts.set_literal {
+        values::parse_set_literal(s, &mut user)
+            .map_err(|e| err(format!("failed parsing --set-literal data: {}", e.0)))?;
     }
     let mut chart = load::load_dir(fs, dir)?;
     if !matches!(chart.meta.kind.as_str(), "" | "application") {

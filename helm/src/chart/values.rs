@@ -196,11 +196,37 @@ pub fn parse_set_file(
     parse_with(s, dest, true, Some(read))
 }
 
+/// Helm's `strvals.ParseJSON` (`--set-json key=JSON`).
+///
+/// # Errors
+/// strvals' messages; a JSON error as `invalid JSON`.
+pub fn parse_set_json(s: &str, dest: &mut Table) -> Result<(), SetError> {
+    parse_mode(s, dest, false, None, Mode::Json)
+}
+
+/// Helm's `strvals.ParseLiteralInto` (`--set-literal key=rest of the argument`).
+///
+/// # Errors
+/// strvals' messages.
+pub fn parse_set_literal(s: &str, dest: &mut Table) -> Result<(), SetError> {
+    parse_mode(s, dest, true, None, Mode::Literal)
+}
+
 fn parse_with(
     s: &str,
     dest: &mut Table,
     string: bool,
     reader: Option<ReadFile<'_>>,
+) -> Result<(), SetError> {
+    parse_mode(s, dest, string, reader, Mode::Plain)
+}
+
+fn parse_mode(
+    s: &str,
+    dest: &mut Table,
+    string: bool,
+    reader: Option<ReadFile<'_>>,
+    mode: Mode,
 ) -> Result<(), SetError> {
     let mut p = SetParser {
         s: s.chars().collect(),
@@ -208,6 +234,7 @@ fn parse_with(
         st: string,
         reader,
         read_err: std::cell::RefCell::new(None),
+        mode,
     };
     loop {
         let r = p.key(dest, 0);
@@ -240,6 +267,16 @@ struct SetParser<'a> {
     st: bool,
     reader: Option<ReadFile<'a>>,
     read_err: std::cell::RefCell<Option<String>>,
+    mode: Mode,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Plain,
+    /// `--set-json`: values are JSON.
+    Json,
+    /// `--set-literal`: no escapes, the value is the rest of the argument.
+    Literal,
 }
 
 const MAX_INDEX: usize = 65536;
@@ -261,7 +298,7 @@ impl SetParser<'_> {
             match self.read() {
                 None => return (v, Err(())),
                 Some(c) if stops.contains(&c) => return (v, Ok(c)),
-                Some('\\') => match self.read() {
+                Some('\\') if self.mode != Mode::Literal => match self.read() {
                     None => return (v, Err(())),
                     Some(n) => v.push(n),
                 },
@@ -305,7 +342,12 @@ impl SetParser<'_> {
     }
 
     fn key(&mut self, data: &mut Table, nested: usize) -> Result<(), PErr> {
-        let (k, last) = self.until(&['=', '[', ',', '.']);
+        let stops: &[char] = if self.mode == Mode::Literal {
+            &['=', '[', '.']
+        } else {
+            &['=', '[', ',', '.']
+        };
+        let (k, last) = self.until(stops);
         let q = crate::gofmt::quote;
         match last {
             Err(()) => {
@@ -328,6 +370,11 @@ impl SetParser<'_> {
                 let (list, r) = self.list_item(list, i, nested);
                 set(data, &k, Y::List(list));
                 r
+            }
+            Ok('=') if self.mode != Mode::Plain => {
+                let v = self.special_value()?;
+                set(data, &k, v);
+                Ok(())
             }
             Ok('=') => match self.val_list() {
                 Ok(vl) => {
@@ -381,6 +428,42 @@ impl SetParser<'_> {
         }
     }
 
+    /// The value after `=` in JSON or literal mode.
+    fn special_value(&mut self) -> Result<Y, PErr> {
+        if self.mode == Mode::Literal {
+            let v: String = self.s[self.i..].iter().collect();
+            self.i = self.s.len();
+            return Ok(Y::Str(v));
+        }
+        if self.empty_val() {
+            return Ok(Y::Nil);
+        }
+        let rest: String = self.s[self.i..].iter().collect();
+        let mut it = serde_json::Deserializer::from_str(&rest).into_iter::<serde_json::Value>();
+        let v = match it.next() {
+            Some(Ok(v)) => v,
+            _ => return Err(msg("invalid JSON".into())),
+        };
+        let used = rest[..it.byte_offset()].chars().count();
+        self.i += used;
+        self.empty_val();
+        Ok(Y::from_json(&v))
+    }
+
+    /// `emptyVal`: skips spaces; true at the end or at a `,` (consumed).
+    fn empty_val(&mut self) -> bool {
+        loop {
+            match self.read() {
+                None | Some(',') => return true,
+                Some(c) if c.is_whitespace() => {}
+                Some(_) => {
+                    self.i -= 1;
+                    return false;
+                }
+            }
+        }
+    }
+
     fn key_index(&mut self) -> Result<usize, PErr> {
         let (v, last) = self.until(&[']']);
         if last.is_err() {
@@ -409,6 +492,10 @@ impl SetParser<'_> {
         }
         match last {
             Err(()) => (list, Err(PErr::Eof)),
+            Ok('=') if self.mode != Mode::Plain => match self.special_value() {
+                Ok(v) => set_index(list, i, v),
+                Err(e) => (list, Err(e)),
+            },
             Ok('=') => match self.val_list() {
                 Ok(vl) => set_index(list, i, Y::List(vl)),
                 Err(ListErr::Eof) => set_index(list, i, Y::Str(String::new())),
