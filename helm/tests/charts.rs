@@ -207,3 +207,19 @@ fn deep_template_recursion_ends_in_an_error_on_a_small_stack() {
         "{e}"
     );
 }
+
+#[test]
+fn the_step_budget_is_shared_by_every_template_of_a_chart() {
+    let mut fs = kustomize::MemFs::new();
+    fs.add("c/Chart.yaml", "apiVersion: v2\nname: c\nversion: 0.1.0\n");
+    // 30 templates of 2 M iterations each: under the per-execution budget of 50 M, over it
+    // together.
+    for i in 0..30 {
+        fs.add(
+            &format!("c/templates/t{i:02}.yaml"),
+            "{{ range 2000000 }}{{ end }}a: b\n",
+        );
+    }
+    let e = render(&fs, Path::new("c"), &Options::default()).unwrap_err();
+    assert!(e.0.contains("steps"), "{e}");
+}

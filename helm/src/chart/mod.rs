@@ -422,6 +422,9 @@ fn render_templates(
         t.parse(k, &tpls[k].text)
             .map_err(|e| cleanup_parse_error(k, &e.message))?;
     }
+    // One step budget and one output budget for the whole chart.
+    let steps = Rc::new(std::cell::Cell::new(0u64));
+    let mut total = 0usize;
     let mut warnings = Vec::new();
     for (name, used) in t.functions_used() {
         for f in used {
@@ -452,8 +455,15 @@ fn render_templates(
             );
         }
         let s = t
-            .execute(k, &r.vals)
+            .execute_counting(k, &r.vals, &steps)
             .map_err(|e| reformat_exec_error(k, &e.message))?;
+        total += s.len();
+        if total > t.limits.max_output {
+            return Err(err(format!(
+                "{k}: the chart's rendered output exceeds {} bytes",
+                t.limits.max_output
+            )));
+        }
         out.insert(k.clone(), s.replace("<no value>", ""));
     }
     Ok((out, warnings))
