@@ -9,6 +9,8 @@
 //!   error messages.
 //! - [`sprig`]: Sprig v3.3.0's functions; [`functions`]: Helm's own (`include`, `tpl`,
 //!   `required`, `toYaml` …).
+//! - [`chart`]: charts — `Chart.yaml`, values, dependencies, built-in objects, rendering and
+//!   `helm template`'s output; [`render`] is the entry point.
 //!
 //! Start with [`template::Templates`]: register the functions ([`functions::add_to`] gives
 //! Sprig and Helm's), parse templates into the set, execute one with a [`Value`] as dot.
@@ -31,6 +33,7 @@
 //! [`template::Limits`].
 #![forbid(unsafe_code)]
 
+pub mod chart;
 pub mod duration;
 pub mod functions;
 pub mod gofmt;
@@ -39,5 +42,6 @@ pub mod template;
 pub mod toml;
 pub mod value;
 
+pub use chart::{ChartError, Options, render, render_with_warnings};
 pub use template::{Error, Func, Templates};
 pub use value::Value;

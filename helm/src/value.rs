@@ -219,6 +219,12 @@ pub trait Object {
     fn stringer(&self) -> Option<String> {
         None
     }
+    /// `String()` of a pointer to this (non-pointer, addressable) struct: the executor prints
+    /// it when it prints the value itself, as Go's `printValue` does; functions receiving the
+    /// value see the struct.
+    fn pointer_stringer(&self) -> Option<String> {
+        None
+    }
     /// The field values in declaration order, for `%v` (`{a b}`); a pointer prints `&{a b}`.
     fn fields(&self) -> Vec<Value> {
         Vec::new()

@@ -328,17 +328,25 @@ impl Templates {
     /// # Errors
     /// Go's execution error (`template: NAME:LINE:COL: executing "NAME" at <…>: …`).
     pub fn execute(&self, name: &str, data: &Value) -> Result<String, Error> {
+        self.execute_counting(name, data, &std::rc::Rc::new(std::cell::Cell::new(0)))
+    }
+
+    /// [`Templates::execute`] with a step counter shared between executions, so that
+    /// [`Limits::max_steps`] bounds them together (Helm renders every template of a chart).
+    ///
+    /// # Errors
+    /// As [`Templates::execute`].
+    pub fn execute_counting(
+        &self,
+        name: &str,
+        data: &Value,
+        steps: &std::rc::Rc<std::cell::Cell<u64>>,
+    ) -> Result<String, Error> {
         let dot = if data.is_nil() {
             None
         } else {
             Some(data.clone())
         };
-        exec::execute(
-            self,
-            name,
-            dot,
-            0,
-            std::rc::Rc::new(std::cell::Cell::new(0)),
-        )
+        exec::execute(self, name, dot, 0, steps.clone())
     }
 }

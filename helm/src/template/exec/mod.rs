@@ -751,6 +751,11 @@ impl<'t> State<'t> {
             Some(Value::Func(f)) => {
                 return self.errorf(format!("can't print {node} of type {}", f.signature()));
             }
+            // Go's printValue takes the address of an addressable struct whose pointer is a
+            // Stringer (`.Capabilities.KubeVersion`, a field of a pointer).
+            Some(Value::Object(o)) if o.pointer_stringer().is_some() => {
+                o.pointer_stringer().unwrap_or_default()
+            }
             Some(v) => gofmt::sprint(std::slice::from_ref(v)),
         };
         self.write(&s)

@@ -1,0 +1,1 @@
+{{- define "child.shared" }}defined in child{{ end }}

@@ -1,0 +1,10 @@
+{{- define "common.configmap" -}}
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ .name }}
+  labels:
+    chart: {{ .ctx.Chart.Name }}
+data:
+  values: {{ toJson .data | quote }}
+{{- end }}

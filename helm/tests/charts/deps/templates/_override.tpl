@@ -1,0 +1,1 @@
+{{- define "child.shared" }}overridden by parent{{ end }}

@@ -1,0 +1,6 @@
+{{- define "edge.fails" -}}
+{{ .Values.mode.nope.x }}
+{{- end -}}
+{{- define "edge.outer" -}}
+{{ include "edge.fails" . }}
+{{- end -}}
