@@ -61,6 +61,8 @@ pub struct Slots {
     queue: Arc<tokio::sync::Semaphore>,
     urgent_lane: Arc<tokio::sync::Semaphore>,
     asked: Mutex<std::collections::HashSet<ObjectRef<Application>>>,
+    // Wakes the reconciles waiting in the queue when one of them is asked for.
+    asked_changed: tokio::sync::Notify,
 }
 
 /// A slot held by one reconcile; dropped (or [`Slot::release`]d) to give it back.
@@ -82,6 +84,7 @@ impl Slots {
             queue: Arc::new(tokio::sync::Semaphore::new(concurrent)),
             urgent_lane: Arc::new(tokio::sync::Semaphore::new((concurrent / 4).clamp(1, 16))),
             asked: Mutex::default(),
+            asked_changed: tokio::sync::Notify::new(),
         }
     }
 
@@ -91,23 +94,32 @@ impl Slots {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(key);
+        self.asked_changed.notify_waiters();
     }
 
     /// Waits for a slot for `key`: the urgent lane if it was asked for (or `requested` says
-    /// so), else the queue.
+    /// so), else the queue — and moves to the urgent lane if it is asked for while it waits
+    /// in the queue (a forced sync of an Application queued behind a thousand others).
     pub async fn acquire(&self, key: &ObjectRef<Application>, requested: bool) -> Slot {
-        let asked = self
-            .asked
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(key);
-        let lane = if asked || requested {
-            &self.urgent_lane
-        } else {
-            &self.queue
-        };
-        // The semaphores are never closed.
-        Slot(lane.clone().acquire_owned().await.ok())
+        loop {
+            // Registered before the check, so an `ask` between the two is not missed.
+            let notified = self.asked_changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let asked = self
+                .asked
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(key);
+            if asked || requested {
+                // The semaphores are never closed.
+                return Slot(self.urgent_lane.clone().acquire_owned().await.ok());
+            }
+            tokio::select! {
+                permit = self.queue.clone().acquire_owned() => return Slot(permit.ok()),
+                () = &mut notified => {}
+            }
+        }
     }
 }
 
@@ -281,6 +293,19 @@ mod tests {
         slots.ask(key("f"));
         drop(_e);
         let _f = slots.acquire(&key("f"), false).await;
+        // One already waiting in the queue moves to the lane when it is asked for.
+        let one = std::sync::Arc::new(Slots::new(1));
+        let _held = one.acquire(&key("x"), false).await;
+        let waiter = {
+            let one = one.clone();
+            tokio::spawn(async move { one.acquire(&ObjectRef::new("y").within("ns"), false).await })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        one.ask(key("y"));
+        tokio::time::timeout(std::time::Duration::from_millis(500), waiter)
+            .await
+            .expect("moved to the urgent lane")
+            .expect("task");
         // A released slot is free at once.
         b.release();
         let _g = tokio::time::timeout(
