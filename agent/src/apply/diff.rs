@@ -80,17 +80,10 @@ impl Applier {
                 object: id.clone(),
                 message: e.to_string(),
             };
-            let probe = super::Applied {
-                entry: super::entry_for(o, r.namespace.as_deref()),
-                resource: r.resource.clone(),
-                namespace: r.namespace.clone(),
-                name: o.name().to_owned(),
-                body: Value::Null,
-                meta: Default::default(),
-                live: None,
-                unchanged: false,
-            };
-            let live = self.get_live(&probe).await.map_err(unavailable)?;
+            let live = self
+                .get_object(&r.resource, r.namespace.as_deref(), o.name())
+                .await
+                .map_err(unavailable)?;
             let mut body = o.value.clone();
             if let Some(meta) = body.get_mut("metadata").and_then(Value::as_object_mut) {
                 if let Some(ns) = &r.namespace {

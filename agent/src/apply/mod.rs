@@ -740,7 +740,10 @@ impl Applier {
                         return Ok(Patched::unchanged(None, rules));
                     }
                     // Gone, or unreadable: written as if it had changed.
-                    if let Ok(Some(live)) = self.get(r).await {
+                    if let Ok(Some(live)) = self
+                        .get_object(&r.resource, r.namespace.as_deref(), r.object.name())
+                        .await
+                    {
                         return Ok(Patched::unchanged(Some(live), rules));
                     }
                 }
@@ -751,17 +754,6 @@ impl Applier {
             .buffered(CONCURRENCY)
             .try_collect::<Vec<Patched>>()
             .await
-    }
-
-    async fn get(&self, r: &Resolved<'_>) -> Result<Option<Value>, kube::Error> {
-        let api: Api<DynamicObject> = match &r.namespace {
-            Some(ns) => Api::namespaced_with(self.client.clone(), ns, &r.resource),
-            None => Api::all_with(self.client.clone(), &r.resource),
-        };
-        Ok(api
-            .get_opt(r.object.name())
-            .await?
-            .map(|o| serde_json::to_value(o).unwrap_or_default()))
     }
 
     /// Rewrites the live object's managed fields so that what client-side managers own becomes
@@ -802,12 +794,26 @@ impl Applier {
     /// # Errors
     /// The API server's error.
     pub async fn get_live(&self, a: &Applied) -> Result<Option<Value>, kube::Error> {
-        let api: Api<DynamicObject> = match &a.namespace {
-            Some(ns) => Api::namespaced_with(self.client.clone(), ns, &a.resource),
-            None => Api::all_with(self.client.clone(), &a.resource),
+        self.get_object(&a.resource, a.namespace.as_deref(), &a.name)
+            .await
+    }
+
+    /// The live object `name` of `resource` (in `namespace` when namespaced), as JSON.
+    ///
+    /// # Errors
+    /// The API server's error; a missing object is `Ok(None)`.
+    pub async fn get_object(
+        &self,
+        resource: &ApiResource,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Result<Option<Value>, kube::Error> {
+        let api: Api<DynamicObject> = match namespace {
+            Some(ns) => Api::namespaced_with(self.client.clone(), ns, resource),
+            None => Api::all_with(self.client.clone(), resource),
         };
         Ok(api
-            .get_opt(&a.name)
+            .get_opt(name)
             .await?
             .map(|o| serde_json::to_value(o).unwrap_or_default()))
     }

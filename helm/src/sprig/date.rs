@@ -9,7 +9,7 @@
 use std::rc::Rc;
 
 use super::reg;
-use crate::template::{Ctx, Func, Templates};
+use crate::template::{Func, Templates};
 use crate::value::{Object, Type, Value};
 
 /// A `time.Time`: seconds since the Unix epoch, nanoseconds, and its zone (offset east of UTC
@@ -879,16 +879,6 @@ pub fn parse(layout: &str, value: &str) -> Result<Time, String> {
 /// A `time.Time` in templates: prints as Go's `String()`, with the common methods.
 struct TimeObject(Time);
 
-fn method(name: &str, result: Type, v: Value) -> Rc<Func> {
-    Rc::new(Func::new(
-        name,
-        vec![],
-        None,
-        result,
-        move |_: &mut Ctx<'_>, _| Ok(v.clone()),
-    ))
-}
-
 impl Object for TimeObject {
     fn type_name(&self) -> String {
         "time.Time".into()
@@ -900,22 +890,22 @@ impl Object for TimeObject {
         let t = self.0.clone();
         let c = civil(&t);
         Some(match name {
-            "Year" => method(name, Type::Int, Value::Int(c.year)),
-            "Day" => method(name, Type::Int, Value::Int(c.day)),
-            "Hour" => method(name, Type::Int, Value::Int(c.hour)),
-            "Minute" => method(name, Type::Int, Value::Int(c.min)),
-            "Second" => method(name, Type::Int, Value::Int(c.sec)),
-            "YearDay" => method(name, Type::Int, Value::Int(c.yday)),
-            "Nanosecond" => method(name, Type::Int, Value::Int(t.nsec as i64)),
-            "Unix" => method(name, Type::Int64, Value::Int64(t.unix)),
+            "Year" => Func::constant(name, Type::Int, Value::Int(c.year)),
+            "Day" => Func::constant(name, Type::Int, Value::Int(c.day)),
+            "Hour" => Func::constant(name, Type::Int, Value::Int(c.hour)),
+            "Minute" => Func::constant(name, Type::Int, Value::Int(c.min)),
+            "Second" => Func::constant(name, Type::Int, Value::Int(c.sec)),
+            "YearDay" => Func::constant(name, Type::Int, Value::Int(c.yday)),
+            "Nanosecond" => Func::constant(name, Type::Int, Value::Int(t.nsec as i64)),
+            "Unix" => Func::constant(name, Type::Int64, Value::Int64(t.unix)),
             "UnixNano" => {
                 let n = t
                     .unix
                     .wrapping_mul(1_000_000_000)
                     .wrapping_add(t.nsec as i64);
-                method(name, Type::Int64, Value::Int64(n))
+                Func::constant(name, Type::Int64, Value::Int64(n))
             }
-            "String" => method(name, Type::String, Value::from(go_string(&t))),
+            "String" => Func::constant(name, Type::String, Value::from(go_string(&t))),
             "Format" => {
                 let mut f = Func::new(name, vec![Type::String], None, Type::String, move |_, a| {
                     Ok(Value::from(format(&t, a[0].as_str().unwrap_or(""))))
@@ -923,7 +913,9 @@ impl Object for TimeObject {
                 f.returns_error = false;
                 Rc::new(f)
             }
-            "UTC" | "Local" => method(name, time_type(), time_value(Time::utc(t.unix, t.nsec))),
+            "UTC" | "Local" => {
+                Func::constant(name, time_type(), time_value(Time::utc(t.unix, t.nsec)))
+            }
             _ => return None,
         })
     }

@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 
 use regex::Regex;
 
-use crate::template::{Ctx, Func};
+use crate::template::Func;
 use crate::value::{Object, Type, Value};
 
 const SEMVER_RE: &str = r"v?([0-9]+)(\.[0-9]+)?(\.[0-9]+)?(-([0-9A-Za-z\-]+(\.[0-9A-Za-z\-]+)*))?(\+([0-9A-Za-z\-]+(\.[0-9A-Za-z\-]+)*))?";
@@ -408,16 +408,6 @@ fn check(c: &Constraint, v: &Version) -> bool {
 /// its `String()`.
 struct VersionObject(Version);
 
-fn method0(name: &str, result: Type, v: Value) -> Rc<Func> {
-    Rc::new(Func::new(
-        name,
-        vec![],
-        None,
-        result,
-        move |_: &mut Ctx<'_>, _| Ok(v.clone()),
-    ))
-}
-
 impl Object for VersionObject {
     fn type_name(&self) -> String {
         "*semver.Version".into()
@@ -428,13 +418,13 @@ impl Object for VersionObject {
     fn method(&self, name: &str) -> Option<Rc<Func>> {
         let v = &self.0;
         Some(match name {
-            "Major" => method0(name, Type::Uint, Value::Uint(v.major)),
-            "Minor" => method0(name, Type::Uint, Value::Uint(v.minor)),
-            "Patch" => method0(name, Type::Uint, Value::Uint(v.patch)),
-            "Prerelease" => method0(name, Type::String, Value::from(v.pre.as_str())),
-            "Metadata" => method0(name, Type::String, Value::from(v.metadata.as_str())),
-            "Original" => method0(name, Type::String, Value::from(v.original.as_str())),
-            "String" => method0(name, Type::String, Value::from(v.to_string())),
+            "Major" => Func::constant(name, Type::Uint, Value::Uint(v.major)),
+            "Minor" => Func::constant(name, Type::Uint, Value::Uint(v.minor)),
+            "Patch" => Func::constant(name, Type::Uint, Value::Uint(v.patch)),
+            "Prerelease" => Func::constant(name, Type::String, Value::from(v.pre.as_str())),
+            "Metadata" => Func::constant(name, Type::String, Value::from(v.metadata.as_str())),
+            "Original" => Func::constant(name, Type::String, Value::from(v.original.as_str())),
+            "String" => Func::constant(name, Type::String, Value::from(v.to_string())),
             "Compare" | "LessThan" | "GreaterThan" | "Equal" | "LessThanEqual"
             | "GreaterThanEqual" => {
                 let me = v.clone();

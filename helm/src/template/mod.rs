@@ -93,6 +93,18 @@ impl Func {
         }
     }
 
+    /// A method without arguments returning `value` (a field-like method of an object:
+    /// `.Major` of a version, `.Year` of a time).
+    pub fn constant(name: &str, result: Type, value: Value) -> Rc<Func> {
+        Rc::new(Func::new(
+            name,
+            vec![],
+            None,
+            result,
+            move |_: &mut Ctx<'_>, _| Ok(value.clone()),
+        ))
+    }
+
     /// Go's spelling of the signature (`func(string, ...interface {}) string`).
     pub fn signature(&self) -> Rc<str> {
         let mut s = String::from("func(");
