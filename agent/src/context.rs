@@ -15,6 +15,10 @@ use crate::source::{Fetcher, TrustFiles};
 /// Sends an immediate reconcile of one Application.
 pub type Trigger = futures::channel::mpsc::Sender<ObjectRef<Application>>;
 
+/// Default of `--concurrent`: enough to keep the API server and the health waits busy on a
+/// region of a thousand Applications, few enough to bound the memory of renders in flight.
+pub const DEFAULT_CONCURRENT: u16 = 64;
+
 /// What every reconcile shares.
 pub struct Context {
     /// The cluster.
@@ -214,7 +218,7 @@ impl Context {
             failures: Default::default(),
             trigger,
             written: Default::default(),
-            slots: Arc::new(Slots::new(64)),
+            slots: Arc::new(Slots::new(usize::from(DEFAULT_CONCURRENT))),
         })
     }
 

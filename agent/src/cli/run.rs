@@ -104,7 +104,7 @@ pub struct RunArgs {
     shutdown_timeout: String,
     /// Applications reconciled at once (the others wait in the queue; a forced sync or a push
     /// webhook takes a separate lane; the final health wait gives the slot back).
-    #[arg(long, default_value_t = DEFAULT_CONCURRENT, env = "PI_AGENT_CONCURRENT")]
+    #[arg(long, default_value_t = crate::context::DEFAULT_CONCURRENT, env = "PI_AGENT_CONCURRENT")]
     concurrent: u16,
     #[command(flatten)]
     report: super::report_args::ReportArgs,
@@ -123,10 +123,6 @@ fn shard_lease_name(selector: &str) -> String {
         .collect();
     format!("{DEFAULT_LEASE_NAME}-{hex}")
 }
-
-/// Default of `--concurrent`: enough to keep the API server and the health waits busy on a
-/// region of a thousand Applications, few enough to bound the memory of renders in flight.
-pub const DEFAULT_CONCURRENT: u16 = 64;
 
 /// The validated configuration of `pi-agent run`.
 pub struct RunConfig {
