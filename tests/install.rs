@@ -758,15 +758,7 @@ async fn a_follower_takes_over_when_the_leader_is_killed(env: Arc<Env>) {
     wait_applied(&env.client, &ns, "web", &c1, Duration::from_secs(60)).await;
 
     // A forced sync received by the follower reaches the leader through `requestedAt`.
-    let (code, body) = http::request(
-        &b.addr,
-        "POST",
-        &format!("/api/v1/namespaces/{ns}/applications/web/sync"),
-        &[("Authorization", &format!("Bearer {}", b.token))],
-        "",
-    )
-    .await
-    .expect("sync request");
+    let (code, body) = b.request_sync(&ns, "web").await;
     assert_eq!(code, 202, "{body}");
     assert!(body.contains("leader"), "{body}");
     let apps: Api<Application> = Api::namespaced(env.client.clone(), &ns);

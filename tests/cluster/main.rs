@@ -630,17 +630,7 @@ async fn https_source_is_fetched_and_updated_incrementally(env: Arc<Env>) {
 
 /// Asks for a sync through the HTTP API and checks it was accepted.
 async fn sync_now(env: &Env, ns: &str, name: &str) {
-    let bearer = format!("Bearer {}", env.agent.token);
-    let path = format!("/api/v1/namespaces/{ns}/applications/{name}/sync");
-    let (code, body) = http::request(
-        &env.agent.addr,
-        "POST",
-        &path,
-        &[("Authorization", &bearer)],
-        "",
-    )
-    .await
-    .expect("sync");
+    let (code, body) = env.agent.request_sync(ns, name).await;
     assert_eq!(code, 202, "{body}");
 }
 

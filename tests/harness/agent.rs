@@ -99,6 +99,20 @@ impl Agent {
         );
     }
 
+    /// Asks this agent for a forced sync of `ns/name` through its HTTP API, with its token:
+    /// the status code and body.
+    pub async fn request_sync(&self, ns: &str, name: &str) -> (u16, String) {
+        crate::http::request(
+            &self.addr,
+            "POST",
+            &format!("/api/v1/namespaces/{ns}/applications/{name}/sync"),
+            &[("Authorization", &format!("Bearer {}", self.token))],
+            "",
+        )
+        .await
+        .expect("sync request")
+    }
+
     /// The process id.
     pub fn pid(&self) -> u32 {
         self.child.id()

@@ -342,15 +342,7 @@ async fn two_shards_split_the_applications() {
     )
     .await;
     // A forced sync of a shard-2 Application sent to shard 1: handed over, applied by shard 2.
-    let (code, body) = harness::http::request(
-        &one.addr,
-        "POST",
-        &format!("/api/v1/namespaces/{ns}/applications/a3/sync"),
-        &[("Authorization", &format!("Bearer {}", one.token))],
-        "",
-    )
-    .await
-    .expect("sync request");
+    let (code, body) = one.request_sync(ns, "a3").await;
     assert!((200..300).contains(&code), "{code}: {body}");
     eventually(
         "the handed-over sync is handled",
